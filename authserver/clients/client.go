@@ -1,0 +1,186 @@
+// Package clients holds the application (OAuth client) model of the
+// authorization server: Auth0's fields and defaults, the rules a client must
+// satisfy, and client secrets.
+package clients
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// AppType is Auth0's application type.
+type AppType string
+
+// Application types accepted by the Management API.
+const (
+	AppNative         AppType = "native"
+	AppSPA            AppType = "spa"
+	AppRegularWeb     AppType = "regular_web"
+	AppNonInteractive AppType = "non_interactive"
+)
+
+// AuthMethod is how a client authenticates at the token endpoint
+// (RFC 7591 token_endpoint_auth_method).
+type AuthMethod string
+
+// Token endpoint authentication methods.
+const (
+	// AuthNone marks a public client: it presents only its client_id.
+	AuthNone AuthMethod = "none"
+	// AuthSecretPost sends client_id and client_secret in the form body.
+	AuthSecretPost AuthMethod = "client_secret_post"
+	// AuthSecretBasic sends them in an HTTP Basic Authorization header.
+	AuthSecretBasic AuthMethod = "client_secret_basic"
+)
+
+// Grant types a client may be allowed to use.
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantAuthorizationCode = "authorization_code"
+	GrantImplicit          = "implicit"
+	GrantRefreshToken      = "refresh_token"
+	GrantPassword          = "password"
+	GrantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
+)
+
+var knownGrantTypes = []string{
+	GrantClientCredentials, GrantAuthorizationCode, GrantImplicit,
+	GrantRefreshToken, GrantPassword, GrantDeviceCode,
+}
+
+// JWTConfiguration is Auth0's jwt_configuration: how ID tokens for the
+// client are signed.
+type JWTConfiguration struct {
+	// Alg is the ID token signing algorithm. Default: RS256.
+	Alg string `json:"alg,omitempty"`
+	// LifetimeInSeconds is the ID token lifetime. Default: 36000.
+	LifetimeInSeconds int `json:"lifetime_in_seconds,omitempty"`
+}
+
+// Client is an application registered with the authorization server, in
+// the shape of Auth0's Management API v2 Client object. The secret itself is
+// never stored: SecretHash holds its keyed hash.
+type Client struct {
+	ClientID                string            `json:"client_id"`
+	Name                    string            `json:"name"`
+	Description             string            `json:"description,omitempty"`
+	AppType                 AppType           `json:"app_type,omitempty"`
+	IsFirstParty            bool              `json:"is_first_party"`
+	OIDCConformant          bool              `json:"oidc_conformant"`
+	GrantTypes              []string          `json:"grant_types"`
+	TokenEndpointAuthMethod AuthMethod        `json:"token_endpoint_auth_method"`
+	Callbacks               []string          `json:"callbacks,omitempty"`
+	AllowedOrigins          []string          `json:"allowed_origins,omitempty"`
+	WebOrigins              []string          `json:"web_origins,omitempty"`
+	AllowedLogoutURLs       []string          `json:"allowed_logout_urls,omitempty"`
+	LogoURI                 string            `json:"logo_uri,omitempty"`
+	InitiateLoginURI        string            `json:"initiate_login_uri,omitempty"`
+	JWTConfiguration        JWTConfiguration  `json:"jwt_configuration"`
+	ClientMetadata          map[string]string `json:"client_metadata,omitempty"`
+
+	// SecretHash is the keyed hash of the client secret (see Hasher); empty
+	// for public clients. It never leaves the server.
+	SecretHash []byte `json:"-"`
+}
+
+// IsPublic reports whether the client cannot keep a secret.
+func (c *Client) IsPublic() bool { return c.TokenEndpointAuthMethod == AuthNone }
+
+// AllowsGrant reports whether grantType is in the client's grant_types.
+func (c *Client) AllowsGrant(grantType string) bool {
+	return slices.Contains(c.GrantTypes, grantType)
+}
+
+// Clone returns a deep copy, so callers may modify it freely.
+func (c *Client) Clone() *Client {
+	cp := *c
+	cp.GrantTypes = slices.Clone(c.GrantTypes)
+	cp.Callbacks = slices.Clone(c.Callbacks)
+	cp.AllowedOrigins = slices.Clone(c.AllowedOrigins)
+	cp.WebOrigins = slices.Clone(c.WebOrigins)
+	cp.AllowedLogoutURLs = slices.Clone(c.AllowedLogoutURLs)
+	cp.SecretHash = slices.Clone(c.SecretHash)
+	if c.ClientMetadata != nil {
+		cp.ClientMetadata = make(map[string]string, len(c.ClientMetadata))
+		for k, v := range c.ClientMetadata {
+			cp.ClientMetadata[k] = v
+		}
+	}
+	return &cp
+}
+
+// ApplyDefaults fills the fields a new client leaves out with Auth0's
+// defaults: public SPAs and native apps authenticate with "none", everything
+// else with client_secret_post; confidential clients may use
+// client_credentials, public ones never.
+func (c *Client) ApplyDefaults() {
+	if c.TokenEndpointAuthMethod == "" {
+		if c.AppType == AppSPA || c.AppType == AppNative {
+			c.TokenEndpointAuthMethod = AuthNone
+		} else {
+			c.TokenEndpointAuthMethod = AuthSecretPost
+		}
+	}
+	if c.GrantTypes == nil {
+		c.GrantTypes = []string{GrantAuthorizationCode, GrantImplicit, GrantRefreshToken}
+		if !c.IsPublic() {
+			c.GrantTypes = append(c.GrantTypes, GrantClientCredentials)
+		}
+	}
+	if c.JWTConfiguration.Alg == "" {
+		c.JWTConfiguration.Alg = "RS256"
+	}
+	if c.JWTConfiguration.LifetimeInSeconds == 0 {
+		c.JWTConfiguration.LifetimeInSeconds = 36000
+	}
+}
+
+// Validate checks the client against the rules of the Management API and
+// returns an error that names the offending property.
+func (c *Client) Validate() error {
+	if strings.TrimSpace(c.Name) == "" {
+		return fmt.Errorf("name is required")
+	}
+	if len(c.Name) > 255 {
+		return fmt.Errorf("name must be at most 255 characters")
+	}
+	if len(c.Description) > 140 {
+		return fmt.Errorf("description must be at most 140 characters")
+	}
+	switch c.AppType {
+	case "", AppNative, AppSPA, AppRegularWeb, AppNonInteractive:
+	default:
+		return fmt.Errorf("app_type must be one of native, spa, regular_web, non_interactive")
+	}
+	switch c.TokenEndpointAuthMethod {
+	case AuthNone, AuthSecretPost, AuthSecretBasic:
+	default:
+		return fmt.Errorf("token_endpoint_auth_method must be one of none, client_secret_post, client_secret_basic")
+	}
+	for _, g := range c.GrantTypes {
+		if !slices.Contains(knownGrantTypes, g) {
+			return fmt.Errorf("grant_types: unknown grant type %q", g)
+		}
+	}
+	if c.IsPublic() && c.AllowsGrant(GrantClientCredentials) {
+		return fmt.Errorf("grant_types: a public client (token_endpoint_auth_method none) cannot use client_credentials")
+	}
+	switch c.JWTConfiguration.Alg {
+	case "RS256", "PS256", "ES256":
+	default:
+		return fmt.Errorf("jwt_configuration.alg must be one of RS256, PS256, ES256")
+	}
+	if c.JWTConfiguration.LifetimeInSeconds < 0 {
+		return fmt.Errorf("jwt_configuration.lifetime_in_seconds must not be negative")
+	}
+	if len(c.ClientMetadata) > 10 {
+		return fmt.Errorf("client_metadata holds at most 10 keys")
+	}
+	for k, v := range c.ClientMetadata {
+		if len(k) > 255 || len(v) > 255 {
+			return fmt.Errorf("client_metadata keys and values must be at most 255 characters")
+		}
+	}
+	return nil
+}
