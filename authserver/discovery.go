@@ -1,0 +1,61 @@
+package authserver
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// metadata is the authorization server metadata (RFC 8414), also served as
+// the OpenID Connect discovery document. It lists only what is implemented.
+type metadata struct {
+	Issuer                            string   `json:"issuer"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+}
+
+func (s *Server) discovery() ([]byte, error) {
+	return json.Marshal(metadata{
+		Issuer:                            s.issuer,
+		TokenEndpoint:                     s.issuer + "oauth/token",
+		JWKSURI:                           s.issuer + ".well-known/jwks.json",
+		ScopesSupported:                   []string{},
+		ResponseTypesSupported:            []string{},
+		GrantTypesSupported:               []string{"client_credentials"},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  []string{"RS256", "PS256", "ES256"},
+	})
+}
+
+func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	serveDocument(w, r, s.discoveryDoc, "application/json")
+}
+
+// serveJWKS publishes the current, next and previous keys of every ring.
+func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	serveDocument(w, r, s.ring.Load().JWKS(), "application/json")
+}
+
+// serveDocument answers GET and HEAD with a public document that caches
+// may keep for five minutes.
+func serveDocument(w http.ResponseWriter, r *http.Request, doc []byte, contentType string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, ErrMethodNotAllowed.WithDescription("Only GET and HEAD are allowed."))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("Access-Control-Allow-Origin", "*")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		w.Write(doc)
+	}
+}

@@ -1,0 +1,150 @@
+package mgmt
+
+import (
+	"errors"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/portcullis-gw/portcullis/authserver/access"
+	"github.com/portcullis-gw/portcullis/authserver/internal/randid"
+	"github.com/portcullis-gw/portcullis/authserver/storage"
+	"github.com/portcullis-gw/portcullis/authserver/tokens"
+)
+
+// clientGrantUpdate holds the properties a PATCH may change.
+type clientGrantUpdate struct {
+	Scope                     *[]string `json:"scope"`
+	AllowAllScopes            *bool     `json:"allow_all_scopes"`
+	OrganizationUsage         *string   `json:"organization_usage"`
+	AllowAnyOrganization      *bool     `json:"allow_any_organization"`
+	AuthorizationDetailsTypes *[]string `json:"authorization_details_types"`
+}
+
+func (f *clientGrantUpdate) apply(g *access.ClientGrant) {
+	set(&g.Scope, f.Scope)
+	set(&g.AllowAllScopes, f.AllowAllScopes)
+	set(&g.OrganizationUsage, f.OrganizationUsage)
+	set(&g.AllowAnyOrganization, f.AllowAnyOrganization)
+	set(&g.AuthorizationDetailsTypes, f.AuthorizationDetailsTypes)
+}
+
+// clientGrantCreate is the body of POST /client-grants.
+type clientGrantCreate struct {
+	clientGrantUpdate
+	ClientID    *string             `json:"client_id"`
+	Audience    *string             `json:"audience"`
+	SubjectType *access.SubjectType `json:"subject_type"`
+}
+
+// checkGrant validates g against its API, which must exist.
+func checkGrant(r *http.Request, tx storage.Store, g *access.ClientGrant) error {
+	api, err := tx.ResourceServerByIdentifier(r.Context(), g.Audience)
+	if errors.Is(err, storage.ErrNotFound) {
+		return &Error{Status: http.StatusNotFound, ErrorCode: "inexistent_resource_server", Message: "No resource server with identifier " + g.Audience}
+	}
+	if err != nil {
+		return err
+	}
+	if err := g.Validate(api); err != nil {
+		return invalid(err)
+	}
+	return nil
+}
+
+func (a *api) createClientGrant(r *http.Request, caller *tokens.Claims) (int, any, error) {
+	var f clientGrantCreate
+	if err := decodeBody(r, &f); err != nil {
+		return 0, nil, err
+	}
+	for name, v := range map[string]*string{"client_id": f.ClientID, "audience": f.Audience} {
+		if v == nil || *v == "" {
+			return 0, nil, errBadRequest("invalid_body", "Payload validation error: 'Missing required property: %s'.", name)
+		}
+	}
+	if f.Scope == nil && (f.AllowAllScopes == nil || !*f.AllowAllScopes) {
+		return 0, nil, errBadRequest("invalid_body", "Payload validation error: 'Missing required property: scope'.")
+	}
+	g := &access.ClientGrant{ID: randid.New("cgr_", 16), ClientID: *f.ClientID, Audience: *f.Audience}
+	set(&g.SubjectType, f.SubjectType)
+	f.apply(g)
+	g.ApplyDefaults()
+	err := a.Store.Atomically(r.Context(), func(tx storage.Store) error {
+		if _, err := tx.Client(r.Context(), g.ClientID); errors.Is(err, storage.ErrNotFound) {
+			return &Error{Status: http.StatusNotFound, ErrorCode: "inexistent_client", Message: "No client with id " + g.ClientID}
+		} else if err != nil {
+			return err
+		}
+		if err := checkGrant(r, tx, g); err != nil {
+			return err
+		}
+		return tx.CreateClientGrant(r.Context(), g)
+	})
+	if errors.Is(err, storage.ErrConflict) {
+		return 0, nil, errConflict("A client grant for this client, audience and subject_type already exists")
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	a.audit("client grant created", caller, zap.String("id", g.ID), zap.String("client_id", g.ClientID), zap.String("audience", g.Audience), zap.Strings("scope", g.Scope))
+	return http.StatusCreated, g, nil
+}
+
+func (a *api) listClientGrants(r *http.Request, _ *tokens.Claims) (int, any, error) {
+	q, params, err := parseListQuery(r, "client_id", "audience", "subject_type")
+	if err != nil {
+		return 0, nil, err
+	}
+	f := storage.GrantFilter{ClientID: params["client_id"], Audience: params["audience"], SubjectType: access.SubjectType(params["subject_type"])}
+	switch f.SubjectType {
+	case "", access.SubjectClient, access.SubjectUser:
+	default:
+		return 0, nil, errBadRequest("invalid_query_string", "Query validation error: 'subject_type must be client or user'.")
+	}
+	list, total, err := a.Store.ListClientGrants(r.Context(), f, q.page)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, q.body("client_grants", list, total), nil
+}
+
+func (a *api) getClientGrant(r *http.Request, _ *tokens.Claims) (int, any, error) {
+	g, err := a.Store.ClientGrant(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return 0, nil, storeError(err, "client grant")
+	}
+	return http.StatusOK, g, nil
+}
+
+func (a *api) updateClientGrant(r *http.Request, caller *tokens.Claims) (int, any, error) {
+	var f clientGrantUpdate
+	if err := decodeBody(r, &f); err != nil {
+		return 0, nil, err
+	}
+	var g *access.ClientGrant
+	err := a.Store.Atomically(r.Context(), func(tx storage.Store) error {
+		var err error
+		if g, err = tx.ClientGrant(r.Context(), r.PathValue("id")); err != nil {
+			return err
+		}
+		f.apply(g)
+		if err := checkGrant(r, tx, g); err != nil {
+			return err
+		}
+		return tx.UpdateClientGrant(r.Context(), g)
+	})
+	if err != nil {
+		return 0, nil, storeError(err, "client grant")
+	}
+	a.audit("client grant updated", caller, zap.String("id", g.ID), zap.Strings("scope", g.Scope), zap.Bool("allow_all_scopes", g.AllowAllScopes))
+	return http.StatusOK, g, nil
+}
+
+func (a *api) deleteClientGrant(r *http.Request, caller *tokens.Claims) (int, any, error) {
+	id := r.PathValue("id")
+	if err := a.Store.DeleteClientGrant(r.Context(), id); err != nil {
+		return 0, nil, storeError(err, "client grant")
+	}
+	a.audit("client grant deleted", caller, zap.String("id", id))
+	return http.StatusNoContent, nil, nil
+}

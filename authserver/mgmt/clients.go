@@ -1,0 +1,252 @@
+package mgmt
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/portcullis-gw/portcullis/authserver/clients"
+	"github.com/portcullis-gw/portcullis/authserver/internal/randid"
+	"github.com/portcullis-gw/portcullis/authserver/storage"
+	"github.com/portcullis-gw/portcullis/authserver/tokens"
+)
+
+// clientFields are the writable properties of a client; a nil field is
+// left as it is (PATCH) or defaulted (POST).
+type clientFields struct {
+	Name                    *string                   `json:"name"`
+	Description             *string                   `json:"description"`
+	AppType                 *clients.AppType          `json:"app_type"`
+	IsFirstParty            *bool                     `json:"is_first_party"`
+	OIDCConformant          *bool                     `json:"oidc_conformant"`
+	GrantTypes              *[]string                 `json:"grant_types"`
+	TokenEndpointAuthMethod *clients.AuthMethod       `json:"token_endpoint_auth_method"`
+	Callbacks               *[]string                 `json:"callbacks"`
+	AllowedOrigins          *[]string                 `json:"allowed_origins"`
+	WebOrigins              *[]string                 `json:"web_origins"`
+	AllowedLogoutURLs       *[]string                 `json:"allowed_logout_urls"`
+	LogoURI                 *string                   `json:"logo_uri"`
+	InitiateLoginURI        *string                   `json:"initiate_login_uri"`
+	JWTConfiguration        *clients.JWTConfiguration `json:"jwt_configuration"`
+	ClientMetadata          *map[string]string        `json:"client_metadata"`
+	// ClientSecret sets a secret chosen by the caller instead of a
+	// generated one.
+	ClientSecret *string `json:"client_secret"`
+}
+
+func (f *clientFields) apply(c *clients.Client) {
+	set(&c.Name, f.Name)
+	set(&c.Description, f.Description)
+	set(&c.AppType, f.AppType)
+	set(&c.IsFirstParty, f.IsFirstParty)
+	set(&c.OIDCConformant, f.OIDCConformant)
+	set(&c.GrantTypes, f.GrantTypes)
+	set(&c.TokenEndpointAuthMethod, f.TokenEndpointAuthMethod)
+	set(&c.Callbacks, f.Callbacks)
+	set(&c.AllowedOrigins, f.AllowedOrigins)
+	set(&c.WebOrigins, f.WebOrigins)
+	set(&c.AllowedLogoutURLs, f.AllowedLogoutURLs)
+	set(&c.LogoURI, f.LogoURI)
+	set(&c.InitiateLoginURI, f.InitiateLoginURI)
+	set(&c.JWTConfiguration, f.JWTConfiguration)
+	set(&c.ClientMetadata, f.ClientMetadata)
+}
+
+// set copies *src into *dst when src is given.
+func set[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+// clientWithSecret is a client as returned on create and rotate, the only
+// two responses that carry its secret.
+type clientWithSecret struct {
+	*clients.Client
+	ClientSecret string `json:"client_secret"`
+}
+
+// setSecret sets the chosen secret, or a generated one, and returns it.
+func (a *api) setSecret(c *clients.Client, chosen *string) (string, error) {
+	secret := clients.NewSecret()
+	if chosen != nil {
+		if err := clients.CheckChosenSecret(*chosen); err != nil {
+			return "", invalid(err)
+		}
+		secret = *chosen
+	}
+	c.SecretHash = a.Hasher.Hash(secret)
+	return secret, nil
+}
+
+func (a *api) createClient(r *http.Request, caller *tokens.Claims) (int, any, error) {
+	var f clientFields
+	if err := decodeBody(r, &f); err != nil {
+		return 0, nil, err
+	}
+	c := &clients.Client{ClientID: randid.New("", 32), IsFirstParty: true, OIDCConformant: true}
+	f.apply(c)
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		return 0, nil, invalid(err)
+	}
+	secret, err := a.setSecret(c, f.ClientSecret)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := a.Store.CreateClient(r.Context(), c); err != nil {
+		return 0, nil, storeError(err, "client")
+	}
+	a.audit("client created", caller, zap.String("client_id", c.ClientID))
+	return http.StatusCreated, clientWithSecret{c, secret}, nil
+}
+
+func (a *api) listClients(r *http.Request, _ *tokens.Claims) (int, any, error) {
+	q, params, err := parseListQuery(r, "fields", "include_fields")
+	if err != nil {
+		return 0, nil, err
+	}
+	proj, err := parseProjection(params)
+	if err != nil {
+		return 0, nil, err
+	}
+	list, total, err := a.Store.ListClients(r.Context(), q.page)
+	if err != nil {
+		return 0, nil, err
+	}
+	items := make([]any, len(list))
+	for i, c := range list {
+		if items[i], err = proj.apply(c); err != nil {
+			return 0, nil, err
+		}
+	}
+	return http.StatusOK, q.body("clients", items, total), nil
+}
+
+func (a *api) getClient(r *http.Request, _ *tokens.Claims) (int, any, error) {
+	_, params, err := parseListQuery(r, "fields", "include_fields")
+	if err != nil {
+		return 0, nil, err
+	}
+	proj, err := parseProjection(params)
+	if err != nil {
+		return 0, nil, err
+	}
+	c, err := a.Store.Client(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return 0, nil, storeError(err, "client")
+	}
+	out, err := proj.apply(c)
+	return http.StatusOK, out, err
+}
+
+func (a *api) updateClient(r *http.Request, caller *tokens.Claims) (int, any, error) {
+	var f clientFields
+	if err := decodeBody(r, &f); err != nil {
+		return 0, nil, err
+	}
+	var c *clients.Client
+	err := a.Store.Atomically(r.Context(), func(tx storage.Store) error {
+		var err error
+		if c, err = tx.Client(r.Context(), r.PathValue("id")); err != nil {
+			return err
+		}
+		f.apply(c)
+		if err := c.Validate(); err != nil {
+			return invalid(err)
+		}
+		if f.ClientSecret != nil {
+			if _, err := a.setSecret(c, f.ClientSecret); err != nil {
+				return err
+			}
+		}
+		return tx.UpdateClient(r.Context(), c)
+	})
+	if err != nil {
+		return 0, nil, storeError(err, "client")
+	}
+	a.audit("client updated", caller, zap.String("client_id", c.ClientID), zap.Bool("secret_set", f.ClientSecret != nil))
+	return http.StatusOK, c, nil
+}
+
+func (a *api) deleteClient(r *http.Request, caller *tokens.Claims) (int, any, error) {
+	id := r.PathValue("id")
+	if err := a.Store.DeleteClient(r.Context(), id); err != nil {
+		return 0, nil, storeError(err, "client")
+	}
+	a.audit("client deleted", caller, zap.String("client_id", id))
+	return http.StatusNoContent, nil, nil
+}
+
+func (a *api) rotateSecret(r *http.Request, caller *tokens.Claims) (int, any, error) {
+	var c *clients.Client
+	var secret string
+	err := a.Store.Atomically(r.Context(), func(tx storage.Store) error {
+		var err error
+		if c, err = tx.Client(r.Context(), r.PathValue("id")); err != nil {
+			return err
+		}
+		secret, _ = a.setSecret(c, nil)
+		return tx.UpdateClient(r.Context(), c)
+	})
+	if err != nil {
+		return 0, nil, storeError(err, "client")
+	}
+	a.audit("client secret rotated", caller, zap.String("client_id", c.ClientID))
+	return http.StatusOK, clientWithSecret{c, secret}, nil
+}
+
+// projection is Auth0's fields / include_fields: a comma-separated list of
+// properties to return (include_fields true, the default) or to leave out.
+type projection struct {
+	fields  []string
+	include bool
+}
+
+func parseProjection(params map[string]string) (projection, error) {
+	p := projection{include: true}
+	if v, ok := params["include_fields"]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return p, errBadRequest("invalid_query_string", "Query validation error: 'Expected type boolean' on property include_fields.")
+		}
+		p.include = b
+	}
+	if v := params["fields"]; v != "" {
+		p.fields = strings.Split(v, ",")
+	}
+	return p, nil
+}
+
+func (p projection) apply(v any) (any, error) {
+	if len(p.fields) == 0 {
+		return v, nil
+	}
+	doc, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return nil, err
+	}
+	keep := make(map[string]json.RawMessage, len(m))
+	for k, val := range m {
+		listed := false
+		for _, f := range p.fields {
+			listed = listed || strings.TrimSpace(f) == k
+		}
+		if listed == p.include {
+			keep[k] = val
+		}
+	}
+	return keep, nil
+}
+
+// audit logs a change with the client that made it.
+func (a *api) audit(msg string, caller *tokens.Claims, fields ...zap.Field) {
+	a.Logger.Info(msg, append(fields, zap.String("by", caller.ClientID))...)
+}

@@ -1,0 +1,347 @@
+// Package mgmt serves Auth0's Management API v2 for Portcullis: clients,
+// resource servers (APIs) and client grants, with Auth0's paths, field names
+// and error bodies, each endpoint gated by its management scope. Auth0's own
+// SDKs work against it.
+package mgmt
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/portcullis-gw/portcullis/authserver/clients"
+	"github.com/portcullis-gw/portcullis/authserver/storage"
+	"github.com/portcullis-gw/portcullis/authserver/tokens"
+)
+
+// MaxBodySize bounds a request body, in bytes.
+const MaxBodySize = 1 << 20
+
+// Config configures the Management API.
+type Config struct {
+	Store  storage.Store
+	Hasher *clients.Hasher
+	// Verifier checks bearer tokens; Audience is the Management API's
+	// identifier, which tokens must carry in aud.
+	Verifier *tokens.Verifier
+	Audience string
+	Logger   *zap.Logger
+}
+
+type api struct {
+	Config
+}
+
+// New returns the Management API handler, to be mounted at /api/v2 with
+// that prefix stripped.
+func New(cfg Config) http.Handler {
+	a := &api{cfg}
+	mux := http.NewServeMux()
+	route := func(path string, methods map[string]endpoint) {
+		mux.Handle(path, a.dispatch(methods))
+	}
+	route("/clients", map[string]endpoint{
+		"GET":  {"read:clients", a.listClients},
+		"POST": {"create:clients", a.createClient},
+	})
+	route("/clients/{id}", map[string]endpoint{
+		"GET":    {"read:clients", a.getClient},
+		"PATCH":  {"update:clients", a.updateClient},
+		"DELETE": {"delete:clients", a.deleteClient},
+	})
+	route("/clients/{id}/rotate-secret", map[string]endpoint{
+		"POST": {"update:client_keys", a.rotateSecret},
+	})
+	route("/resource-servers", map[string]endpoint{
+		"GET":  {"read:resource_servers", a.listResourceServers},
+		"POST": {"create:resource_servers", a.createResourceServer},
+	})
+	route("/resource-servers/{id}", map[string]endpoint{
+		"GET":    {"read:resource_servers", a.getResourceServer},
+		"PATCH":  {"update:resource_servers", a.updateResourceServer},
+		"DELETE": {"delete:resource_servers", a.deleteResourceServer},
+	})
+	route("/client-grants", map[string]endpoint{
+		"GET":  {"read:client_grants", a.listClientGrants},
+		"POST": {"create:client_grants", a.createClientGrant},
+	})
+	route("/client-grants/{id}", map[string]endpoint{
+		"GET":    {"read:client_grants", a.getClientGrant},
+		"PATCH":  {"update:client_grants", a.updateClientGrant},
+		"DELETE": {"delete:client_grants", a.deleteClientGrant},
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errNotFound("Not Found"))
+	})
+	return mux
+}
+
+// endpoint is one method of one path: the scope it needs and its handler.
+// A handler returns the status and body to send, or an error.
+type endpoint struct {
+	scope  string
+	handle func(r *http.Request, caller *tokens.Claims) (int, any, error)
+}
+
+func (a *api) dispatch(methods map[string]endpoint) http.Handler {
+	allowed := make([]string, 0, len(methods))
+	for m := range methods {
+		allowed = append(allowed, m)
+	}
+	slices.Sort(allowed)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ep, ok := methods[r.Method]
+		if !ok {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			writeError(w, &Error{Status: http.StatusMethodNotAllowed, Message: "Method Not Allowed"})
+			return
+		}
+		caller, err := a.authorize(r, ep.scope)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		status, body, err := ep.handle(r, caller)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				a.Logger.Error("management request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+			}
+			writeError(w, err)
+			return
+		}
+		if status == http.StatusNoContent {
+			w.WriteHeader(status)
+			return
+		}
+		writeJSON(w, status, body)
+	})
+}
+
+// authorize checks the bearer token and that it grants scope.
+func (a *api) authorize(r *http.Request, scope string) (*tokens.Claims, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, &Error{Status: http.StatusUnauthorized, Message: "Missing authentication", ErrorCode: "missing_token", challenge: `Bearer realm="management"`}
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return nil, &Error{Status: http.StatusUnauthorized, Message: "Bad HTTP authentication header format", ErrorCode: "invalid_token", challenge: `Bearer realm="management", error="invalid_request"`}
+	}
+	claims, err := a.Verifier.Verify(strings.TrimSpace(token), a.Audience)
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), tokens.ErrInvalidToken.Error()+": ")
+		return nil, &Error{Status: http.StatusUnauthorized, Message: "Invalid token: " + msg, ErrorCode: "invalid_token",
+			challenge: fmt.Sprintf(`Bearer realm="management", error="invalid_token", error_description=%q`, msg)}
+	}
+	if !claims.HasScope(scope) {
+		return nil, &Error{Status: http.StatusForbidden, Message: "Insufficient scope, expected any of: " + scope, ErrorCode: "insufficient_scope",
+			challenge: fmt.Sprintf(`Bearer realm="management", error="insufficient_scope", scope=%q`, scope)}
+	}
+	return claims, nil
+}
+
+// Error is an Auth0-shaped Management API error body.
+type Error struct {
+	Status    int    `json:"statusCode"`
+	Message   string `json:"message"`
+	ErrorCode string `json:"errorCode,omitempty"`
+	challenge string // WWW-Authenticate value, for 401 and 403
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errBadRequest(code, format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, ErrorCode: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func errNotFound(format string, args ...any) *Error {
+	return &Error{Status: http.StatusNotFound, ErrorCode: "inexistent_resource", Message: fmt.Sprintf(format, args...)}
+}
+
+func errConflict(format string, args ...any) *Error {
+	return &Error{Status: http.StatusConflict, ErrorCode: "conflict", Message: fmt.Sprintf(format, args...)}
+}
+
+// invalid reports a body that fails the model's rules.
+func invalid(err error) *Error {
+	return errBadRequest("invalid_body", "Payload validation error: %s.", err)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Status: http.StatusInternalServerError, Message: "Internal error", ErrorCode: "internal_error"}
+	}
+	if e.challenge != "" {
+		w.Header().Set("WWW-Authenticate", e.challenge)
+	}
+	writeJSON(w, e.Status, struct {
+		Status    int    `json:"statusCode"`
+		Error     string `json:"error"`
+		Message   string `json:"message"`
+		ErrorCode string `json:"errorCode,omitempty"`
+	}{e.Status, http.StatusText(e.Status), e.Message, e.ErrorCode})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"statusCode":500,"error":"Internal Server Error","message":"Internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// decodeBody reads a JSON object into dst, refusing other content types,
+// bodies over MaxBodySize, malformed JSON, wrong types and unknown
+// properties, each with Auth0's message.
+func decodeBody(r *http.Request, dst any) error {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "application/json" {
+		return &Error{Status: http.StatusUnsupportedMediaType, ErrorCode: "unsupported_media_type", Message: "Content-Type must be application/json"}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, MaxBodySize))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(dst)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data")
+	}
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("trailing data")
+		}
+	}
+	var tooLarge *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooLarge):
+		return &Error{Status: http.StatusRequestEntityTooLarge, ErrorCode: "payload_too_large", Message: fmt.Sprintf("Payload content length greater than maximum allowed: %d", MaxBodySize)}
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return errBadRequest("invalid_body", "Payload validation error: 'Expected type object but found type %s'.", jsonType(typeErr.Value))
+		}
+		return errBadRequest("invalid_body", "Payload validation error: 'Expected type %s but found type %s' on property %s.", goJSONType(typeErr.Type), jsonType(typeErr.Value), typeErr.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return errBadRequest("invalid_body", "Payload validation error: 'Additional properties not allowed: %s'.", name)
+	}
+	return errBadRequest("invalid_body", "Invalid request payload JSON format")
+}
+
+// jsonType names the JSON type of a json.UnmarshalTypeError value.
+func jsonType(v string) string {
+	switch {
+	case v == "number" || strings.HasPrefix(v, "number "):
+		return "number"
+	case v == "":
+		return "unknown"
+	}
+	return v
+}
+
+// goJSONType names the JSON type a Go type decodes from.
+func goJSONType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64, reflect.Uint32:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.String:
+		return "string"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	}
+	return "object"
+}
+
+// listQuery is the pagination of a list request.
+type listQuery struct {
+	page          storage.Page
+	includeTotals bool
+}
+
+// parseListQuery reads page, per_page and include_totals, and the extra
+// parameters the endpoint allows (returned by name). Any other parameter is
+// refused.
+func parseListQuery(r *http.Request, extra ...string) (listQuery, map[string]string, error) {
+	q := listQuery{page: storage.Page{PerPage: 50}}
+	values := map[string]string{}
+	for name, vs := range r.URL.Query() {
+		if len(vs) != 1 {
+			return q, nil, errBadRequest("invalid_query_string", "Query validation error: 'Parameter %s is repeated'.", name)
+		}
+		v := vs[0]
+		switch name {
+		case "page", "per_page":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return q, nil, errBadRequest("invalid_query_string", "Query validation error: 'Expected type integer of at least 0' on property %s.", name)
+			}
+			if name == "page" {
+				q.page.Page = n
+			} else {
+				if n < 1 || n > 100 {
+					return q, nil, errBadRequest("invalid_query_string", "Query validation error: 'per_page must be between 1 and 100'.")
+				}
+				q.page.PerPage = n
+			}
+		case "include_totals":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return q, nil, errBadRequest("invalid_query_string", "Query validation error: 'Expected type boolean' on property include_totals.")
+			}
+			q.includeTotals = b
+		default:
+			if !slices.Contains(extra, name) {
+				return q, nil, errBadRequest("invalid_query_string", "Query validation error: 'Additional properties not allowed: %s'.", name)
+			}
+			values[name] = v
+		}
+	}
+	return q, values, nil
+}
+
+// listBody is a list response: a plain array, or with include_totals
+// Auth0's paged object whose items are under key.
+func (q listQuery) body(key string, items any, total int) any {
+	if !q.includeTotals {
+		return items
+	}
+	return map[string]any{
+		"start":  q.page.Page * q.page.PerPage,
+		"limit":  q.page.PerPage,
+		"length": reflect.ValueOf(items).Len(),
+		"total":  total,
+		key:      items,
+	}
+}
+
+// storeError turns a storage error into a Management API error.
+func storeError(err error, what string) error {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return errNotFound("The %s does not exist.", what)
+	case errors.Is(err, storage.ErrConflict):
+		return errConflict("The %s already exists.", what)
+	}
+	return err
+}

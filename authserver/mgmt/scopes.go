@@ -1,0 +1,26 @@
+package mgmt
+
+// Scope is a Management API permission.
+type Scope struct {
+	Value       string
+	Description string
+}
+
+// Scopes are the permissions of the Management API, with Auth0's names.
+// Each endpoint requires one of them.
+var Scopes = []Scope{
+	{"read:clients", "Read applications"},
+	{"create:clients", "Create applications"},
+	{"update:clients", "Update applications"},
+	{"delete:clients", "Delete applications"},
+	{"read:client_keys", "Read application secrets"},
+	{"update:client_keys", "Rotate application secrets"},
+	{"read:resource_servers", "Read APIs"},
+	{"create:resource_servers", "Create APIs"},
+	{"update:resource_servers", "Update APIs"},
+	{"delete:resource_servers", "Delete APIs"},
+	{"read:client_grants", "Read client grants"},
+	{"create:client_grants", "Create client grants"},
+	{"update:client_grants", "Update client grants"},
+	{"delete:client_grants", "Delete client grants"},
+}

@@ -1,0 +1,228 @@
+// Package authserver is Portcullis's embedded OAuth 2.0 authorization
+// server with Auth0's model and Management API v2. It is a plain library:
+// New builds a Server on a storage.Store, and Handler serves its endpoints
+// under the issuer's path:
+//
+//	POST /oauth/token                             client_credentials grant
+//	GET  /.well-known/openid-configuration        discovery (OIDC)
+//	GET  /.well-known/oauth-authorization-server  discovery (RFC 8414)
+//	GET  /.well-known/jwks.json                   signing keys
+//	     /api/v2/...                              Management API v2
+package authserver
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"go.uber.org/zap"
+
+	"github.com/portcullis-gw/portcullis/authserver/clients"
+	"github.com/portcullis-gw/portcullis/authserver/keys"
+	"github.com/portcullis-gw/portcullis/authserver/mgmt"
+	"github.com/portcullis-gw/portcullis/authserver/storage"
+	"github.com/portcullis-gw/portcullis/authserver/tokens"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Issuer is the iss of every token and the base URL of every endpoint,
+	// such as https://auth.example.com/. It must be https (http only on a
+	// loopback host), end with a slash, and have no query or fragment.
+	Issuer string
+	// Store keeps clients, APIs, grants and keys. The Server does not close
+	// it.
+	Store storage.Store
+	// BootstrapAdmin, when set, is a client created on start if it does not
+	// exist, with a grant for every Management API scope.
+	BootstrapAdmin *Credentials
+	// Logger receives the server's logs. Default: none.
+	Logger *zap.Logger
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+}
+
+// Credentials are a client's id and secret.
+type Credentials struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// Server is the authorization server. It is safe for concurrent use.
+type Server struct {
+	issuer       string
+	prefix       string // the issuer's path, ending in "/"
+	store        *storage.CachedStore
+	hasher       *clients.Hasher
+	ring         atomic.Pointer[keys.Ring]
+	verifier     *tokens.Verifier
+	handler      http.Handler
+	logger       *zap.Logger
+	now          func() time.Time
+	discoveryDoc []byte
+}
+
+// ValidateIssuer checks an issuer URL (see Config.Issuer).
+func ValidateIssuer(issuer string) error {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return fmt.Errorf("issuer %q is not an absolute URL", issuer)
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	default:
+		return fmt.Errorf("issuer %q must use https (http is allowed only on loopback hosts)", issuer)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("issuer %q must not have user info, a query or a fragment", issuer)
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		return fmt.Errorf("issuer %q must end with a slash, like https://auth.example.com/", issuer)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// New opens the authorization server on cfg.Store: it loads (on first
+// start, creates) the signing keys, the client secret hashing key and the
+// Management API, and the bootstrap admin client if configured.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := ValidateIssuer(cfg.Issuer); err != nil {
+		return nil, err
+	}
+	if cfg.Store == nil {
+		return nil, errors.New("no storage configured")
+	}
+	u, _ := url.Parse(cfg.Issuer)
+	s := &Server{
+		issuer: cfg.Issuer,
+		prefix: u.Path,
+		store:  storage.Cached(cfg.Store),
+		logger: cfg.Logger,
+		now:    cfg.Now,
+	}
+	if s.logger == nil {
+		s.logger = zap.NewNop()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	key, err := s.store.InstallationSecret(ctx, secretHashKeyName, newSecretHashKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading the client secret hashing key: %w", err)
+	}
+	if s.hasher, err = clients.NewHasher(key); err != nil {
+		return nil, err
+	}
+	if err := s.ReloadKeys(ctx); err != nil {
+		return nil, err
+	}
+	if err := EnsureManagementAPI(ctx, s.store, s.issuer); err != nil {
+		return nil, err
+	}
+	if cfg.BootstrapAdmin != nil {
+		created, err := EnsureAdminClient(ctx, s.store, s.hasher, s.issuer, *cfg.BootstrapAdmin)
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap admin: %w", err)
+		}
+		if created {
+			s.logger.Info("created the bootstrap admin client", zap.String("client_id", cfg.BootstrapAdmin.ClientID))
+		}
+	}
+	s.verifier = &tokens.Verifier{Issuer: s.issuer, Keys: s, Leeway: tokens.MaxLeeway, Now: s.now}
+	if s.discoveryDoc, err = s.discovery(); err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc(s.prefix+"oauth/token", s.serveToken)
+	mux.HandleFunc(s.prefix+".well-known/openid-configuration", s.serveDiscovery)
+	mux.HandleFunc(s.prefix+".well-known/oauth-authorization-server", s.serveDiscovery)
+	mux.HandleFunc(s.prefix+".well-known/jwks.json", s.serveJWKS)
+	mux.Handle(s.prefix+"api/v2/", http.StripPrefix(strings.TrimSuffix(s.prefix, "/")+"/api/v2", mgmt.New(mgmt.Config{
+		Store:    s.store,
+		Hasher:   s.hasher,
+		Verifier: s.verifier,
+		Audience: ManagementAudience(s.issuer),
+		Logger:   s.logger.Named("mgmt"),
+	})))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, ErrNotFound.WithDescription("No such endpoint."))
+	})
+	s.handler = mux
+	return s, nil
+}
+
+// secretHashKeyName names the installation secret that keys client secret
+// hashes.
+const secretHashKeyName = "client_secret_hmac"
+
+func newSecretHashKey() []byte { return []byte(rand.Text() + rand.Text()) }
+
+// ReloadKeys reads the signing keys from storage, completing the rings
+// first if an algorithm lacks a current or next key.
+func (s *Server) ReloadKeys(ctx context.Context) error {
+	var stored []keys.SigningKey
+	err := s.store.Atomically(ctx, func(tx storage.Store) error {
+		var err error
+		if stored, err = tx.SigningKeys(ctx); err != nil {
+			return err
+		}
+		missing, err := keys.Complete(stored, s.now())
+		if err != nil || len(missing) == 0 {
+			return err
+		}
+		if err := tx.SaveSigningKeys(ctx, missing); err != nil {
+			return err
+		}
+		stored, err = tx.SigningKeys(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("loading signing keys: %w", err)
+	}
+	ring, err := keys.NewRing(stored)
+	if err != nil {
+		return fmt.Errorf("loading signing keys: %w", err)
+	}
+	s.ring.Store(ring)
+	return nil
+}
+
+// Issuer returns the issuer URL.
+func (s *Server) Issuer() string { return s.issuer }
+
+// PublicKeys returns the published verification keys; it makes the Server
+// a tokens.KeySource for verifiers in the same process.
+func (s *Server) PublicKeys() jwk.Set { return s.ring.Load().PublicKeys() }
+
+// Handler returns the HTTP handler of every endpoint.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Owns reports whether path is one of the server's endpoints, so that a
+// host may pass other paths on to other handlers.
+func (s *Server) Owns(path string) bool {
+	rest, ok := strings.CutPrefix(path, s.prefix)
+	if !ok {
+		return false
+	}
+	return rest == "oauth/token" || strings.HasPrefix(rest, ".well-known/") || rest == "api/v2" || strings.HasPrefix(rest, "api/v2/")
+}
+
+// Store returns the server's (cached) store.
+func (s *Server) Store() storage.Store { return s.store }

@@ -1,0 +1,156 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/portcullis-gw/portcullis/authserver/access"
+	"github.com/portcullis-gw/portcullis/authserver/clients"
+	"github.com/portcullis-gw/portcullis/authserver/keys"
+)
+
+// Cached wraps a Store with an in-memory cache of the three lookups the
+// token endpoint makes on every request: a client by id, an API by
+// identifier, and a client grant by (client, audience, subject type),
+// including the fact that one does not exist. Every write made through the
+// returned Store empties the cache, so this process never serves a stale
+// object; writes made by other processes are not seen until Invalidate is
+// called.
+func Cached(s Store) *CachedStore {
+	c := &CachedStore{Store: s}
+	c.Invalidate()
+	return c
+}
+
+// CachedStore is the Store returned by Cached.
+type CachedStore struct {
+	Store
+
+	mu      sync.RWMutex
+	gen     uint64 // counts invalidations, so a slow load cannot cache a stale value
+	clients map[string]*clients.Client
+	apis    map[string]*access.ResourceServer
+	grants  map[grantKey]*access.ClientGrant
+}
+
+type grantKey struct {
+	clientID, audience string
+	subject            access.SubjectType
+}
+
+// Invalidate empties the cache.
+func (c *CachedStore) Invalidate() {
+	c.mu.Lock()
+	c.gen++
+	c.clients = make(map[string]*clients.Client)
+	c.apis = make(map[string]*access.ResourceServer)
+	c.grants = make(map[grantKey]*access.ClientGrant)
+	c.mu.Unlock()
+}
+
+// cachedLookup returns a clone of the cached value for key, or loads it.
+// A nil value in the map records that the object does not exist.
+func cachedLookup[K comparable, V interface{ Clone() V }](c *CachedStore, m func() map[K]V, key K, load func() (V, error)) (V, error) {
+	var zero V
+	c.mu.RLock()
+	v, ok := m()[key]
+	gen := c.gen
+	c.mu.RUnlock()
+	if !ok {
+		var err error
+		v, err = load()
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return zero, err
+		}
+		c.mu.Lock()
+		if c.gen == gen {
+			m()[key] = v
+		}
+		c.mu.Unlock()
+		if err != nil {
+			return zero, err
+		}
+	}
+	if any(v) == any(zero) {
+		return zero, ErrNotFound
+	}
+	return v.Clone(), nil
+}
+
+// Client returns the client, from the cache when it can.
+func (c *CachedStore) Client(ctx context.Context, id string) (*clients.Client, error) {
+	return cachedLookup(c, func() map[string]*clients.Client { return c.clients }, id,
+		func() (*clients.Client, error) { return c.Store.Client(ctx, id) })
+}
+
+// ResourceServerByIdentifier returns the API, from the cache when it can.
+func (c *CachedStore) ResourceServerByIdentifier(ctx context.Context, identifier string) (*access.ResourceServer, error) {
+	return cachedLookup(c, func() map[string]*access.ResourceServer { return c.apis }, identifier,
+		func() (*access.ResourceServer, error) { return c.Store.ResourceServerByIdentifier(ctx, identifier) })
+}
+
+// FindClientGrant returns the grant, from the cache when it can.
+func (c *CachedStore) FindClientGrant(ctx context.Context, clientID, audience string, subject access.SubjectType) (*access.ClientGrant, error) {
+	return cachedLookup(c, func() map[grantKey]*access.ClientGrant { return c.grants }, grantKey{clientID, audience, subject},
+		func() (*access.ClientGrant, error) {
+			return c.Store.FindClientGrant(ctx, clientID, audience, subject)
+		})
+}
+
+// written empties the cache after a write, whatever its outcome: a failed
+// write may still have reached the database.
+func (c *CachedStore) written(err error) error {
+	c.Invalidate()
+	return err
+}
+
+// The writes: each goes to the wrapped store, then empties the cache.
+
+func (c *CachedStore) CreateClient(ctx context.Context, cl *clients.Client) error {
+	return c.written(c.Store.CreateClient(ctx, cl))
+}
+
+func (c *CachedStore) UpdateClient(ctx context.Context, cl *clients.Client) error {
+	return c.written(c.Store.UpdateClient(ctx, cl))
+}
+
+func (c *CachedStore) DeleteClient(ctx context.Context, id string) error {
+	return c.written(c.Store.DeleteClient(ctx, id))
+}
+
+func (c *CachedStore) CreateResourceServer(ctx context.Context, rs *access.ResourceServer) error {
+	return c.written(c.Store.CreateResourceServer(ctx, rs))
+}
+
+func (c *CachedStore) UpdateResourceServer(ctx context.Context, rs *access.ResourceServer) error {
+	return c.written(c.Store.UpdateResourceServer(ctx, rs))
+}
+
+func (c *CachedStore) DeleteResourceServer(ctx context.Context, id string) error {
+	return c.written(c.Store.DeleteResourceServer(ctx, id))
+}
+
+func (c *CachedStore) CreateClientGrant(ctx context.Context, g *access.ClientGrant) error {
+	return c.written(c.Store.CreateClientGrant(ctx, g))
+}
+
+func (c *CachedStore) UpdateClientGrant(ctx context.Context, g *access.ClientGrant) error {
+	return c.written(c.Store.UpdateClientGrant(ctx, g))
+}
+
+func (c *CachedStore) DeleteClientGrant(ctx context.Context, id string) error {
+	return c.written(c.Store.DeleteClientGrant(ctx, id))
+}
+
+func (c *CachedStore) SaveSigningKeys(ctx context.Context, ks []keys.SigningKey) error {
+	return c.written(c.Store.SaveSigningKeys(ctx, ks))
+}
+
+// Atomically runs fn on the wrapped store's transaction, then empties the
+// cache.
+func (c *CachedStore) Atomically(ctx context.Context, fn func(tx Store) error) error {
+	return c.written(c.Store.Atomically(ctx, fn))
+}

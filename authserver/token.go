@@ -1,0 +1,173 @@
+package authserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/portcullis-gw/portcullis/authserver/clients"
+	"github.com/portcullis-gw/portcullis/authserver/storage"
+)
+
+// MaxTokenRequestSize bounds the body of a token request, in bytes.
+const MaxTokenRequestSize = 64 << 10
+
+// tokenResponse is a successful token response (RFC 6749 section 5.1).
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+	Scope       string `json:"scope"`
+}
+
+// tokenRequest holds the parameters of a token request, each present at
+// most once; a parameter sent with an empty value counts as absent.
+type tokenRequest map[string]string
+
+// serveToken is the token endpoint (RFC 6749 section 3.2).
+func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, ErrMethodNotAllowed.WithDescription("The token endpoint accepts only POST."))
+		return
+	}
+	resp, err := s.token(r)
+	if err != nil {
+		if c := s.logger.Check(zapcore.DebugLevel, "token request refused"); c != nil {
+			c.Write(zap.Error(err))
+		}
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) token(r *http.Request) (*tokenResponse, error) {
+	req, err := readTokenRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	grantType := req["grant_type"]
+	if grantType == "" {
+		return nil, ErrInvalidRequest.WithDescription("Missing required parameter: grant_type")
+	}
+	client, err := s.authenticateClient(r.Context(), r, req)
+	if err != nil {
+		return nil, err
+	}
+	switch grantType {
+	case clients.GrantClientCredentials:
+		return s.clientCredentials(r.Context(), client, req)
+	default:
+		return nil, ErrUnsupportedGrantType.WithDescription(fmt.Sprintf("Unsupported grant type: %s", grantType))
+	}
+}
+
+// readTokenRequest reads the body: application/x-www-form-urlencoded as
+// RFC 6749 requires, or a JSON object of strings as Auth0 also accepts.
+func readTokenRequest(r *http.Request) (tokenRequest, error) {
+	if q := r.URL.Query(); q.Has("client_secret") || q.Has("client_assertion") {
+		return nil, ErrInvalidRequest.WithDescription("Client credentials must not be sent in the URL.")
+	}
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (ct != "application/x-www-form-urlencoded" && ct != "application/json") {
+		return nil, ErrInvalidRequest.WithDescription("Content-Type must be application/x-www-form-urlencoded or application/json.")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxTokenRequestSize))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, ErrTooLarge.WithDescription(fmt.Sprintf("The request body is larger than %d bytes.", MaxTokenRequestSize))
+		}
+		return nil, ErrInvalidRequest.WithDescription("The request body could not be read.")
+	}
+	req := tokenRequest{}
+	if ct == "application/json" {
+		var obj map[string]any
+		if err := json.Unmarshal(body, &obj); err != nil {
+			return nil, ErrInvalidRequest.WithDescription("The request body is not a JSON object.")
+		}
+		for k, v := range obj {
+			str, ok := v.(string)
+			if !ok {
+				return nil, ErrInvalidRequest.WithDescription(fmt.Sprintf("Parameter %s must be a string.", k))
+			}
+			if str != "" {
+				req[k] = str
+			}
+		}
+		return req, nil
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, ErrInvalidRequest.WithDescription("The request body is not a valid form.")
+	}
+	for k, vs := range form {
+		if len(vs) > 1 {
+			return nil, ErrInvalidRequest.WithDescription(fmt.Sprintf("Parameter %s is repeated.", k))
+		}
+		if vs[0] != "" {
+			req[k] = vs[0]
+		}
+	}
+	return req, nil
+}
+
+// authenticateClient identifies the client by HTTP Basic credentials, by
+// client_id and client_secret in the body, or (public clients) by client_id
+// alone, and checks that this is the method the client is registered for.
+func (s *Server) authenticateClient(ctx context.Context, r *http.Request, req tokenRequest) (*clients.Client, error) {
+	method := clients.AuthNone
+	clientID, secret := req["client_id"], req["client_secret"]
+	failed := ErrInvalidClient.WithDescription("Client authentication failed.")
+	if h := r.Header.Get("Authorization"); h != "" {
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			return nil, ErrInvalidRequest.WithDescription("The Authorization header must use the Basic scheme.")
+		}
+		if secret != "" {
+			return nil, ErrInvalidRequest.WithDescription("Use only one client authentication method.")
+		}
+		failed.BasicChallenge = true
+		// RFC 6749 section 2.3.1: both parts are form-encoded.
+		id, err1 := url.QueryUnescape(user)
+		pw, err2 := url.QueryUnescape(pass)
+		if err1 != nil || err2 != nil || (clientID != "" && clientID != id) {
+			return nil, failed
+		}
+		method, clientID, secret = clients.AuthSecretBasic, id, pw
+	} else if secret != "" {
+		method = clients.AuthSecretPost
+	}
+	if clientID == "" {
+		return nil, ErrInvalidClient.WithDescription("Missing client credentials: send client_id and client_secret.")
+	}
+	c, err := s.store.Client(ctx, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, failed
+	}
+	if err != nil {
+		return nil, err
+	}
+	if method == clients.AuthNone || c.TokenEndpointAuthMethod == clients.AuthNone {
+		if method != c.TokenEndpointAuthMethod {
+			return nil, failed
+		}
+		return c, nil
+	}
+	if !s.hasher.Matches(c.SecretHash, secret) {
+		return nil, failed
+	}
+	if c.TokenEndpointAuthMethod != method {
+		return nil, ErrInvalidClient.WithDescription(fmt.Sprintf("The client must authenticate with %s.", c.TokenEndpointAuthMethod))
+	}
+	return c, nil
+}

@@ -1,0 +1,165 @@
+package tokens
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+)
+
+// MaxTokenSize bounds the tokens Verify reads, in bytes.
+const MaxTokenSize = 16 << 10
+
+// MaxLeeway is the largest clock skew Verify tolerates on exp, nbf and iat.
+const MaxLeeway = 60 * time.Second
+
+// AllowedAlgorithms are the only signature algorithms Verify accepts. The
+// key's own alg decides how a signature is checked, so a token cannot
+// choose HMAC with a public key, or none.
+var AllowedAlgorithms = []jwa.SignatureAlgorithm{jwa.RS256, jwa.PS256, jwa.ES256}
+
+// KeySource yields the public keys to verify with. *keys.Ring and the
+// authorization server implement it; keys must carry kid and alg.
+type KeySource interface {
+	PublicKeys() jwk.Set
+}
+
+// Verifier checks access tokens of one issuer.
+type Verifier struct {
+	Issuer string
+	Keys   KeySource
+	// Leeway is the clock skew tolerated; at most MaxLeeway. Default 0.
+	Leeway time.Duration
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+}
+
+// Claims are the verified contents of an access token.
+type Claims struct {
+	Token jwt.Token
+	// KID and Type are from the protected header.
+	KID  string
+	Type string
+	// Subject is sub; ClientID is client_id (RFC 9068) or azp (Auth0).
+	Subject     string
+	ClientID    string
+	GrantType   string
+	Scopes      []string
+	Permissions []string
+}
+
+// HasScope reports whether the token's scope claim lists s.
+func (c *Claims) HasScope(s string) bool { return slices.Contains(c.Scopes, s) }
+
+// ErrInvalidToken is wrapped by every error Verify returns.
+var ErrInvalidToken = errors.New("invalid token")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidToken, fmt.Sprintf(format, args...))
+}
+
+// Verify checks the token's size, header (allowed alg, kid, typ),
+// signature, issuer, that audience is among its audiences, and its
+// exp/nbf/iat against the clock; RFC 9068 tokens (typ at+jwt) must also carry
+// client_id and jti. Errors wrap ErrInvalidToken and say what failed, in
+// words fit for an error_description.
+func (v *Verifier) Verify(token, audience string) (*Claims, error) {
+	if len(token) > MaxTokenSize {
+		return nil, invalid("token is larger than %d bytes", MaxTokenSize)
+	}
+	msg, err := jws.ParseString(token)
+	if err != nil {
+		return nil, invalid("malformed token")
+	}
+	if len(msg.Signatures()) != 1 {
+		return nil, invalid("token must have exactly one signature")
+	}
+	hdr := msg.Signatures()[0].ProtectedHeaders()
+	if !slices.Contains(AllowedAlgorithms, hdr.Algorithm()) {
+		return nil, invalid("signing algorithm %q is not allowed", hdr.Algorithm())
+	}
+	if hdr.KeyID() == "" {
+		return nil, invalid("token header has no kid")
+	}
+	typ := hdr.Type()
+	if typ != TypeJWT && typ != TypeATJWT && !strings.EqualFold(typ, "application/at+jwt") {
+		return nil, invalid("token type %q is not an access token", typ)
+	}
+	if hdr.JWK() != nil || hdr.JWKSetURL() != "" || hdr.X509URL() != "" || (hdr.X509CertChain() != nil && hdr.X509CertChain().Len() > 0) {
+		return nil, invalid("token header must not carry keys (jwk, jku, x5u, x5c)")
+	}
+	leeway := min(v.Leeway, MaxLeeway)
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	tok, err := jwt.Parse([]byte(token),
+		jwt.WithKeySet(v.Keys.PublicKeys(), jws.WithRequireKid(true)),
+		jwt.WithValidate(true),
+		jwt.WithIssuer(v.Issuer),
+		jwt.WithAudience(audience),
+		jwt.WithRequiredClaim(jwt.ExpirationKey),
+		jwt.WithAcceptableSkew(leeway),
+		jwt.WithClock(jwt.ClockFunc(now)),
+	)
+	if err != nil {
+		return nil, describe(err)
+	}
+	c := &Claims{Token: tok, KID: hdr.KeyID(), Type: typ, Subject: tok.Subject()}
+	c.ClientID = stringClaim(tok, "client_id")
+	if c.ClientID == "" {
+		c.ClientID = stringClaim(tok, "azp")
+	}
+	c.GrantType = stringClaim(tok, "gty")
+	c.Scopes = strings.Fields(stringClaim(tok, "scope"))
+	if v, ok := tok.Get("permissions"); ok {
+		list, ok := v.([]any)
+		if !ok {
+			return nil, invalid("permissions claim is not an array")
+		}
+		for _, p := range list {
+			s, ok := p.(string)
+			if !ok {
+				return nil, invalid("permissions claim holds a non-string")
+			}
+			c.Permissions = append(c.Permissions, s)
+		}
+	}
+	if typ != TypeJWT && (stringClaim(tok, "client_id") == "" || tok.JwtID() == "" || tok.Subject() == "") {
+		return nil, invalid("RFC 9068 token lacks sub, client_id or jti")
+	}
+	return c, nil
+}
+
+func stringClaim(tok jwt.Token, name string) string {
+	v, _ := tok.Get(name)
+	s, _ := v.(string)
+	return s
+}
+
+// describe turns jwx's errors into short descriptions.
+func describe(err error) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired()):
+		return invalid("token has expired")
+	case errors.Is(err, jwt.ErrTokenNotYetValid()):
+		return invalid("token is not valid yet")
+	case errors.Is(err, jwt.ErrInvalidIssuedAt()):
+		return invalid("token was issued in the future")
+	case errors.Is(err, jwt.ErrInvalidIssuer()):
+		return invalid("token has the wrong issuer")
+	case errors.Is(err, jwt.ErrInvalidAudience()):
+		return invalid("token is not meant for this audience")
+	case errors.Is(err, jwt.ErrMissingRequiredClaim(jwt.ExpirationKey)):
+		return invalid("token has no exp claim")
+	case jwt.IsValidationError(err):
+		return invalid("token claims are invalid")
+	}
+	return invalid("signature verification failed")
+}

@@ -1,0 +1,15 @@
+// Command portcullis is Caddy with Portcullis's modules: every standard
+// Caddy command and module, plus the embedded authorization server.
+package main
+
+import (
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/portcullis-gw/portcullis/modules/portcullis"
+)
+
+func main() {
+	caddycmd.Main()
+}

@@ -1,0 +1,194 @@
+// Package portcullis adapts the embedded authorization server to Caddy: the
+// "portcullis" app (global option `portcullis`) owns the authorization
+// server, its storage and its keys; the `authorization_server` handler
+// serves its endpoints on a site; `portcullis create-admin` makes an admin
+// client from the command line.
+package portcullis
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/portcullis-gw/portcullis/authserver"
+	"github.com/portcullis-gw/portcullis/authserver/storage"
+	"github.com/portcullis-gw/portcullis/authserver/storage/sqlite"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// stores keeps each storage open across config reloads: a reload
+// provisions the new app (one more reference) before cleaning up the old one.
+var stores = caddy.NewUsagePool()
+
+// App is the embedded authorization server, configured once per Caddy
+// instance and shared by every site that serves it.
+type App struct {
+	// Issuer is the iss of every token and the base URL of the endpoints,
+	// e.g. https://auth.example.com/. Required. It must be https (http only
+	// on loopback hosts) and end with a slash.
+	Issuer string `json:"issuer,omitempty"`
+	// Storage is where clients, APIs, grants and keys are kept.
+	// Default: SQLite at ./data/portcullis.db.
+	Storage Storage `json:"storage,omitempty"`
+	// BootstrapAdmin, when set, is a machine-to-machine client created at
+	// start if missing, with a grant for every Management API scope. An
+	// existing client of that id is left as it is.
+	BootstrapAdmin *authserver.Credentials `json:"bootstrap_admin,omitempty"`
+
+	server   *authserver.Server
+	storeKey string
+	logger   *zap.Logger
+}
+
+// Storage selects a storage backend.
+type Storage struct {
+	// Backend is the engine. Only "sqlite" for now. Default: sqlite.
+	Backend string `json:"backend,omitempty"`
+	// Path is the SQLite database file; its directory is created if
+	// missing. Default: ./data/portcullis.db.
+	Path string `json:"path,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "portcullis",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision opens the storage (shared with the previous config on a
+// reload) and starts the authorization server on it.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	a.Issuer = repl.ReplaceKnown(a.Issuer, "")
+	a.Storage.Path = repl.ReplaceKnown(a.Storage.Path, "")
+	if a.BootstrapAdmin != nil {
+		a.BootstrapAdmin.ClientID = repl.ReplaceKnown(a.BootstrapAdmin.ClientID, "")
+		a.BootstrapAdmin.ClientSecret = repl.ReplaceKnown(a.BootstrapAdmin.ClientSecret, "")
+	}
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	st, key, err := acquireStore(a.Storage)
+	if err != nil {
+		return err
+	}
+	a.storeKey = key
+	a.server, err = authserver.New(ctx, authserver.Config{
+		Issuer:         a.Issuer,
+		Store:          st,
+		BootstrapAdmin: a.BootstrapAdmin,
+		Logger:         a.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("starting the authorization server: %w", err)
+	}
+	return nil
+}
+
+// Validate checks the configuration.
+func (a *App) Validate() error {
+	if a.Issuer == "" {
+		return errors.New("portcullis: issuer is required (set it in the portcullis global option)")
+	}
+	if err := authserver.ValidateIssuer(a.Issuer); err != nil {
+		return fmt.Errorf("portcullis: %w", err)
+	}
+	if err := a.Storage.validate(); err != nil {
+		return fmt.Errorf("portcullis: %w", err)
+	}
+	return nil
+}
+
+// Start does nothing: the server has no background work of its own.
+func (a *App) Start() error { return nil }
+
+// Stop does nothing; Cleanup releases the storage.
+func (a *App) Stop() error { return nil }
+
+// Cleanup releases this config's reference to the storage.
+func (a *App) Cleanup() error {
+	if a.storeKey == "" {
+		return nil
+	}
+	_, err := stores.Delete(a.storeKey)
+	return err
+}
+
+// Server returns the authorization server.
+func (a *App) Server() *authserver.Server { return a.server }
+
+func (s *Storage) validate() error {
+	switch s.Backend {
+	case "", "sqlite":
+		return nil
+	}
+	return fmt.Errorf("unknown storage backend %q (supported: sqlite)", s.Backend)
+}
+
+// absPath returns the SQLite path, absolute, so that two spellings of one
+// file share one pool entry.
+func (s *Storage) absPath() (string, error) {
+	p := s.Path
+	if p == "" {
+		p = filepath.Join("data", "portcullis.db")
+	}
+	return filepath.Abs(p)
+}
+
+// Open opens the storage backend; the caller closes it.
+func (s *Storage) Open() (storage.Store, error) {
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	p, err := s.absPath()
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("opening SQLite storage %s: %w", p, err)
+	}
+	return st, nil
+}
+
+// openStore is a pooled store; closing it happens when the last config
+// that uses it is cleaned up.
+type openStore struct{ storage.Store }
+
+func (o openStore) Destruct() error { return o.Close() }
+
+func acquireStore(s Storage) (storage.Store, string, error) {
+	p, err := s.absPath()
+	if err != nil {
+		return nil, "", err
+	}
+	key := "sqlite:" + p
+	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
+		st, err := s.Open()
+		if err != nil {
+			return nil, err
+		}
+		return openStore{st}, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return v.(openStore).Store, key, nil
+}
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

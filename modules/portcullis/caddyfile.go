@@ -1,0 +1,91 @@
+package portcullis
+
+import (
+	"errors"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/portcullis-gw/portcullis/authserver"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("portcullis", parseGlobalOption)
+	httpcaddyfile.RegisterHandlerDirective("authorization_server", parseHandler)
+	httpcaddyfile.RegisterDirectiveOrder("authorization_server", httpcaddyfile.Before, "reverse_proxy")
+}
+
+// parseGlobalOption sets up the portcullis app.
+//
+// Syntax:
+//
+//	portcullis {
+//		issuer <url>
+//		storage sqlite <path>
+//		bootstrap_admin <client_id> <client_secret>
+//	}
+//
+// bootstrap_admin with no arguments (both environment variables unset) is
+// ignored.
+func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
+	app := new(App)
+	d.Next() // consume option name
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "issuer":
+			if !d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			app.Issuer = d.Val()
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+		case "storage":
+			st, err := ParseStorage(d.RemainingArgs())
+			if err != nil {
+				return nil, d.WrapErr(err)
+			}
+			app.Storage = st
+		case "bootstrap_admin":
+			args := d.RemainingArgs()
+			switch len(args) {
+			case 0:
+			case 2:
+				app.BootstrapAdmin = &authserver.Credentials{ClientID: args[0], ClientSecret: args[1]}
+			default:
+				return nil, d.Errf("bootstrap_admin takes a client id and a client secret, got %d arguments", len(args))
+			}
+		default:
+			return nil, d.Errf("unrecognized portcullis option: %s", d.Val())
+		}
+	}
+	return httpcaddyfile.App{Name: "portcullis", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+var errStorageSyntax = errors.New("storage takes a backend and its argument: storage sqlite <path>")
+
+// ParseStorage reads a storage setting: "sqlite <path>".
+func ParseStorage(args []string) (Storage, error) {
+	if len(args) != 2 || args[0] != "sqlite" {
+		return Storage{}, errStorageSyntax
+	}
+	return Storage{Backend: args[0], Path: args[1]}, nil
+}
+
+// parseHandler sets up the authorization_server handler.
+//
+// Syntax:
+//
+//	authorization_server
+func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	h.Next() // consume directive name
+	if h.NextArg() || h.NextBlock(h.Nesting()) {
+		return nil, h.Err("authorization_server takes no arguments; configure it in the portcullis global option")
+	}
+	return new(Handler), nil
+}
