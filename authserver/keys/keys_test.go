@@ -1,0 +1,154 @@
+package keys
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func count(ks []SigningKey, alg jwa.SignatureAlgorithm, st State) int {
+	n := 0
+	for _, k := range ks {
+		if k.Alg == alg && k.State == st {
+			n++
+		}
+	}
+	return n
+}
+
+func TestCompleteFromNothing(t *testing.T) {
+	ks, err := Complete(nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range Algorithms {
+		if count(ks, alg, StateCurrent) != 1 || count(ks, alg, StateNext) != 1 {
+			t.Errorf("%s: want one current and one next key in %d keys", alg, len(ks))
+		}
+	}
+	if more, err := Complete(ks, now); err != nil || len(more) != 0 {
+		t.Fatalf("Complete of a complete set = %d keys, %v", len(more), err)
+	}
+}
+
+func TestCompletePromotesNext(t *testing.T) {
+	ks, _ := Complete(nil, now)
+	// Drop the current RS256 key, as if it had moved to previous.
+	var kept []SigningKey
+	var oldNext string
+	for _, k := range ks {
+		switch {
+		case k.Alg == jwa.RS256 && k.State == StateCurrent:
+			k.State = StatePrevious
+		case k.Alg == jwa.RS256 && k.State == StateNext:
+			oldNext = k.KID
+		}
+		kept = append(kept, k)
+	}
+	changed, err := Complete(kept, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changed) != 2 {
+		t.Fatalf("changed %d keys, want the promoted one and a new next", len(changed))
+	}
+	if changed[0].KID != oldNext || changed[0].State != StateCurrent || changed[1].State != StateNext || changed[1].KID == oldNext {
+		t.Fatalf("changed = %+v", changed)
+	}
+}
+
+func TestRingPublishesAllButRevoked(t *testing.T) {
+	ks, _ := Complete(nil, now)
+	prev, _ := Generate(jwa.ES256, now)
+	prev.State = StatePrevious
+	revoked, _ := Generate(jwa.ES256, now)
+	revoked.State = StateRevoked
+	r, err := NewRing(append(ks, prev, revoked))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := r.PublicKeys().Len(); n != 7 {
+		t.Fatalf("published %d keys, want 6 current/next + 1 previous", n)
+	}
+	if _, ok := r.PublicKeys().LookupKeyID(revoked.KID); ok {
+		t.Fatal("revoked key is published")
+	}
+	var doc struct{ Keys []map[string]any }
+	if err := json.Unmarshal(r.JWKS(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range doc.Keys {
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi"} {
+			if _, ok := k[private]; ok {
+				t.Fatalf("JWKS key %v has private member %s", k["kid"], private)
+			}
+		}
+		if k["kid"] == "" || k["alg"] == "" || k["use"] != "sig" {
+			t.Fatalf("JWKS key lacks kid, alg or use: %v", k)
+		}
+	}
+	if s, _ := r.Signer(jwa.PS256); s.KID == "" || s.Alg != jwa.PS256 {
+		t.Fatalf("PS256 signer = %+v", s)
+	}
+}
+
+func TestKIDIsThumbprint(t *testing.T) {
+	k, err := Generate(jwa.RS256, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, _ := jwk.ParseKey(k.PrivateJWK)
+	pub, _ := priv.PublicKey()
+	tp, _ := pub.Thumbprint(cryptoSHA256)
+	if k.KID != b64(tp) {
+		t.Fatalf("kid %s is not the RFC 7638 thumbprint %s", k.KID, b64(tp))
+	}
+}
+
+func TestNewRingRefuses(t *testing.T) {
+	ks, _ := Complete(nil, now)
+	for _, tc := range []struct {
+		name   string
+		change func([]SigningKey) []SigningKey
+		want   string
+	}{
+		{"no current key", func(ks []SigningKey) []SigningKey {
+			for i := range ks {
+				if ks[i].Alg == jwa.ES256 && ks[i].State == StateCurrent {
+					ks[i].State = StatePrevious
+				}
+			}
+			return ks
+		}, "no current ES256"},
+		{"two current keys", func(ks []SigningKey) []SigningKey {
+			for i := range ks {
+				if ks[i].Alg == jwa.ES256 {
+					ks[i].State = StateCurrent
+				}
+			}
+			return ks
+		}, "two current"},
+		{"kid does not match the key", func(ks []SigningKey) []SigningKey {
+			ks[0].KID = "forged"
+			return ks
+		}, "does not match"},
+		{"unknown state", func(ks []SigningKey) []SigningKey {
+			ks[0].State = "retired"
+			return ks
+		}, "unknown state"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cp := append([]SigningKey(nil), ks...)
+			_, err := NewRing(tc.change(cp))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,282 @@
+package tokens
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/portcullis-gw/portcullis/authserver/access"
+	"github.com/portcullis-gw/portcullis/authserver/keys"
+)
+
+const (
+	issuer   = "https://auth.example.com/"
+	audience = "https://api.example.com/"
+)
+
+var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// testRing is a complete key ring, made once.
+var testRing = func() *keys.Ring {
+	ks, err := keys.Complete(nil, now)
+	if err != nil {
+		panic(err)
+	}
+	r, err := keys.NewRing(ks)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}()
+
+func signer(t testing.TB, alg jwa.SignatureAlgorithm) keys.Signer {
+	t.Helper()
+	s, ok := testRing.Signer(alg)
+	if !ok {
+		t.Fatalf("no %s signer", alg)
+	}
+	return s
+}
+
+func issue(t testing.TB, alg jwa.SignatureAlgorithm, d access.Dialect, at time.Time) string {
+	t.Helper()
+	tok, _, err := Issue(signer(t, alg), AccessToken{
+		Issuer: issuer, Subject: "c1@clients", Audience: audience, ClientID: "c1",
+		GrantType: GTYClientCC, Scopes: []string{"read:a", "write:a"}, Permissions: []string{"read:a", "write:a"},
+		IssuedAt: at, Lifetime: time.Hour, Dialect: d,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func verifier(at time.Time) *Verifier {
+	return &Verifier{Issuer: issuer, Keys: testRing, Leeway: MaxLeeway, Now: func() time.Time { return at }}
+}
+
+func part(t *testing.T, token string, i int) map[string]any {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestIssueDialects(t *testing.T) {
+	for _, tc := range []struct {
+		dialect  access.Dialect
+		typ      string
+		present  []string
+		absent   []string
+		hasPerms bool
+	}{
+		{access.DialectAuth0, "JWT", []string{"iss", "sub", "aud", "iat", "exp", "jti", "scope", "gty", "azp"}, []string{"client_id", "permissions"}, false},
+		{access.DialectAuth0Authz, "JWT", []string{"gty", "azp", "permissions"}, []string{"client_id"}, true},
+		{access.DialectRFC9068, "at+jwt", []string{"iss", "sub", "aud", "iat", "exp", "jti", "scope", "client_id"}, []string{"gty", "azp", "permissions"}, false},
+		{access.DialectRFC9068Authz, "at+jwt", []string{"client_id", "permissions"}, []string{"gty", "azp"}, true},
+	} {
+		for _, alg := range keys.Algorithms {
+			t.Run(string(tc.dialect)+"/"+alg.String(), func(t *testing.T) {
+				tok := issue(t, alg, tc.dialect, now)
+				hdr, claims := part(t, tok, 0), part(t, tok, 1)
+				if hdr["typ"] != tc.typ || hdr["alg"] != alg.String() || hdr["kid"] != signer(t, alg).KID {
+					t.Errorf("header = %v", hdr)
+				}
+				for _, c := range tc.present {
+					if _, ok := claims[c]; !ok {
+						t.Errorf("claim %s missing from %v", c, claims)
+					}
+				}
+				for _, c := range tc.absent {
+					if _, ok := claims[c]; ok {
+						t.Errorf("claim %s present in %v", c, claims)
+					}
+				}
+				if claims["aud"] != audience || claims["sub"] != "c1@clients" || claims["scope"] != "read:a write:a" {
+					t.Errorf("claims = %v", claims)
+				}
+				if exp, iat := claims["exp"].(float64), claims["iat"].(float64); exp-iat != 3600 || int64(iat) != now.Unix() {
+					t.Errorf("iat %v exp %v", iat, exp)
+				}
+				c, err := verifier(now).Verify(tok, audience)
+				if err != nil {
+					t.Fatalf("Verify: %v", err)
+				}
+				if c.ClientID != "c1" || c.Subject != "c1@clients" || !c.HasScope("write:a") || c.Type != tc.typ {
+					t.Errorf("verified claims = %+v", c)
+				}
+				if got := len(c.Permissions); tc.hasPerms != (got == 2) {
+					t.Errorf("permissions = %v", c.Permissions)
+				}
+			})
+		}
+	}
+}
+
+func TestIssueUniqueJTI(t *testing.T) {
+	a, b := issue(t, jwa.ES256, access.DialectAuth0, now), issue(t, jwa.ES256, access.DialectAuth0, now)
+	if part(t, a, 1)["jti"] == part(t, b, 1)["jti"] {
+		t.Fatal("two tokens share a jti")
+	}
+}
+
+// forge signs payload with header fields hdr using key and alg.
+func forge(t *testing.T, alg jwa.SignatureAlgorithm, key any, hdr map[string]any, payload map[string]any) string {
+	t.Helper()
+	h := jws.NewHeaders()
+	for k, v := range hdr {
+		if err := h.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body, _ := json.Marshal(payload)
+	out, err := jws.Sign(body, jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+func validPayload() map[string]any {
+	return map[string]any{"iss": issuer, "sub": "c1@clients", "aud": audience, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "azp": "c1"}
+}
+
+func TestVerifyRefuses(t *testing.T) {
+	rs := signer(t, jwa.RS256)
+	otherRSA, _ := rsa.GenerateKey(rand.Reader, 2048)
+	pub, _ := rs.Key.PublicKey()
+	pubJSON, _ := json.Marshal(pub)
+	good := issue(t, jwa.RS256, access.DialectAuth0, now)
+	b64 := base64.RawURLEncoding.EncodeToString
+	unsigned := b64([]byte(`{"alg":"none","typ":"JWT","kid":"`+rs.KID+`"}`)) + "." + strings.Split(good, ".")[1] + "."
+	for _, tc := range []struct {
+		name  string
+		token func() string
+		at    time.Time
+		aud   string
+		want  string
+	}{
+		{"expired", func() string { return good }, now.Add(time.Hour + 2*time.Minute), audience, "expired"},
+		{"within leeway after exp", func() string { return good }, now.Add(time.Hour + 30*time.Second), audience, ""},
+		{"issued in the future", func() string { return good }, now.Add(-5 * time.Minute), audience, "future"},
+		{"not yet valid", func() string {
+			p := validPayload()
+			p["nbf"] = now.Add(10 * time.Minute).Unix()
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT"}, p)
+		}, now, audience, "not valid yet"},
+		{"wrong audience", func() string { return good }, now, "https://api.example.com", "audience"},
+		{"wrong issuer", func() string {
+			p := validPayload()
+			p["iss"] = "https://evil.example.com/"
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT"}, p)
+		}, now, audience, "issuer"},
+		{"no exp", func() string {
+			p := validPayload()
+			delete(p, "exp")
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT"}, p)
+		}, now, audience, "exp"},
+		{"alg none", func() string { return unsigned }, now, audience, "not allowed"},
+		{"HS256 keyed with the public key", func() string {
+			return forge(t, jwa.HS256, pubJSON, map[string]any{"kid": rs.KID, "typ": "JWT"}, validPayload())
+		}, now, audience, "not allowed"},
+		{"unknown kid", func() string {
+			return forge(t, jwa.RS256, otherRSA, map[string]any{"kid": "nope", "typ": "JWT"}, validPayload())
+		}, now, audience, "signature"},
+		{"right kid, wrong key", func() string {
+			return forge(t, jwa.RS256, otherRSA, map[string]any{"kid": rs.KID, "typ": "JWT"}, validPayload())
+		}, now, audience, "signature"},
+		{"kid of another algorithm's key", func() string {
+			return forge(t, jwa.PS256, otherRSA, map[string]any{"kid": rs.KID, "typ": "JWT"}, validPayload())
+		}, now, audience, "signature"},
+		{"missing kid", func() string {
+			// The raw key, since jwx copies a jwk.Key's kid into the header.
+			var raw rsa.PrivateKey
+			if err := rs.Key.Raw(&raw); err != nil {
+				t.Fatal(err)
+			}
+			return forge(t, jwa.RS256, &raw, map[string]any{"typ": "JWT"}, validPayload())
+		}, now, audience, "kid"},
+		{"embedded jwk", func() string {
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT", "jwk": pub}, validPayload())
+		}, now, audience, "must not carry keys"},
+		{"jku header", func() string {
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT", "jku": "https://evil.example.com/jwks"}, validPayload())
+		}, now, audience, "must not carry keys"},
+		{"id token typ", func() string {
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "id+jwt"}, validPayload())
+		}, now, audience, "not an access token"},
+		{"at+jwt without client_id", func() string {
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "at+jwt"}, validPayload())
+		}, now, audience, "RFC 9068"},
+		{"tampered payload", func() string {
+			parts := strings.Split(good, ".")
+			p := part(t, good, 1)
+			p["scope"] = "admin"
+			body, _ := json.Marshal(p)
+			return parts[0] + "." + b64(body) + "." + parts[2]
+		}, now, audience, "signature"},
+		{"garbage", func() string { return "not.a.jwt" }, now, audience, "malformed"},
+		{"oversized", func() string { return strings.Repeat("a", MaxTokenSize+1) }, now, audience, "larger"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := verifier(tc.at).Verify(tc.token(), tc.aud)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalidToken) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want ErrInvalidToken containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestVerifyAcceptsAnyPublishedKey(t *testing.T) {
+	// A token signed by a key that is published but not current (next,
+	// as after a rotation) verifies.
+	ks, err := keys.Complete(nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keys.NewRing(ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var next keys.SigningKey
+	for _, k := range ks {
+		if k.State == keys.StateNext && k.Alg == jwa.ES256 {
+			next = k
+		}
+	}
+	priv, err := jwk.ParseKey(next.PrivateJWK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := Issue(keys.Signer{KID: next.KID, Alg: next.Alg, Key: priv}, AccessToken{
+		Issuer: issuer, Subject: "s", Audience: audience, ClientID: "c", IssuedAt: now, Lifetime: time.Hour, Dialect: access.DialectAuth0,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &Verifier{Issuer: issuer, Keys: ring, Now: func() time.Time { return now }}
+	if _, err := v.Verify(tok, audience); err != nil {
+		t.Fatalf("token signed by the next key: %v", err)
+	}
+}
