@@ -1,0 +1,69 @@
+package sqlstore
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// Placeholder is the way a database engine writes query parameters.
+type Placeholder int
+
+// Placeholder styles.
+const (
+	// QuestionMark writes every parameter as ?, as SQLite and MySQL do.
+	QuestionMark Placeholder = iota
+	// DollarNumber numbers parameters $1, $2, ..., as PostgreSQL does.
+	DollarNumber
+)
+
+// Dialect describes what differs between the database engines a Store can
+// run on. The schema, the queries and the migrations are shared; a dialect
+// only says how to spell parameters and byte-string columns, and how to
+// recognise a duplicate key.
+type Dialect struct {
+	// Placeholder is how queries write their parameters.
+	Placeholder Placeholder
+	// BlobType is the column type for byte strings: BLOB for SQLite, BYTEA
+	// for PostgreSQL.
+	BlobType string
+	// IsUniqueViolation reports whether err, returned by an INSERT, means
+	// the row was refused because a primary key or unique constraint
+	// already holds its value. The Store reports such errors as
+	// storage.ErrConflict.
+	IsUniqueViolation func(err error) bool
+}
+
+func (d Dialect) check() error {
+	switch {
+	case d.Placeholder != QuestionMark && d.Placeholder != DollarNumber:
+		return errors.New("dialect: unknown placeholder style")
+	case d.BlobType == "":
+		return errors.New("dialect: BlobType is required")
+	case d.IsUniqueViolation == nil:
+		return errors.New("dialect: IsUniqueViolation is required")
+	}
+	return nil
+}
+
+// rebind rewrites a query written with ? parameters in the dialect's
+// placeholder style. The queries of this package hold no ? other than
+// parameters.
+func (d Dialect) rebind(query string) string {
+	if d.Placeholder == QuestionMark {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n := 0
+	for _, r := range query {
+		if r != '?' {
+			b.WriteRune(r)
+			continue
+		}
+		n++
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+	}
+	return b.String()
+}

@@ -1,0 +1,176 @@
+// Package sqlstore implements storage.Store on database/sql, for any engine
+// described by a Dialect. Each object is kept as a JSON document beside the
+// columns it is looked up by; the schema is created and upgraded by
+// versioned migrations when the store is opened.
+//
+// Operations that take several statements (deleting a client with its
+// grants, say) run in one transaction. Engines whose transactions lock the
+// database on BEGIN, such as SQLite with immediate transactions, also run
+// Atomically's functions one at a time; others give the isolation of their
+// default transaction level.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/portcullis-gw/portcullis/authserver/storage"
+)
+
+// Store is a storage.Store on a *sql.DB. Create one with Open.
+type Store struct {
+	db *sql.DB
+	tx *sql.Tx // the transaction of Atomically; nil outside it
+	d  Dialect
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// Open returns a Store on db, first creating the schema or upgrading it to
+// the current version. The Store owns db from then on: Close closes it. If
+// Open fails, db is left open for the caller to close.
+func Open(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, d: d}
+	if err := s.migrate(ctx); err != nil {
+		return nil, fmt.Errorf("migrate database schema: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the database. It must not be called on the Store passed to
+// an Atomically function.
+func (s *Store) Close() error {
+	if s.tx != nil {
+		return errors.New("close: called inside Atomically")
+	}
+	return s.db.Close()
+}
+
+// Atomically runs fn with a Store bound to one transaction, committed when
+// fn returns nil and rolled back when it returns an error or panics. fn's
+// error is returned as it is. Called on the Store of an enclosing
+// Atomically, it runs fn in that same transaction, which commits or rolls
+// back only as a whole.
+func (s *Store) Atomically(ctx context.Context, fn func(tx storage.Store) error) error {
+	return s.atomically(ctx, func(tx *Store) error { return fn(tx) })
+}
+
+func (s *Store) atomically(ctx context.Context, fn func(tx *Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	// Undoes everything when fn fails or panics; after a commit it does
+	// nothing. Its own error adds nothing to the one returned or raised.
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(&Store{db: s.db, tx: tx, d: s.d}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Store) q() querier {
+	if s.tx != nil {
+		return s.tx
+	}
+	return s.db
+}
+
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return s.q().ExecContext(ctx, s.d.rebind(query), args...)
+}
+
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.q().QueryContext(ctx, s.d.rebind(query), args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.q().QueryRowContext(ctx, s.d.rebind(query), args...)
+}
+
+// insert runs an INSERT and reports a taken key as storage.ErrConflict.
+func (s *Store) insert(ctx context.Context, query string, args ...any) error {
+	_, err := s.exec(ctx, query, args...)
+	if err != nil && s.d.IsUniqueViolation(err) {
+		return storage.ErrConflict
+	}
+	return err
+}
+
+// execOne runs an UPDATE or DELETE of one row by key and reports a missing
+// row as storage.ErrNotFound.
+func (s *Store) execOne(ctx context.Context, query string, args ...any) error {
+	res, err := s.exec(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
+}
+
+// notFound turns sql.ErrNoRows into storage.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return storage.ErrNotFound
+	}
+	return err
+}
+
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// list returns one page of the rows of table matching where (a WHERE
+// clause or ""), ordered by key, and the number of matching rows.
+func list[T any](ctx context.Context, s *Store, p storage.Page, table, cols, key, where string, args []any, scan func(rowScanner) (T, error)) ([]T, int, error) {
+	if p.PerPage <= 0 || p.Page < 0 {
+		return nil, 0, fmt.Errorf("invalid page %d of %d per page", p.Page, p.PerPage)
+	}
+	var total int
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM `+table+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count: %w", err)
+	}
+	pageArgs := append(args[:len(args):len(args)], p.PerPage, p.Page*p.PerPage)
+	rows, err := s.query(ctx, `SELECT `+cols+` FROM `+table+where+` ORDER BY `+key+` LIMIT ? OFFSET ?`, pageArgs...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
