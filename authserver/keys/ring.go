@@ -20,7 +20,10 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 type Signer struct {
 	KID string
 	Alg jwa.SignatureAlgorithm
-	Key jwk.Key
+	// Key is the raw private key (*rsa.PrivateKey or *ecdsa.PrivateKey),
+	// kept as one value so that the crypto packages' per-key
+	// precomputation is done once, not on every signature.
+	Key crypto.Signer
 }
 
 // Ring is an immutable view of the stored keys: the current signer of each
@@ -98,7 +101,15 @@ func NewRing(stored []SigningKey) (*Ring, error) {
 			if _, dup := r.signers[sk.Alg]; dup {
 				return nil, fmt.Errorf("two current %s signing keys", sk.Alg)
 			}
-			r.signers[sk.Alg] = Signer{KID: sk.KID, Alg: sk.Alg, Key: priv}
+			var raw any
+			if err := priv.Raw(&raw); err != nil {
+				return nil, fmt.Errorf("signing key %s: %w", sk.KID, err)
+			}
+			signer, ok := raw.(crypto.Signer)
+			if !ok {
+				return nil, fmt.Errorf("signing key %s is not a private key", sk.KID)
+			}
+			r.signers[sk.Alg] = Signer{KID: sk.KID, Alg: sk.Alg, Key: signer}
 		}
 	}
 	for _, alg := range Algorithms {
