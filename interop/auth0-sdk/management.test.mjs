@@ -1,0 +1,376 @@
+// Auth0's official Node SDK against a running Portcullis.
+//
+// The SDK is configured exactly as for an Auth0 tenant, with only the
+// domain pointing at Portcullis:
+//
+//   PORTCULLIS_DOMAIN         host:port of Portcullis, e.g. localhost:8443
+//   PORTCULLIS_CLIENT_ID      a client with every Management API scope
+//   PORTCULLIS_CLIENT_SECRET  its secret
+//
+// TLS is verified as usual; for a local CA pass its root in
+// NODE_EXTRA_CA_CERTS. interop/interop_test.go runs this file against a
+// fresh server: go test ./interop/...
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+
+import { AuthApiError, AuthenticationClient, ManagementApiError, ManagementClient } from 'auth0';
+
+function requireEnv(name) {
+  const v = process.env[name];
+  if (!v) {
+    throw new Error(`${name} must be set (see the top of ${import.meta.url})`);
+  }
+  return v;
+}
+
+const domain = requireEnv('PORTCULLIS_DOMAIN');
+const clientId = requireEnv('PORTCULLIS_CLIENT_ID');
+const clientSecret = requireEnv('PORTCULLIS_CLIENT_SECRET');
+
+const management = new ManagementClient({ domain, clientId, clientSecret });
+
+// Names unique to this run, so that the file may run against a server in use.
+const run = randomUUID().slice(0, 8);
+const apiIdentifier = `https://interop-${run}.example.com/api`;
+
+// Resources this run created and has not deleted yet; `after` removes them
+// if a test fails halfway.
+const created = { resourceServerId: null, clientId: null, grantId: null };
+
+after(async () => {
+  const attempts = [];
+  if (created.grantId) attempts.push(management.clientGrants.delete({ id: created.grantId }));
+  if (created.clientId) attempts.push(management.clients.delete({ client_id: created.clientId }));
+  if (created.resourceServerId) attempts.push(management.resourceServers.delete({ id: created.resourceServerId }));
+  await Promise.allSettled(attempts);
+});
+
+// rejectsWith awaits promise, which must fail with a ManagementApiError of
+// the given status, and returns that error.
+async function rejectsWith(promise, statusCode) {
+  let err;
+  try {
+    await promise;
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err, `expected a ManagementApiError ${statusCode}, but the call succeeded`);
+  assert.ok(err instanceof ManagementApiError, `expected a ManagementApiError, got ${err?.name}: ${err?.message}`);
+  assert.equal(err.statusCode, statusCode, `statusCode (body: ${err.body})`);
+  assert.equal(typeof err.errorCode, 'string', `errorCode (body: ${err.body})`);
+  assert.ok(err.errorCode.length > 0, `errorCode is empty (body: ${err.body})`);
+  assert.equal(typeof err.message, 'string');
+  assert.ok(err.message.length > 0, `message is empty (body: ${err.body})`);
+  assert.equal(typeof err.error, 'string', `error (body: ${err.body})`);
+  return err;
+}
+
+function decodeJWT(token) {
+  const parts = token.split('.');
+  assert.equal(parts.length, 3, 'an access token is a JWS in compact form');
+  const [header, payload] = parts.slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString('utf8')));
+  return { header, payload };
+}
+
+describe('Auth0 Node SDK against Portcullis', () => {
+  const initialScopes = [
+    { value: 'read:things', description: 'Read things' },
+    { value: 'write:things', description: 'Write things' },
+  ];
+  const updatedScopes = [
+    { value: 'read:things', description: 'Read things' },
+    { value: 'admin:things', description: 'Administer things' },
+  ];
+  let resourceServer;
+  let client;
+  let rotatedSecret;
+  let grant;
+
+  it('resourceServers.create', async () => {
+    const res = await management.resourceServers.create({
+      name: `Interop API ${run}`,
+      identifier: apiIdentifier,
+      scopes: initialScopes,
+      token_lifetime: 3600,
+      token_dialect: 'access_token',
+      subject_type_authorization: {
+        user: { policy: 'allow_all' },
+        client: { policy: 'require_client_grant' },
+      },
+    });
+    assert.equal(res.status, 201);
+    resourceServer = res.data;
+    created.resourceServerId = resourceServer.id;
+    assert.equal(typeof resourceServer.id, 'string');
+    assert.ok(resourceServer.id.length > 0);
+    assert.equal(resourceServer.name, `Interop API ${run}`);
+    assert.equal(resourceServer.identifier, apiIdentifier);
+    assert.deepEqual(resourceServer.scopes, initialScopes);
+    assert.equal(resourceServer.token_lifetime, 3600);
+    assert.equal(resourceServer.token_dialect, 'access_token');
+    assert.equal(resourceServer.signing_alg, 'RS256');
+    assert.equal(resourceServer.is_system, false);
+    assert.deepEqual(resourceServer.subject_type_authorization, {
+      user: { policy: 'allow_all' },
+      client: { policy: 'require_client_grant' },
+    });
+  });
+
+  it('resourceServers.get, by id and by identifier', async () => {
+    const byId = await management.resourceServers.get({ id: resourceServer.id });
+    assert.equal(byId.status, 200);
+    assert.deepEqual(byId.data, resourceServer);
+
+    // Auth0 also accepts the identifier in place of the id; the SDK
+    // percent-encodes it into the path.
+    const byIdentifier = await management.resourceServers.get({ id: apiIdentifier });
+    assert.equal(byIdentifier.status, 200);
+    assert.equal(byIdentifier.data.id, resourceServer.id);
+  });
+
+  it('resourceServers.getAll, plain and with totals', async () => {
+    const res = await management.resourceServers.getAll();
+    assert.equal(res.status, 200);
+    assert.ok(Array.isArray(res.data), 'a plain list is an array');
+    assert.ok(res.data.some((rs) => rs.id === resourceServer.id), 'the new API is listed');
+    const system = res.data.find((rs) => rs.is_system);
+    assert.ok(system, 'the Management API is listed');
+    assert.equal(system.identifier, `https://${domain}/api/v2/`);
+
+    const paged = await management.resourceServers.getAll({ include_totals: true, per_page: 100 });
+    assert.equal(paged.status, 200);
+    assert.ok(Array.isArray(paged.data.resource_servers));
+    assert.equal(paged.data.total, res.data.length);
+    assert.equal(paged.data.start, 0);
+    assert.equal(paged.data.limit, 100);
+    assert.equal(paged.data.length, paged.data.resource_servers.length);
+  });
+
+  it('resourceServers.update replaces the scope list and changes lifetime, dialect and policies', async () => {
+    const res = await management.resourceServers.update(
+      { id: resourceServer.id },
+      {
+        scopes: updatedScopes,
+        token_lifetime: 7200,
+        token_dialect: 'rfc9068_profile',
+        subject_type_authorization: { user: { policy: 'require_client_grant' } },
+      },
+    );
+    assert.equal(res.status, 200);
+    assert.equal(res.data.id, resourceServer.id);
+    assert.deepEqual(res.data.scopes, updatedScopes, 'the scope list is replaced, not merged');
+    assert.equal(res.data.token_lifetime, 7200);
+    assert.equal(res.data.token_dialect, 'rfc9068_profile');
+    assert.deepEqual(res.data.subject_type_authorization, {
+      user: { policy: 'require_client_grant' },
+      client: { policy: 'require_client_grant' },
+    });
+    assert.equal(res.data.name, resourceServer.name, 'properties not sent are kept');
+
+    const reread = await management.resourceServers.get({ id: resourceServer.id });
+    assert.deepEqual(reread.data, res.data);
+    resourceServer = res.data;
+  });
+
+  it('clients.create returns the client_secret', async () => {
+    const res = await management.clients.create({
+      name: `Interop M2M ${run}`,
+      description: 'Created by the Auth0 SDK interop test',
+      app_type: 'non_interactive',
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_post',
+    });
+    assert.equal(res.status, 201);
+    client = res.data;
+    created.clientId = client.client_id;
+    assert.equal(typeof client.client_id, 'string');
+    assert.ok(client.client_id.length > 0);
+    assert.equal(typeof client.client_secret, 'string');
+    assert.ok(client.client_secret.length >= 32, 'a generated secret is long');
+    assert.equal(client.name, `Interop M2M ${run}`);
+    assert.equal(client.app_type, 'non_interactive');
+    assert.deepEqual(client.grant_types, ['client_credentials']);
+    assert.equal(client.token_endpoint_auth_method, 'client_secret_post');
+  });
+
+  it('clients.get does not return the client_secret', async () => {
+    const res = await management.clients.get({ client_id: client.client_id });
+    assert.equal(res.status, 200);
+    assert.equal(res.data.client_id, client.client_id);
+    assert.equal(res.data.name, client.name);
+    assert.equal(res.data.description, client.description);
+    assert.ok(!('client_secret' in res.data), 'client_secret must not be returned');
+
+    const projected = await management.clients.get({ client_id: client.client_id, fields: 'client_id,name', include_fields: true });
+    assert.deepEqual(projected.data, { client_id: client.client_id, name: client.name });
+  });
+
+  it('clients.getAll lists the client without secrets', async () => {
+    const res = await management.clients.getAll();
+    assert.equal(res.status, 200);
+    assert.ok(Array.isArray(res.data));
+    const mine = res.data.find((c) => c.client_id === client.client_id);
+    assert.ok(mine, 'the new client is listed');
+    assert.equal(mine.name, client.name);
+    assert.ok(res.data.some((c) => c.client_id === clientId), 'the admin client is listed');
+    for (const c of res.data) {
+      assert.ok(!('client_secret' in c), `client ${c.client_id} is listed with its secret`);
+    }
+
+    const paged = await management.clients.getAll({ include_totals: true });
+    assert.ok(Array.isArray(paged.data.clients));
+    assert.equal(paged.data.total, res.data.length);
+  });
+
+  it('clients.update', async () => {
+    const res = await management.clients.update(
+      { client_id: client.client_id },
+      { name: `Interop M2M ${run} (renamed)`, client_metadata: { run } },
+    );
+    assert.equal(res.status, 200);
+    assert.equal(res.data.client_id, client.client_id);
+    assert.equal(res.data.name, `Interop M2M ${run} (renamed)`);
+    assert.deepEqual(res.data.client_metadata, { run });
+    assert.equal(res.data.description, client.description, 'properties not sent are kept');
+    assert.ok(!('client_secret' in res.data), 'an update does not return the secret');
+  });
+
+  it('clients.rotateClientSecret returns a new secret', async () => {
+    const res = await management.clients.rotateClientSecret({ client_id: client.client_id });
+    assert.equal(res.status, 200);
+    assert.equal(res.data.client_id, client.client_id);
+    assert.equal(typeof res.data.client_secret, 'string');
+    assert.ok(res.data.client_secret.length >= 32);
+    assert.notEqual(res.data.client_secret, client.client_secret);
+    rotatedSecret = res.data.client_secret;
+  });
+
+  it('clientGrants.create', async () => {
+    const res = await management.clientGrants.create({
+      client_id: client.client_id,
+      audience: apiIdentifier,
+      scope: ['read:things'],
+    });
+    assert.equal(res.status, 201);
+    grant = res.data;
+    created.grantId = grant.id;
+    assert.equal(typeof grant.id, 'string');
+    assert.ok(grant.id.length > 0);
+    assert.equal(grant.client_id, client.client_id);
+    assert.equal(grant.audience, apiIdentifier);
+    assert.deepEqual(grant.scope, ['read:things']);
+    assert.equal(grant.subject_type, 'client');
+  });
+
+  it('clientGrants.getAll filters by client_id and audience', async () => {
+    const byClient = await management.clientGrants.getAll({ client_id: client.client_id });
+    assert.equal(byClient.status, 200);
+    assert.deepEqual(byClient.data.map((g) => g.id), [grant.id]);
+    assert.deepEqual(byClient.data[0], grant);
+
+    const byAudience = await management.clientGrants.getAll({ audience: apiIdentifier });
+    assert.deepEqual(byAudience.data.map((g) => g.id), [grant.id]);
+
+    const both = await management.clientGrants.getAll({ client_id: client.client_id, audience: apiIdentifier });
+    assert.deepEqual(both.data.map((g) => g.id), [grant.id]);
+
+    const otherAudience = await management.clientGrants.getAll({ client_id: client.client_id, audience: `https://${domain}/api/v2/` });
+    assert.deepEqual(otherAudience.data, []);
+
+    // The admin client's grants are not this client's.
+    const admin = await management.clientGrants.getAll({ client_id: clientId });
+    assert.ok(admin.data.length > 0);
+    assert.ok(admin.data.every((g) => g.client_id === clientId));
+  });
+
+  it('clientGrants.update', async () => {
+    const res = await management.clientGrants.update({ id: grant.id }, { scope: ['read:things', 'admin:things'] });
+    assert.equal(res.status, 200);
+    assert.equal(res.data.id, grant.id);
+    assert.deepEqual(res.data.scope, ['read:things', 'admin:things']);
+    assert.equal(res.data.audience, apiIdentifier);
+    grant = res.data;
+  });
+
+  it('AuthenticationClient.oauth.clientCredentialsGrant issues a token for the API', async () => {
+    const auth = new AuthenticationClient({ domain, clientId: client.client_id, clientSecret: rotatedSecret });
+    const res = await auth.oauth.clientCredentialsGrant({ audience: apiIdentifier });
+    assert.equal(res.status, 200);
+    assert.equal(res.data.token_type, 'Bearer');
+    assert.equal(res.data.expires_in, 7200, 'expires_in is the API token_lifetime');
+    assert.equal(typeof res.data.access_token, 'string');
+    assert.equal(res.data.scope, 'read:things admin:things');
+
+    const { header, payload } = decodeJWT(res.data.access_token);
+    assert.equal(header.alg, 'RS256');
+    assert.equal(header.typ, 'at+jwt', 'rfc9068_profile tokens are typed at+jwt');
+    assert.equal(payload.iss, `https://${domain}/`);
+    assert.equal(payload.sub, `${client.client_id}@clients`);
+    assert.equal(payload.client_id, client.client_id);
+    assert.ok(payload.aud === apiIdentifier || (Array.isArray(payload.aud) && payload.aud.includes(apiIdentifier)));
+    assert.equal(payload.exp - payload.iat, 7200);
+  });
+
+  it('AuthenticationClient refuses the secret that was rotated out', async () => {
+    const auth = new AuthenticationClient({ domain, clientId: client.client_id, clientSecret: client.client_secret });
+    await assert.rejects(auth.oauth.clientCredentialsGrant({ audience: apiIdentifier }), (err) => {
+      assert.ok(err instanceof AuthApiError, `expected an AuthApiError, got ${err?.name}: ${err?.message}`);
+      assert.equal(err.statusCode, 401);
+      assert.equal(typeof err.error, 'string');
+      assert.ok(err.error.length > 0, `error is empty (body: ${err.body})`);
+      return true;
+    });
+  });
+
+  it('a missing client is a 404 ManagementApiError', async () => {
+    const err = await rejectsWith(management.clients.get({ client_id: `missing-${run}` }), 404);
+    // KNOWN SERVER INCOMPATIBILITY, left failing on purpose: Auth0 answers a
+    // missing client with errorCode "inexistent_client" (its documented 404
+    // for the client endpoints; Auth0.NET's integration tests assert it
+    // against a live tenant), and code written for Auth0 tests err.errorCode
+    // for it. Portcullis sends "inexistent_resource" (storeError in
+    // authserver/mgmt/mgmt.go, used by getClient in authserver/mgmt/clients.go).
+    assert.equal(err.errorCode, 'inexistent_client');
+  });
+
+  it('a duplicate resource server identifier is a 409 ManagementApiError', async () => {
+    await rejectsWith(management.resourceServers.create({ name: 'Duplicate', identifier: apiIdentifier }), 409);
+  });
+
+  it('a reserved scope name is a 400 ManagementApiError', async () => {
+    const err = await rejectsWith(
+      management.resourceServers.create({
+        name: 'Reserved scope',
+        identifier: `https://interop-${run}.example.com/reserved`,
+        scopes: [{ value: 'openid', description: 'not allowed' }],
+      }),
+      400,
+    );
+    assert.equal(err.errorCode, 'invalid_body');
+    assert.match(err.message, /openid/);
+  });
+
+  it('clientGrants.delete', async () => {
+    const res = await management.clientGrants.delete({ id: grant.id });
+    assert.equal(res.status, 204);
+    created.grantId = null;
+    const left = await management.clientGrants.getAll({ client_id: client.client_id });
+    assert.deepEqual(left.data, []);
+  });
+
+  it('clients.delete', async () => {
+    const res = await management.clients.delete({ client_id: client.client_id });
+    assert.equal(res.status, 204);
+    created.clientId = null;
+    await rejectsWith(management.clients.get({ client_id: client.client_id }), 404);
+  });
+
+  it('resourceServers.delete', async () => {
+    const res = await management.resourceServers.delete({ id: resourceServer.id });
+    assert.equal(res.status, 204);
+    created.resourceServerId = null;
+    const err = await rejectsWith(management.resourceServers.get({ id: resourceServer.id }), 404);
+    assert.equal(err.errorCode, 'inexistent_resource_server');
+  });
+});

@@ -1,0 +1,119 @@
+// Package interop_test runs third-party clients against a real Portcullis
+// to prove that Auth0's own tooling works with it by changing nothing but
+// the domain.
+package interop_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis-gw/portcullis/internal/testenv"
+)
+
+// Credentials of the bootstrap admin client the SDK uses for the
+// Management API. Test-only values.
+const (
+	adminClientID     = "interop-admin"
+	adminClientSecret = "interop-admin-secret-0123456789abcdef-test-only"
+)
+
+// sdkTimeout bounds the whole Node test run.
+const sdkTimeout = 3 * time.Minute
+
+// TestAuth0NodeSDK runs interop/auth0-sdk/management.test.mjs, which drives
+// Portcullis with Auth0's official Node SDK (npm package auth0: its
+// ManagementClient and AuthenticationClient), configured with nothing but
+// the domain and the admin client's credentials.
+func TestAuth0NodeSDK(t *testing.T) {
+	repo := repoRoot(t)
+	sdkDir := filepath.Join(repo, "interop", "auth0-sdk")
+	if _, err := os.Stat(filepath.Join(sdkDir, "node_modules", "auth0")); err != nil {
+		t.Fatalf("the Auth0 Node SDK is not installed (%v): run `npm ci --prefix interop/auth0-sdk` from the repository root first", err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node (Node.js 18 or later) is required for this test: %v", err)
+	}
+
+	dir := t.TempDir()
+	port := testenv.FreePort(t)
+	origin := fmt.Sprintf("https://localhost:%d", port)
+	caddyfile := fmt.Sprintf(`{
+%s
+	portcullis {
+		issuer %s/
+		storage sqlite %s
+		bootstrap_admin %s %s
+	}
+}
+
+%s {
+	tls internal
+	authorization_server
+}
+`, testenv.TestGlobals(dir), origin, filepath.Join(dir, "portcullis.db"), adminClientID, adminClientSecret, origin)
+	c := testenv.Start(t, dir, caddyfile, origin+"/.well-known/openid-configuration")
+
+	ctx, cancel := context.WithTimeout(t.Context(), sdkTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--test", filepath.Join("interop", "auth0-sdk", "management.test.mjs"))
+	cmd.Dir = repo
+	cmd.Env = append(nodeEnv(),
+		fmt.Sprintf("PORTCULLIS_DOMAIN=localhost:%d", port),
+		"PORTCULLIS_CLIENT_ID="+adminClientID,
+		"PORTCULLIS_CLIENT_SECRET="+adminClientSecret,
+		// Trust Caddy's local CA in addition to the usual roots; TLS
+		// verification stays on.
+		"NODE_EXTRA_CA_CERTS="+c.RootCAPath(),
+	)
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("the Auth0 SDK tests did not finish within %s:\n%s", sdkTimeout, out)
+	}
+	if err != nil {
+		t.Fatalf("the Auth0 SDK tests failed (%v):\n%s", err, out)
+	}
+	t.Logf("node --test output:\n%s", out)
+}
+
+// repoRoot returns the repository root, found from this file's location so
+// that the test does not depend on its working directory.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the test source file")
+	}
+	return filepath.Dir(filepath.Dir(file))
+}
+
+// nodeEnv is the test's environment without variables that would weaken
+// TLS checks or load other code into Node, or that this test sets itself.
+func nodeEnv() []string {
+	drop := []string{
+		"NODE_TLS_REJECT_UNAUTHORIZED=",
+		"NODE_EXTRA_CA_CERTS=",
+		"NODE_OPTIONS=",
+		"PORTCULLIS_DOMAIN=",
+		"PORTCULLIS_CLIENT_ID=",
+		"PORTCULLIS_CLIENT_SECRET=",
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		keep := true
+		for _, prefix := range drop {
+			keep = keep && !strings.HasPrefix(kv, prefix)
+		}
+		if keep {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
