@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"strings"
 
@@ -37,30 +38,32 @@ A running Portcullis sees the new client on its next reload.`,
 }
 
 func cmdCreateAdmin(fl caddycmd.Flags) (int, error) {
-	issuer := fl.String("issuer")
-	if issuer == "" {
-		return exitFailure, errors.New("--issuer is required")
-	}
-	cfg, err := ParseStorage(strings.Fields(fl.String("storage")))
-	if err != nil {
-		return exitFailure, err
-	}
-	st, err := cfg.Open()
-	if err != nil {
-		return exitFailure, err
-	}
-	defer st.Close()
-	cred, err := authserver.CreateAdminClient(context.Background(), st, issuer)
-	if err != nil {
-		return exitFailure, err
-	}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(cred); err != nil {
-		return exitFailure, err
+	if err := createAdmin(context.Background(), fl.String("issuer"), fl.String("storage"), os.Stdout); err != nil {
+		return 1, err
 	}
 	return 0, nil
 }
 
-// exitFailure is the exit status of a failed command.
-const exitFailure = 1
+// createAdmin creates an admin client in the storage described by spec
+// ("sqlite <path>") and writes its credentials to out as JSON.
+func createAdmin(ctx context.Context, issuer, spec string, out io.Writer) error {
+	if issuer == "" {
+		return errors.New("--issuer is required")
+	}
+	cfg, err := ParseStorage(strings.Fields(spec))
+	if err != nil {
+		return err
+	}
+	st, err := cfg.Open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cred, err := authserver.CreateAdminClient(ctx, st, issuer)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(cred)
+}
