@@ -41,7 +41,7 @@ type clientGrantCreate struct {
 func checkGrant(r *http.Request, tx storage.Store, g *access.ClientGrant) error {
 	api, err := tx.ResourceServerByIdentifier(r.Context(), g.Audience)
 	if errors.Is(err, storage.ErrNotFound) {
-		return &Error{Status: http.StatusNotFound, ErrorCode: "inexistent_resource_server", Message: "No resource server with identifier " + g.Audience}
+		return errNotFound("inexistent_resource_server", "No resource server with identifier %s", g.Audience)
 	}
 	if err != nil {
 		return err
@@ -71,7 +71,7 @@ func (a *api) createClientGrant(r *http.Request, caller *tokens.Claims) (int, an
 	g.ApplyDefaults()
 	err := a.Store.Atomically(r.Context(), func(tx storage.Store) error {
 		if _, err := tx.Client(r.Context(), g.ClientID); errors.Is(err, storage.ErrNotFound) {
-			return &Error{Status: http.StatusNotFound, ErrorCode: "inexistent_client", Message: "No client with id " + g.ClientID}
+			return errNotFound("inexistent_client", "No client with id %s", g.ClientID)
 		} else if err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func (a *api) listClientGrants(r *http.Request, _ *tokens.Claims) (int, any, err
 func (a *api) getClientGrant(r *http.Request, _ *tokens.Claims) (int, any, error) {
 	g, err := a.Store.ClientGrant(r.Context(), r.PathValue("id"))
 	if err != nil {
-		return 0, nil, storeError(err, "client grant")
+		return 0, nil, storeError(err, kindClientGrant)
 	}
 	return http.StatusOK, g, nil
 }
@@ -134,7 +134,7 @@ func (a *api) updateClientGrant(r *http.Request, caller *tokens.Claims) (int, an
 		return tx.UpdateClientGrant(r.Context(), g)
 	})
 	if err != nil {
-		return 0, nil, storeError(err, "client grant")
+		return 0, nil, storeError(err, kindClientGrant)
 	}
 	a.audit("client grant updated", caller, zap.String("id", g.ID), zap.Strings("scope", g.Scope), zap.Bool("allow_all_scopes", g.AllowAllScopes))
 	return http.StatusOK, g, nil
@@ -143,7 +143,7 @@ func (a *api) updateClientGrant(r *http.Request, caller *tokens.Claims) (int, an
 func (a *api) deleteClientGrant(r *http.Request, caller *tokens.Claims) (int, any, error) {
 	id := r.PathValue("id")
 	if err := a.Store.DeleteClientGrant(r.Context(), id); err != nil {
-		return 0, nil, storeError(err, "client grant")
+		return 0, nil, storeError(err, kindClientGrant)
 	}
 	a.audit("client grant deleted", caller, zap.String("id", id))
 	return http.StatusNoContent, nil, nil

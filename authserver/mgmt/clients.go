@@ -98,7 +98,7 @@ func (a *api) createClient(r *http.Request, caller *tokens.Claims) (int, any, er
 		return 0, nil, err
 	}
 	if err := a.Store.CreateClient(r.Context(), c); err != nil {
-		return 0, nil, storeError(err, "client")
+		return 0, nil, storeError(err, kindClient)
 	}
 	a.audit("client created", caller, zap.String("client_id", c.ClientID))
 	return http.StatusCreated, clientWithSecret{c, secret}, nil
@@ -137,7 +137,7 @@ func (a *api) getClient(r *http.Request, _ *tokens.Claims) (int, any, error) {
 	}
 	c, err := a.Store.Client(r.Context(), r.PathValue("id"))
 	if err != nil {
-		return 0, nil, storeError(err, "client")
+		return 0, nil, storeError(err, kindClient)
 	}
 	out, err := proj.apply(c)
 	return http.StatusOK, out, err
@@ -166,7 +166,7 @@ func (a *api) updateClient(r *http.Request, caller *tokens.Claims) (int, any, er
 		return tx.UpdateClient(r.Context(), c)
 	})
 	if err != nil {
-		return 0, nil, storeError(err, "client")
+		return 0, nil, storeError(err, kindClient)
 	}
 	a.audit("client updated", caller, zap.String("client_id", c.ClientID), zap.Bool("secret_set", f.ClientSecret != nil))
 	return http.StatusOK, c, nil
@@ -175,7 +175,7 @@ func (a *api) updateClient(r *http.Request, caller *tokens.Claims) (int, any, er
 func (a *api) deleteClient(r *http.Request, caller *tokens.Claims) (int, any, error) {
 	id := r.PathValue("id")
 	if err := a.Store.DeleteClient(r.Context(), id); err != nil {
-		return 0, nil, storeError(err, "client")
+		return 0, nil, storeError(err, kindClient)
 	}
 	a.audit("client deleted", caller, zap.String("client_id", id))
 	return http.StatusNoContent, nil, nil
@@ -193,7 +193,7 @@ func (a *api) rotateSecret(r *http.Request, caller *tokens.Claims) (int, any, er
 		return tx.UpdateClient(r.Context(), c)
 	})
 	if err != nil {
-		return 0, nil, storeError(err, "client")
+		return 0, nil, storeError(err, kindClient)
 	}
 	a.audit("client secret rotated", caller, zap.String("client_id", c.ClientID))
 	return http.StatusOK, clientWithSecret{c, secret}, nil

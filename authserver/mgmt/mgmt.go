@@ -80,7 +80,7 @@ func New(cfg Config) http.Handler {
 		"DELETE": {"delete:client_grants", a.deleteClientGrant},
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, errNotFound("Not Found"))
+		writeError(w, errNotFound("not_found", "Not Found"))
 	})
 	return mux
 }
@@ -164,8 +164,8 @@ func errBadRequest(code, format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, ErrorCode: code, Message: fmt.Sprintf(format, args...)}
 }
 
-func errNotFound(format string, args ...any) *Error {
-	return &Error{Status: http.StatusNotFound, ErrorCode: "inexistent_resource", Message: fmt.Sprintf(format, args...)}
+func errNotFound(code, format string, args ...any) *Error {
+	return &Error{Status: http.StatusNotFound, ErrorCode: code, Message: fmt.Sprintf(format, args...)}
 }
 
 func errConflict(format string, args ...any) *Error {
@@ -335,13 +335,22 @@ func (q listQuery) body(key string, items any, total int) any {
 	}
 }
 
-// storeError turns a storage error into a Management API error.
-func storeError(err error, what string) error {
+// Kinds of objects, named as in Auth0's inexistent_* error codes.
+const (
+	kindClient         = "client"
+	kindClientGrant    = "client_grant"
+	kindResourceServer = "resource_server"
+)
+
+// storeError turns a storage error about an object of kind into a
+// Management API error.
+func storeError(err error, kind string) error {
+	what := strings.ReplaceAll(kind, "_", " ")
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		return errNotFound("The %s does not exist.", what)
+		return errNotFound("inexistent_"+kind, "The %s does not exist", what)
 	case errors.Is(err, storage.ErrConflict):
-		return errConflict("The %s already exists.", what)
+		return errConflict("The %s already exists", what)
 	}
 	return err
 }

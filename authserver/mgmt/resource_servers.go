@@ -106,10 +106,10 @@ func findResourceServer(ctx context.Context, st storage.Store, idOrIdentifier st
 	if errors.Is(err, storage.ErrNotFound) {
 		rs, err = st.ResourceServerByIdentifier(ctx, idOrIdentifier)
 	}
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, &Error{Status: http.StatusNotFound, ErrorCode: "inexistent_resource_server", Message: "The resource server does not exist"}
+	if err != nil {
+		return nil, storeError(err, kindResourceServer)
 	}
-	return rs, err
+	return rs, nil
 }
 
 func (a *api) getResourceServer(r *http.Request, _ *tokens.Claims) (int, any, error) {
@@ -148,7 +148,7 @@ func (a *api) updateResourceServer(r *http.Request, caller *tokens.Claims) (int,
 		return tx.UpdateResourceServer(r.Context(), rs)
 	})
 	if err != nil {
-		return 0, nil, storeError(err, "resource server")
+		return 0, nil, storeError(err, kindResourceServer)
 	}
 	a.audit("resource server updated", caller, zap.String("id", rs.ID), zap.String("identifier", rs.Identifier))
 	return http.StatusOK, rs, nil
@@ -167,7 +167,7 @@ func (a *api) deleteResourceServer(r *http.Request, caller *tokens.Claims) (int,
 		return tx.DeleteResourceServer(r.Context(), rs.ID)
 	})
 	if err != nil {
-		return 0, nil, storeError(err, "resource server")
+		return 0, nil, storeError(err, kindResourceServer)
 	}
 	a.audit("resource server deleted", caller, zap.String("id", rs.ID), zap.String("identifier", rs.Identifier))
 	return http.StatusNoContent, nil, nil

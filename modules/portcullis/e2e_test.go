@@ -346,3 +346,27 @@ func runCommand(t *testing.T, name string, args ...string) ([]byte, error) {
 	out, _ := io.ReadAll(r)
 	return out, runErr
 }
+
+// TestConfigErrors loads configurations that adapt but must not start,
+// and checks that each names what is wrong.
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	port := testenv.FreePort(t)
+	site := fmt.Sprintf("https://localhost:%d {\n\ttls internal\n\tauthorization_server\n}\n", port)
+	for _, tc := range []struct {
+		name, options, want string
+	}{
+		{"no portcullis option", "", "issuer is required"},
+		{"issuer without trailing slash", "portcullis {\n\t\tissuer https://localhost:8443\n\t}", "must end with a slash"},
+		{"plain http issuer", "portcullis {\n\t\tissuer http://auth.example.com/\n\t}", "must use https"},
+		{"issuer with query", "portcullis {\n\t\tissuer https://localhost:8443/?x=1\n\t}", "query"},
+		{"short bootstrap secret", "portcullis {\n\t\tissuer https://localhost:8443/\n\t\tstorage sqlite " + filepath.Join(dir, "p.db") + "\n\t\tbootstrap_admin admin short\n\t}", "at least 32 characters"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := "{\n" + testenv.TestGlobals(dir) + "\t" + tc.options + "\n}\n" + site
+			if err := testenv.LoadErr(cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("load error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
