@@ -325,12 +325,8 @@ describe('Auth0 Node SDK against Portcullis', () => {
 
   it('a missing client is a 404 ManagementApiError', async () => {
     const err = await rejectsWith(management.clients.get({ client_id: `missing-${run}` }), 404);
-    // KNOWN SERVER INCOMPATIBILITY, left failing on purpose: Auth0 answers a
-    // missing client with errorCode "inexistent_client" (its documented 404
-    // for the client endpoints; Auth0.NET's integration tests assert it
-    // against a live tenant), and code written for Auth0 tests err.errorCode
-    // for it. Portcullis sends "inexistent_resource" (storeError in
-    // authserver/mgmt/mgmt.go, used by getClient in authserver/mgmt/clients.go).
+    // Auth0 answers a missing client with errorCode "inexistent_client",
+    // and code written for Auth0 tests err.errorCode for it.
     assert.equal(err.errorCode, 'inexistent_client');
   });
 
