@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test of Portcullis on a fresh machine: installs what is
+# missing (Node.js and npm from Debian's packages, the Go modules, the npm
+# packages of the interop tests), then vets and tests everything.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if ! command -v npm >/dev/null 2>&1; then
+	apt-get update
+	apt-get install -y --no-install-recommends nodejs npm
+fi
+go mod download
+npm ci --prefix interop/auth0-sdk --no-audit --no-fund
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './interop/auth0-sdk/node_modules/*'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted" >&2
+	exit 1
+fi
+go vet ./...
+go test -count=1 ./...
+# The concurrent parts once more under the race detector.
+go test -count=1 -race ./authserver/...
