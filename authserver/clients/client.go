@@ -112,8 +112,9 @@ func (c *Client) Clone() *Client {
 
 // ApplyDefaults fills the fields a new client leaves out with Auth0's
 // defaults: public SPAs and native apps authenticate with "none", everything
-// else with client_secret_post; confidential clients may use
-// client_credentials, public ones never.
+// else with client_secret_post; machine-to-machine apps (non_interactive) get
+// only client_credentials, other confidential clients the browser grants as
+// well, public clients never client_credentials.
 func (c *Client) ApplyDefaults() {
 	if c.TokenEndpointAuthMethod == "" {
 		if c.AppType == AppSPA || c.AppType == AppNative {
@@ -123,9 +124,13 @@ func (c *Client) ApplyDefaults() {
 		}
 	}
 	if c.GrantTypes == nil {
-		c.GrantTypes = []string{GrantAuthorizationCode, GrantImplicit, GrantRefreshToken}
-		if !c.IsPublic() {
-			c.GrantTypes = append(c.GrantTypes, GrantClientCredentials)
+		switch {
+		case c.AppType == AppNonInteractive && !c.IsPublic():
+			c.GrantTypes = []string{GrantClientCredentials}
+		case c.IsPublic():
+			c.GrantTypes = []string{GrantAuthorizationCode, GrantImplicit, GrantRefreshToken}
+		default:
+			c.GrantTypes = []string{GrantAuthorizationCode, GrantImplicit, GrantRefreshToken, GrantClientCredentials}
 		}
 	}
 	if c.JWTConfiguration.Alg == "" {
