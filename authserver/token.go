@@ -167,7 +167,9 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, req to
 		return nil, failed
 	}
 	if c.TokenEndpointAuthMethod != method {
-		return nil, ErrInvalidClient.WithDescription(fmt.Sprintf("The client must authenticate with %s.", c.TokenEndpointAuthMethod))
+		wrong := ErrInvalidClient.WithDescription(fmt.Sprintf("The client must authenticate with %s.", c.TokenEndpointAuthMethod))
+		wrong.BasicChallenge = failed.BasicChallenge
+		return nil, wrong
 	}
 	return c, nil
 }

@@ -141,9 +141,6 @@ func TestTokenEndpointErrors(t *testing.T) {
 			status: 401, code: "invalid_client", desc: "Client authentication failed.", challenge: true},
 		{name: "Bearer Authorization header", auth: "Bearer abc", body: valid, status: 400, code: "invalid_request",
 			desc: "The Authorization header must use the Basic scheme."},
-		// BUG (token.go, authenticateClient): RFC 6749 section 5.2 requires
-		// a WWW-Authenticate header on every 401 answering an Authorization
-		// header; this one has none.
 		{name: "client_secret_post client using Basic", auth: basic(f.post), body: form("grant_type", "client_credentials", "audience", f.api),
 			status: 401, code: "invalid_client", desc: "The client must authenticate with client_secret_post.", challenge: true},
 		{name: "client_secret_basic client using the body", body: form(params(f.basic, f.api)...),

@@ -12,16 +12,21 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
 )
 
-// clientGrantUpdate holds the properties a PATCH may change.
-type clientGrantUpdate struct {
-	Scope                     *[]string `json:"scope"`
-	AllowAllScopes            *bool     `json:"allow_all_scopes"`
-	OrganizationUsage         *string   `json:"organization_usage"`
-	AllowAnyOrganization      *bool     `json:"allow_any_organization"`
-	AuthorizationDetailsTypes *[]string `json:"authorization_details_types"`
+// clientGrantFields are the properties of a client grant in a request
+// body. client_id, audience and subject_type are set on create only.
+type clientGrantFields struct {
+	ClientID                  *string             `json:"client_id"`
+	Audience                  *string             `json:"audience"`
+	SubjectType               *access.SubjectType `json:"subject_type"`
+	Scope                     *[]string           `json:"scope"`
+	AllowAllScopes            *bool               `json:"allow_all_scopes"`
+	OrganizationUsage         *string             `json:"organization_usage"`
+	AllowAnyOrganization      *bool               `json:"allow_any_organization"`
+	AuthorizationDetailsTypes *[]string           `json:"authorization_details_types"`
 }
 
-func (f *clientGrantUpdate) apply(g *access.ClientGrant) {
+// apply sets the properties a PATCH may change.
+func (f *clientGrantFields) apply(g *access.ClientGrant) {
 	set(&g.Scope, f.Scope)
 	set(&g.AllowAllScopes, f.AllowAllScopes)
 	set(&g.OrganizationUsage, f.OrganizationUsage)
@@ -29,12 +34,22 @@ func (f *clientGrantUpdate) apply(g *access.ClientGrant) {
 	set(&g.AuthorizationDetailsTypes, f.AuthorizationDetailsTypes)
 }
 
-// clientGrantCreate is the body of POST /client-grants.
-type clientGrantCreate struct {
-	clientGrantUpdate
-	ClientID    *string             `json:"client_id"`
-	Audience    *string             `json:"audience"`
-	SubjectType *access.SubjectType `json:"subject_type"`
+// immutable refuses a change of what identifies the grant.
+func (f *clientGrantFields) immutable(g *access.ClientGrant) error {
+	for _, p := range []struct {
+		name   string
+		sent   *string
+		stored string
+	}{
+		{"client_id", f.ClientID, g.ClientID},
+		{"audience", f.Audience, g.Audience},
+		{"subject_type", (*string)(f.SubjectType), string(g.SubjectType)},
+	} {
+		if p.sent != nil && *p.sent != p.stored {
+			return errBadRequest("invalid_body", "Payload validation error: '%s cannot be changed'.", p.name)
+		}
+	}
+	return nil
 }
 
 // checkGrant validates g against its API, which must exist.
@@ -53,7 +68,7 @@ func checkGrant(r *http.Request, tx storage.Store, g *access.ClientGrant) error 
 }
 
 func (a *api) createClientGrant(r *http.Request, caller *tokens.Claims) (int, any, error) {
-	var f clientGrantCreate
+	var f clientGrantFields
 	if err := decodeBody(r, &f); err != nil {
 		return 0, nil, err
 	}
@@ -91,11 +106,12 @@ func (a *api) createClientGrant(r *http.Request, caller *tokens.Claims) (int, an
 }
 
 func (a *api) listClientGrants(r *http.Request, _ *tokens.Claims) (int, any, error) {
-	q, params, err := parseListQuery(r, "client_id", "audience", "subject_type")
+	q, err := parseListQuery(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	f := storage.GrantFilter{ClientID: params["client_id"], Audience: params["audience"], SubjectType: access.SubjectType(params["subject_type"])}
+	query := r.URL.Query()
+	f := storage.GrantFilter{ClientID: query.Get("client_id"), Audience: query.Get("audience"), SubjectType: access.SubjectType(query.Get("subject_type"))}
 	switch f.SubjectType {
 	case "", access.SubjectClient, access.SubjectUser:
 	default:
@@ -117,7 +133,7 @@ func (a *api) getClientGrant(r *http.Request, _ *tokens.Claims) (int, any, error
 }
 
 func (a *api) updateClientGrant(r *http.Request, caller *tokens.Claims) (int, any, error) {
-	var f clientGrantUpdate
+	var f clientGrantFields
 	if err := decodeBody(r, &f); err != nil {
 		return 0, nil, err
 	}
@@ -125,6 +141,9 @@ func (a *api) updateClientGrant(r *http.Request, caller *tokens.Claims) (int, an
 	err := a.Store.Atomically(r.Context(), func(tx storage.Store) error {
 		var err error
 		if g, err = tx.ClientGrant(r.Context(), r.PathValue("id")); err != nil {
+			return err
+		}
+		if err := f.immutable(g); err != nil {
 			return err
 		}
 		f.apply(g)

@@ -105,11 +105,11 @@ func (a *api) createClient(r *http.Request, caller *tokens.Claims) (int, any, er
 }
 
 func (a *api) listClients(r *http.Request, _ *tokens.Claims) (int, any, error) {
-	q, params, err := parseListQuery(r, "fields", "include_fields")
+	q, err := parseListQuery(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	proj, err := parseProjection(params)
+	proj, err := parseProjection(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -127,11 +127,7 @@ func (a *api) listClients(r *http.Request, _ *tokens.Claims) (int, any, error) {
 }
 
 func (a *api) getClient(r *http.Request, _ *tokens.Claims) (int, any, error) {
-	_, params, err := parseListQuery(r, "fields", "include_fields")
-	if err != nil {
-		return 0, nil, err
-	}
-	proj, err := parseProjection(params)
+	proj, err := parseProjection(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -206,16 +202,17 @@ type projection struct {
 	include bool
 }
 
-func parseProjection(params map[string]string) (projection, error) {
+func parseProjection(r *http.Request) (projection, error) {
 	p := projection{include: true}
-	if v, ok := params["include_fields"]; ok {
-		b, err := strconv.ParseBool(v)
+	query := r.URL.Query()
+	if query.Has("include_fields") {
+		b, err := strconv.ParseBool(query.Get("include_fields"))
 		if err != nil {
 			return p, errBadRequest("invalid_query_string", "Query validation error: 'Expected type boolean' on property include_fields.")
 		}
 		p.include = b
 	}
-	if v := params["fields"]; v != "" {
+	if v := query.Get("fields"); v != "" {
 		p.fields = strings.Split(v, ",")
 	}
 	return p, nil

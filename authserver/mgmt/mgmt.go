@@ -49,35 +49,37 @@ func New(cfg Config) http.Handler {
 	route := func(path string, methods map[string]endpoint) {
 		mux.Handle(path, a.dispatch(methods))
 	}
+	list := []string{"page", "per_page", "include_totals"}
+	projection := []string{"fields", "include_fields"}
 	route("/clients", map[string]endpoint{
-		"GET":  {"read:clients", a.listClients},
-		"POST": {"create:clients", a.createClient},
+		"GET":  {"read:clients", a.listClients, append(list, projection...)},
+		"POST": {"create:clients", a.createClient, nil},
 	})
 	route("/clients/{id}", map[string]endpoint{
-		"GET":    {"read:clients", a.getClient},
-		"PATCH":  {"update:clients", a.updateClient},
-		"DELETE": {"delete:clients", a.deleteClient},
+		"GET":    {"read:clients", a.getClient, projection},
+		"PATCH":  {"update:clients", a.updateClient, nil},
+		"DELETE": {"delete:clients", a.deleteClient, nil},
 	})
 	route("/clients/{id}/rotate-secret", map[string]endpoint{
-		"POST": {"update:client_keys", a.rotateSecret},
+		"POST": {"update:client_keys", a.rotateSecret, nil},
 	})
 	route("/resource-servers", map[string]endpoint{
-		"GET":  {"read:resource_servers", a.listResourceServers},
-		"POST": {"create:resource_servers", a.createResourceServer},
+		"GET":  {"read:resource_servers", a.listResourceServers, list},
+		"POST": {"create:resource_servers", a.createResourceServer, nil},
 	})
 	route("/resource-servers/{id}", map[string]endpoint{
-		"GET":    {"read:resource_servers", a.getResourceServer},
-		"PATCH":  {"update:resource_servers", a.updateResourceServer},
-		"DELETE": {"delete:resource_servers", a.deleteResourceServer},
+		"GET":    {"read:resource_servers", a.getResourceServer, nil},
+		"PATCH":  {"update:resource_servers", a.updateResourceServer, nil},
+		"DELETE": {"delete:resource_servers", a.deleteResourceServer, nil},
 	})
 	route("/client-grants", map[string]endpoint{
-		"GET":  {"read:client_grants", a.listClientGrants},
-		"POST": {"create:client_grants", a.createClientGrant},
+		"GET":  {"read:client_grants", a.listClientGrants, append(list, "client_id", "audience", "subject_type")},
+		"POST": {"create:client_grants", a.createClientGrant, nil},
 	})
 	route("/client-grants/{id}", map[string]endpoint{
-		"GET":    {"read:client_grants", a.getClientGrant},
-		"PATCH":  {"update:client_grants", a.updateClientGrant},
-		"DELETE": {"delete:client_grants", a.deleteClientGrant},
+		"GET":    {"read:client_grants", a.getClientGrant, nil},
+		"PATCH":  {"update:client_grants", a.updateClientGrant, nil},
+		"DELETE": {"delete:client_grants", a.deleteClientGrant, nil},
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound("not_found", "Not Found"))
@@ -85,11 +87,13 @@ func New(cfg Config) http.Handler {
 	return mux
 }
 
-// endpoint is one method of one path: the scope it needs and its handler.
-// A handler returns the status and body to send, or an error.
+// endpoint is one method of one path: the scope it needs, its handler, and
+// the query parameters it takes (any other is refused). A handler returns
+// the status and body to send, or an error.
 type endpoint struct {
 	scope  string
 	handle func(r *http.Request, caller *tokens.Claims) (int, any, error)
+	query  []string
 }
 
 func (a *api) dispatch(methods map[string]endpoint) http.Handler {
@@ -106,6 +110,9 @@ func (a *api) dispatch(methods map[string]endpoint) http.Handler {
 			return
 		}
 		caller, err := a.authorize(r, ep.scope)
+		if err == nil {
+			err = checkQuery(r, ep.query)
+		}
 		if err != nil {
 			writeError(w, err)
 			return
@@ -279,45 +286,47 @@ type listQuery struct {
 	includeTotals bool
 }
 
-// parseListQuery reads page, per_page and include_totals, and the extra
-// parameters the endpoint allows (returned by name). Any other parameter is
-// refused.
-func parseListQuery(r *http.Request, extra ...string) (listQuery, map[string]string, error) {
-	q := listQuery{page: storage.Page{PerPage: 50}}
-	values := map[string]string{}
+// checkQuery refuses query parameters outside allowed, and repeated ones.
+func checkQuery(r *http.Request, allowed []string) error {
 	for name, vs := range r.URL.Query() {
-		if len(vs) != 1 {
-			return q, nil, errBadRequest("invalid_query_string", "Query validation error: 'Parameter %s is repeated'.", name)
+		if !slices.Contains(allowed, name) {
+			return errBadRequest("invalid_query_string", "Query validation error: 'Additional properties not allowed: %s'.", name)
 		}
-		v := vs[0]
-		switch name {
-		case "page", "per_page":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return q, nil, errBadRequest("invalid_query_string", "Query validation error: 'Expected type integer of at least 0' on property %s.", name)
-			}
-			if name == "page" {
-				q.page.Page = n
-			} else {
-				if n < 1 || n > 100 {
-					return q, nil, errBadRequest("invalid_query_string", "Query validation error: 'per_page must be between 1 and 100'.")
-				}
-				q.page.PerPage = n
-			}
-		case "include_totals":
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return q, nil, errBadRequest("invalid_query_string", "Query validation error: 'Expected type boolean' on property include_totals.")
-			}
-			q.includeTotals = b
-		default:
-			if !slices.Contains(extra, name) {
-				return q, nil, errBadRequest("invalid_query_string", "Query validation error: 'Additional properties not allowed: %s'.", name)
-			}
-			values[name] = v
+		if len(vs) != 1 {
+			return errBadRequest("invalid_query_string", "Query validation error: 'Parameter %s is repeated'.", name)
 		}
 	}
-	return q, values, nil
+	return nil
+}
+
+// parseListQuery reads page, per_page and include_totals.
+func parseListQuery(r *http.Request) (listQuery, error) {
+	q := listQuery{page: storage.Page{PerPage: 50}}
+	query := r.URL.Query()
+	for _, name := range []string{"page", "per_page"} {
+		if !query.Has(name) {
+			continue
+		}
+		n, err := strconv.Atoi(query.Get(name))
+		if err != nil || n < 0 {
+			return q, errBadRequest("invalid_query_string", "Query validation error: 'Expected type integer of at least 0' on property %s.", name)
+		}
+		if name == "page" {
+			q.page.Page = n
+		} else if n < 1 || n > 100 {
+			return q, errBadRequest("invalid_query_string", "Query validation error: 'per_page must be between 1 and 100'.")
+		} else {
+			q.page.PerPage = n
+		}
+	}
+	if query.Has("include_totals") {
+		b, err := strconv.ParseBool(query.Get("include_totals"))
+		if err != nil {
+			return q, errBadRequest("invalid_query_string", "Query validation error: 'Expected type boolean' on property include_totals.")
+		}
+		q.includeTotals = b
+	}
+	return q, nil
 }
 
 // listBody is a list response: a plain array, or with include_totals

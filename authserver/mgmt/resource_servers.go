@@ -72,8 +72,9 @@ func (a *api) createResourceServer(r *http.Request, caller *tokens.Claims) (int,
 		return 0, nil, errBadRequest("invalid_body", "Payload validation error: 'Missing required property: identifier'.")
 	}
 	rs := &access.ResourceServer{ID: randid.New("", 24), Identifier: *f.Identifier}
-	f.apply(rs)
+	// Defaults first, so that an explicit zero is checked, not replaced.
 	rs.ApplyDefaults()
+	f.apply(rs)
 	if err := rs.Validate(); err != nil {
 		return 0, nil, invalid(err)
 	}
@@ -88,7 +89,7 @@ func (a *api) createResourceServer(r *http.Request, caller *tokens.Claims) (int,
 }
 
 func (a *api) listResourceServers(r *http.Request, _ *tokens.Claims) (int, any, error) {
-	q, _, err := parseListQuery(r)
+	q, err := parseListQuery(r)
 	if err != nil {
 		return 0, nil, err
 	}
