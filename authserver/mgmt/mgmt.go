@@ -144,7 +144,7 @@ func (a *api) authorize(r *http.Request, scope string) (*tokens.Claims, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return nil, &Error{Status: http.StatusUnauthorized, Message: "Bad HTTP authentication header format", ErrorCode: "invalid_token", challenge: `Bearer realm="management", error="invalid_request"`}
 	}
-	claims, err := a.Verifier.Verify(strings.TrimSpace(token), a.Audience)
+	claims, err := a.Verifier.Verify(r.Context(), strings.TrimSpace(token), a.Audience)
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), tokens.ErrInvalidToken.Error()+": ")
 		return nil, &Error{Status: http.StatusUnauthorized, Message: "Invalid token: " + msg, ErrorCode: "invalid_token",

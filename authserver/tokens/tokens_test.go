@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
@@ -114,7 +115,7 @@ func TestIssueDialects(t *testing.T) {
 				if exp, iat := claims["exp"].(float64), claims["iat"].(float64); exp-iat != 3600 || int64(iat) != now.Unix() {
 					t.Errorf("iat %v exp %v", iat, exp)
 				}
-				c, err := verifier(now).Verify(tok, audience)
+				c, err := verifier(now).Verify(t.Context(), tok, audience)
 				if err != nil {
 					t.Fatalf("Verify: %v", err)
 				}
@@ -197,7 +198,7 @@ func TestVerifyRefuses(t *testing.T) {
 		}, now, audience, "not allowed"},
 		{"unknown kid", func() string {
 			return forge(t, jwa.RS256, otherRSA, map[string]any{"kid": "nope", "typ": "JWT"}, validPayload())
-		}, now, audience, "signature"},
+		}, now, audience, "unknown signing key"},
 		{"right kid, wrong key", func() string {
 			return forge(t, jwa.RS256, otherRSA, map[string]any{"kid": rs.KID, "typ": "JWT"}, validPayload())
 		}, now, audience, "signature"},
@@ -230,7 +231,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"oversized", func() string { return strings.Repeat("a", MaxTokenSize+1) }, now, audience, "larger"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := verifier(tc.at).Verify(tc.token(), tc.aud)
+			_, err := verifier(tc.at).Verify(t.Context(), tc.token(), tc.aud)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -276,7 +277,45 @@ func TestVerifyAcceptsAnyPublishedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := &Verifier{Issuer: issuer, Keys: ring, Now: func() time.Time { return now }}
-	if _, err := v.Verify(tok, audience); err != nil {
+	if _, err := v.Verify(t.Context(), tok, audience); err != nil {
 		t.Fatalf("token signed by the next key: %v", err)
+	}
+}
+
+// refreshingSource is a KeySource that learns a key only when asked.
+type refreshingSource struct {
+	keys    jwk.Set
+	later   jwk.Key
+	refresh []string
+}
+
+func (r *refreshingSource) PublicKeys() jwk.Set { return r.keys }
+
+func (r *refreshingSource) RefreshForKID(_ context.Context, kid string) {
+	r.refresh = append(r.refresh, kid)
+	r.keys.AddKey(r.later)
+}
+
+func TestVerifyRefreshesForUnknownKID(t *testing.T) {
+	es := signer(t, jwa.ES256)
+	pub, _ := testRing.PublicKeys().LookupKeyID(es.KID)
+	src := &refreshingSource{keys: jwk.NewSet(), later: pub}
+	v := &Verifier{Issuer: issuer, Keys: src, Now: func() time.Time { return now }}
+	if _, err := v.Verify(t.Context(), issue(t, jwa.ES256, access.DialectAuth0, now), audience); err != nil {
+		t.Fatalf("Verify after a refresh: %v", err)
+	}
+	if len(src.refresh) != 1 || src.refresh[0] != es.KID {
+		t.Fatalf("refreshes = %v, want one for %s", src.refresh, es.KID)
+	}
+}
+
+func TestUnverifiedIssuer(t *testing.T) {
+	if iss, err := UnverifiedIssuer(issue(t, jwa.ES256, access.DialectAuth0, now)); err != nil || iss != issuer {
+		t.Fatalf("UnverifiedIssuer = %q, %v", iss, err)
+	}
+	for _, bad := range []string{"", "abc", "a.!!!.c", "a." + base64.RawURLEncoding.EncodeToString([]byte("[1]")) + ".c"} {
+		if _, err := UnverifiedIssuer(bad); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("UnverifiedIssuer(%q) = %v, want ErrInvalidToken", bad, err)
+		}
 	}
 }

@@ -1,6 +1,9 @@
 package tokens
 
 import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -28,6 +31,15 @@ var AllowedAlgorithms = []jwa.SignatureAlgorithm{jwa.RS256, jwa.PS256, jwa.ES256
 // authorization server implement it; keys must carry kid and alg.
 type KeySource interface {
 	PublicKeys() jwk.Set
+}
+
+// KeyRefresher is a KeySource that can look for keys it does not have yet,
+// such as a remote issuer's JWKS after a rotation. Verify calls
+// RefreshForKID when a token names an unknown kid, then looks again; the
+// source decides how often it really fetches.
+type KeyRefresher interface {
+	KeySource
+	RefreshForKID(ctx context.Context, kid string)
 }
 
 // Verifier checks access tokens of one issuer.
@@ -69,7 +81,7 @@ func invalid(format string, args ...any) error {
 // exp/nbf/iat against the clock; RFC 9068 tokens (typ at+jwt) must also carry
 // client_id and jti. Errors wrap ErrInvalidToken and say what failed, in
 // words fit for an error_description.
-func (v *Verifier) Verify(token, audience string) (*Claims, error) {
+func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, invalid("token is larger than %d bytes", MaxTokenSize)
 	}
@@ -94,13 +106,25 @@ func (v *Verifier) Verify(token, audience string) (*Claims, error) {
 	if hdr.JWK() != nil || hdr.JWKSetURL() != "" || hdr.X509URL() != "" || (hdr.X509CertChain() != nil && hdr.X509CertChain().Len() > 0) {
 		return nil, invalid("token header must not carry keys (jwk, jku, x5u, x5c)")
 	}
+	keys := v.Keys.PublicKeys()
+	if _, ok := keys.LookupKeyID(hdr.KeyID()); !ok {
+		r, ok := v.Keys.(KeyRefresher)
+		if !ok {
+			return nil, invalid("unknown signing key %q", hdr.KeyID())
+		}
+		r.RefreshForKID(ctx, hdr.KeyID())
+		keys = v.Keys.PublicKeys()
+		if _, ok := keys.LookupKeyID(hdr.KeyID()); !ok {
+			return nil, invalid("unknown signing key %q", hdr.KeyID())
+		}
+	}
 	leeway := min(v.Leeway, MaxLeeway)
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
 	}
 	tok, err := jwt.Parse([]byte(token),
-		jwt.WithKeySet(v.Keys.PublicKeys(), jws.WithRequireKid(true)),
+		jwt.WithKeySet(keys, jws.WithRequireKid(true)),
 		jwt.WithValidate(true),
 		jwt.WithIssuer(v.Issuer),
 		jwt.WithAudience(audience),
@@ -162,4 +186,28 @@ func describe(err error) error {
 		return invalid("token claims are invalid")
 	}
 	return invalid("signature verification failed")
+}
+
+// UnverifiedIssuer returns the iss claim of a token without verifying
+// anything, to choose the Verifier of that issuer. Never trust it otherwise.
+func UnverifiedIssuer(token string) (string, error) {
+	if len(token) > MaxTokenSize {
+		return "", invalid("token is larger than %d bytes", MaxTokenSize)
+	}
+	first := strings.IndexByte(token, '.')
+	last := strings.LastIndexByte(token, '.')
+	if first < 0 || last <= first {
+		return "", invalid("malformed token")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(token[first+1 : last])
+	if err != nil {
+		return "", invalid("malformed token")
+	}
+	var c struct {
+		Issuer string `json:"iss"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return "", invalid("malformed token")
+	}
+	return c.Issuer, nil
 }
