@@ -1,0 +1,121 @@
+package authz
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/portcullis-gw/portcullis/policies"
+)
+
+func policy(src string) fstest.MapFS {
+	return fstest.MapFS{"p.rego": {Data: []byte("package portcullis.authz\n" + src)}}
+}
+
+func input() *Input {
+	return &Input{
+		Request: Request{Method: "GET", Path: "/orders", Host: "api", Headers: map[string]string{"x-trace": "1"}, Query: map[string][]string{"q": {"a", "b"}}},
+		Token:   &Token{Subject: "c1@clients", ClientID: "c1", Scopes: []string{"read:orders"}, Permissions: []string{}, IsM2M: true, LocalIssuer: true},
+		Route:   Route{RequiredScopes: []string{"read:orders"}},
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fsys fstest.MapFS
+		want string
+	}{
+		{"syntax error names file and line", fstest.MapFS{"dir/bad.rego": {Data: []byte("package portcullis.authz\n\ndecision := {\"allow\" true}\n")}}, "policies/dir/bad.rego:3"},
+		{"compile error names file and line", policy("decision := x if { y == 1 }\n"), "policies/p.rego:2"},
+		{"no rego files", fstest.MapFS{"README": {Data: []byte("x")}}, "no .rego files"},
+		{"only tests", fstest.MapFS{"a_test.rego": {Data: []byte("package x\n")}}, "no .rego files"},
+		{"bad data.json", fstest.MapFS{"p.rego": {Data: []byte("package portcullis.authz\n")}, "data.json": {Data: []byte("{")}}, "data.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(t.Context(), tc.fsys, "policies")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load error = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecideFailsClosed(t *testing.T) {
+	for _, tc := range []struct {
+		name, src, want string
+	}{
+		{"undefined", `decision := {"allow": true} if { false }`, "undefined decision"},
+		{"not an object", `decision := true`, "not an object"},
+		{"allow not boolean", `decision := {"allow": "yes"}`, "boolean allow"},
+		{"status not a number", `decision := {"allow": false, "status": "403"}`, "status"},
+		{"header not a string", `decision := {"allow": true, "headers": {"x-a": 1}}`, "header"},
+		{"header with a newline", `decision := {"allow": true, "headers": {"x-a": "a\nb"}}`, "header"},
+		{"conflicting rules", "decision := {\"allow\": true}\ndecision := {\"allow\": false} if { input.token.is_m2m }", "evaluating policy"},
+		{"division by zero leaves it undefined", `decision := {"allow": 1 / 0 > 0}`, "undefined decision"},
+		{"timeout", `decision := {"allow": count([x | some x in numbers.range(1, 100000000)]) > 0}`, "evaluating policy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Load(t.Context(), policy(tc.src), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+			defer cancel()
+			d, err := p.Decide(ctx, input())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Decide error = %v, want %q", err, tc.want)
+			}
+			if d.Allow || d.Status != 403 {
+				t.Fatalf("failed decision %+v does not deny", d)
+			}
+		})
+	}
+}
+
+func TestDecideReadsTheDecision(t *testing.T) {
+	p, err := Load(t.Context(), fstest.MapFS{
+		"p.rego": {Data: []byte(`package portcullis.authz
+decision := {"allow": false, "status": 429, "reason": "quota", "error": "insufficient_scope", "scope": "a b"} if {
+	input.request.headers["x-trace"] == "1"
+	input.request.query.q == ["a", "b"]
+	input.route.required_scopes == ["read:orders"]
+	input.token.client_id == data.blocked
+	input.client_grant == null
+	input.client_cert == null
+}`)},
+		"data.json": {Data: []byte(`{"blocked": "c1"}`)},
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := p.Decide(t.Context(), input())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Allow || d.Status != 429 || d.Reason != "quota" || d.Error != "insufficient_scope" || d.Scope != "a b" {
+		t.Fatalf("decision = %+v", d)
+	}
+}
+
+func TestDefaultPolicy(t *testing.T) {
+	p, err := Load(t.Context(), policies.Default, "policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := input()
+	if d, err := p.Decide(t.Context(), in); err != nil || d.Allow || d.Reason != "client grant revoked" {
+		t.Fatalf("M2M token without grant: %+v, %v", d, err)
+	}
+	in.ClientGrant = &Grant{ID: "cgr_1", ClientID: "c1", Audience: "api", Scopes: []string{"read:orders"}}
+	if d, err := p.Decide(t.Context(), in); err != nil || !d.Allow {
+		t.Fatalf("M2M token with grant: %+v, %v", d, err)
+	}
+	in.Route.RequiredScopes = []string{"write:orders"}
+	in.ClientGrant.Scopes = []string{"read:orders", "write:orders"}
+	if d, err := p.Decide(t.Context(), in); err != nil || d.Allow || d.Error != "insufficient_scope" || d.Scope != "write:orders" {
+		t.Fatalf("missing scope: %+v, %v", d, err)
+	}
+}

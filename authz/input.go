@@ -1,0 +1,194 @@
+// Package authz asks Rego policies for edge decisions. A Policy is a set of
+// Rego modules compiled once; Decide evaluates data.portcullis.authz.decision
+// for an Input and returns a Decision, failing closed.
+package authz
+
+import (
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/portcullis-gw/portcullis/authserver/tokens"
+)
+
+// Input is the policy input document. Its JSON shape (what policies see as
+// `input`) is documented in policies/README.md.
+type Input struct {
+	// Request is the HTTP request, without its Authorization header.
+	Request Request
+	// Token is the verified access token.
+	Token *Token
+	// Route holds what the matching scopes and permissions lines require.
+	Route Route
+	// ClientGrant is the live client grant of an M2M token's client for the
+	// audience, from the embedded authorization server; nil when there is
+	// none or the token is not an M2M token of that server.
+	ClientGrant *Grant
+	// ClientCert is the TLS client certificate; nil when none was
+	// presented.
+	ClientCert *ClientCert
+}
+
+// Request is input.request.
+type Request struct {
+	Method string
+	Path   string
+	Host   string
+	// Headers have lower-case names; repeated headers are joined with ", ".
+	Headers map[string]string
+	Query   map[string][]string
+}
+
+// Route is input.route.
+type Route struct {
+	RequiredScopes      []string
+	RequiredPermissions []string
+}
+
+// Grant is input.client_grant: Scopes are the scopes the grant allows now
+// (every API scope for allow_all_scopes).
+type Grant struct {
+	ID             string
+	ClientID       string
+	Audience       string
+	Scopes         []string
+	AllowAllScopes bool
+}
+
+// ClientCert is input.client_cert.
+type ClientCert struct {
+	Verified    bool
+	Fingerprint string
+	Subject     string
+}
+
+// Token is input.token, built once per verified token and shared by every
+// request that presents it.
+type Token struct {
+	Subject     string
+	ClientID    string
+	Issuer      string
+	Scopes      []string
+	Permissions []string
+	// IsM2M is true for client credentials tokens.
+	IsM2M bool
+	// LocalIssuer is true for tokens of the embedded authorization server.
+	LocalIssuer bool
+
+	claims ast.Value // the verified claims
+	value  ast.Value // the whole of input.token, made by NewToken
+}
+
+// NewToken describes verified claims for policies. local says whether
+// they come from the embedded authorization server.
+func NewToken(c *tokens.Claims, claims map[string]any, local bool) (*Token, error) {
+	t := &Token{
+		Subject:     c.Subject,
+		ClientID:    c.ClientID,
+		Issuer:      c.Token.Issuer(),
+		Scopes:      c.Scopes,
+		Permissions: c.Permissions,
+		IsM2M:       c.GrantType == tokens.GTYClientCC || (c.ClientID != "" && c.Subject == c.ClientID+"@clients"),
+		LocalIssuer: local,
+	}
+	claimsValue, err := ast.InterfaceToValue(claims)
+	if err != nil {
+		return nil, err
+	}
+	t.claims = claimsValue
+	t.value = t.astValue()
+	return t, nil
+}
+
+// astValue builds input.token.
+func (t *Token) astValue() ast.Value {
+	claims := t.claims
+	if claims == nil {
+		claims = ast.NewObject()
+	}
+	return ast.NewObject(
+		item("claims", claims),
+		item("subject", ast.String(t.Subject)),
+		item("client_id", ast.String(t.ClientID)),
+		item("issuer", ast.String(t.Issuer)),
+		item("scopes", stringArray(nonNil(t.Scopes))),
+		item("permissions", stringArray(nonNil(t.Permissions))),
+		item("is_m2m", ast.Boolean(t.IsM2M)),
+		item("local_issuer", ast.Boolean(t.LocalIssuer)),
+	)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// value builds the input document as an OPA value, without a JSON round
+// trip.
+func (in *Input) value() ast.Value {
+	headers := ast.NewObject()
+	for k, v := range in.Request.Headers {
+		headers.Insert(ast.StringTerm(strings.ToLower(k)), ast.StringTerm(v))
+	}
+	query := ast.NewObject()
+	for k, vs := range in.Request.Query {
+		query.Insert(ast.StringTerm(k), ast.NewTerm(stringArray(vs)))
+	}
+	grant := ast.Value(ast.Null{})
+	if g := in.ClientGrant; g != nil {
+		grant = ast.NewObject(
+			item("id", ast.String(g.ID)),
+			item("client_id", ast.String(g.ClientID)),
+			item("audience", ast.String(g.Audience)),
+			item("scopes", stringArray(g.Scopes)),
+			item("allow_all_scopes", ast.Boolean(g.AllowAllScopes)),
+		)
+	}
+	cert := ast.Value(ast.Null{})
+	if c := in.ClientCert; c != nil {
+		cert = ast.NewObject(
+			item("verified", ast.Boolean(c.Verified)),
+			item("fingerprint", ast.String(c.Fingerprint)),
+			item("subject", ast.String(c.Subject)),
+		)
+	}
+	token := ast.Value(ast.Null{})
+	switch {
+	case in.Token == nil:
+	case in.Token.value != nil:
+		token = in.Token.value
+	default:
+		token = in.Token.astValue()
+	}
+	return ast.NewObject(
+		item("request", ast.NewObject(
+			item("method", ast.String(in.Request.Method)),
+			item("path", ast.String(in.Request.Path)),
+			item("host", ast.String(in.Request.Host)),
+			item("headers", headers),
+			item("query", query),
+		)),
+		item("token", token),
+		item("route", ast.NewObject(
+			item("required_scopes", stringArray(in.Route.RequiredScopes)),
+			item("required_permissions", stringArray(in.Route.RequiredPermissions)),
+		)),
+		item("client_grant", grant),
+		item("client_cert", cert),
+	)
+}
+
+func item(key string, v ast.Value) [2]*ast.Term {
+	return ast.Item(ast.StringTerm(key), ast.NewTerm(v))
+}
+
+// stringArray is a Rego array of strings.
+func stringArray(ss []string) ast.Value {
+	terms := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		terms[i] = ast.StringTerm(s)
+	}
+	return ast.NewArray(terms...)
+}

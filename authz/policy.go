@@ -1,0 +1,159 @@
+package authz
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/util"
+	"golang.org/x/net/http/httpguts"
+)
+
+// Query is the decision every policy must define.
+const Query = "data.portcullis.authz.decision"
+
+// Policy is a compiled set of Rego modules, ready to evaluate. It is safe
+// for concurrent use.
+type Policy struct {
+	query rego.PreparedEvalQuery
+	// Files are the modules it was compiled from.
+	Files []string
+}
+
+// Load compiles the policy in fsys: every *.rego file except *_test.rego,
+// in any directory, and data.json at the root as data. Errors name the file
+// and line, with prefix joined to the file names.
+func Load(ctx context.Context, fsys fs.FS, prefix string) (*Policy, error) {
+	p := &Policy{}
+	opts := []func(*rego.Rego){rego.Query(Query)}
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(name, ".rego") || strings.HasSuffix(name, "_test.rego") {
+			return err
+		}
+		src, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		display := path.Join(prefix, name)
+		p.Files = append(p.Files, display)
+		opts = append(opts, rego.Module(display, string(src)))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading policy %s: %w", prefix, err)
+	}
+	if len(p.Files) == 0 {
+		return nil, fmt.Errorf("policy %s has no .rego files", prefix)
+	}
+	if raw, err := fs.ReadFile(fsys, "data.json"); err == nil {
+		var data map[string]any
+		if err := util.UnmarshalJSON(raw, &data); err != nil {
+			return nil, fmt.Errorf("%s: %w", path.Join(prefix, "data.json"), err)
+		}
+		opts = append(opts, rego.Store(inmem.NewFromObject(data)))
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	q, err := rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("compiling policy: %w", err)
+	}
+	p.query = q
+	return p, nil
+}
+
+// Decision is what a policy answers.
+type Decision struct {
+	// Allow lets the request through.
+	Allow bool
+	// Status is the HTTP status of a denial (403 unless the policy says
+	// otherwise; always 4xx or 5xx).
+	Status int
+	// Reason is a short, fixed phrase (it labels metrics), such as
+	// "insufficient scope".
+	Reason string
+	// Error is the RFC 6750 error code for WWW-Authenticate, e.g.
+	// insufficient_scope; Scope lists the scopes needed.
+	Error string
+	Scope string
+	// Headers are added to the request sent upstream when allowed.
+	Headers map[string]string
+}
+
+// Decide evaluates the policy for in. Any failure (an undefined decision,
+// several decisions, a malformed one, an evaluation error, ctx's deadline)
+// returns an error with a denying Decision: callers fail closed.
+func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
+	deny := Decision{Status: http.StatusForbidden, Reason: "policy error"}
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(in.value()))
+	switch {
+	case err != nil:
+		return deny, fmt.Errorf("evaluating policy: %w", err)
+	case len(rs) == 0:
+		return deny, errors.New("undefined decision")
+	case len(rs) > 1 || len(rs[0].Expressions) != 1:
+		return deny, errors.New("multiple decisions")
+	}
+	d, err := parseDecision(rs[0].Expressions[0].Value)
+	if err != nil {
+		return deny, err
+	}
+	if !d.Allow && (d.Status < 400 || d.Status > 599) {
+		d.Status = http.StatusForbidden
+	}
+	if d.Reason == "" {
+		d.Reason = map[bool]string{true: "allowed", false: "denied"}[d.Allow]
+	}
+	return d, nil
+}
+
+// parseDecision reads the decision object: allow (boolean, required),
+// status (number), reason, error and scope (strings), headers (an object of
+// strings, each a valid HTTP header).
+func parseDecision(v any) (Decision, error) {
+	var d Decision
+	m, ok := v.(map[string]any)
+	if !ok {
+		return d, fmt.Errorf("decision is %T, not an object", v)
+	}
+	if d.Allow, ok = m["allow"].(bool); !ok {
+		return d, errors.New("decision has no boolean allow")
+	}
+	if s, ok := m["status"]; ok {
+		n, ok := s.(json.Number)
+		status, err := n.Int64()
+		if !ok || err != nil {
+			return d, fmt.Errorf("decision status %v is not an integer", s)
+		}
+		d.Status = int(status)
+	}
+	for key, dst := range map[string]*string{"reason": &d.Reason, "error": &d.Error, "scope": &d.Scope} {
+		if s, ok := m[key]; ok {
+			if *dst, ok = s.(string); !ok {
+				return d, fmt.Errorf("decision %s is not a string", key)
+			}
+		}
+	}
+	if h, ok := m["headers"]; ok {
+		hm, ok := h.(map[string]any)
+		if !ok {
+			return d, errors.New("decision headers is not an object")
+		}
+		d.Headers = make(map[string]string, len(hm))
+		for name, v := range hm {
+			s, ok := v.(string)
+			if !ok || !httpguts.ValidHeaderFieldName(name) || !httpguts.ValidHeaderFieldValue(s) {
+				return d, fmt.Errorf("decision header %q is not a valid HTTP header", name)
+			}
+			d.Headers[name] = s
+		}
+	}
+	return d, nil
+}
