@@ -25,6 +25,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"go.uber.org/zap"
 
+	"github.com/portcullis-gw/portcullis/authserver/access"
 	"github.com/portcullis-gw/portcullis/authserver/clients"
 	"github.com/portcullis-gw/portcullis/authserver/keys"
 	"github.com/portcullis-gw/portcullis/authserver/mgmt"
@@ -226,3 +227,24 @@ func (s *Server) Owns(path string) bool {
 
 // Store returns the server's (cached) store.
 func (s *Server) Store() storage.Store { return s.store }
+
+// LiveClientGrant returns clientID's current client grant (subject type
+// client) for the API audience and the scopes it allows right now, or nil
+// when there is no such grant or API. Lookups are served from memory.
+func (s *Server) LiveClientGrant(ctx context.Context, clientID, audience string) (*access.ClientGrant, []string, error) {
+	api, err := s.store.ResourceServerByIdentifier(ctx, audience)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := s.store.FindClientGrant(ctx, clientID, audience, access.SubjectClient)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return g, g.Ceiling(api), nil
+}

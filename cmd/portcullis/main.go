@@ -7,6 +7,8 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
+	_ "github.com/portcullis-gw/portcullis/modules/bearerauth"
+	_ "github.com/portcullis-gw/portcullis/modules/echo"
 	_ "github.com/portcullis-gw/portcullis/modules/portcullis"
 )
 

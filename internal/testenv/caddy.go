@@ -21,6 +21,8 @@ import (
 	// The same modules as cmd/portcullis.
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
+	_ "github.com/portcullis-gw/portcullis/modules/bearerauth"
+	_ "github.com/portcullis-gw/portcullis/modules/echo"
 	_ "github.com/portcullis-gw/portcullis/modules/portcullis"
 )
 

@@ -1,0 +1,437 @@
+// Package bearerauth is the bearer_auth handler: it verifies the bearer
+// token of each request locally (no call to the authorization server),
+// asks the OPA policy for a decision, and only then lets the next handler
+// (typically reverse_proxy) run.
+package bearerauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/portcullis-gw/portcullis/authserver"
+	"github.com/portcullis-gw/portcullis/authserver/tokens"
+	"github.com/portcullis-gw/portcullis/authz"
+	"github.com/portcullis-gw/portcullis/modules/portcullis"
+	"github.com/portcullis-gw/portcullis/remoteissuer"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// IdentityHeaderPrefix starts every header bearer_auth sets upstream.
+// Inbound headers with this prefix are always deleted first, so a client can
+// never spoof them.
+const IdentityHeaderPrefix = "X-Portcullis-"
+
+// Defaults.
+const (
+	DefaultCacheSize     = 10000
+	DefaultPolicyTimeout = 100 * time.Millisecond
+	DefaultLeeway        = 30 * time.Second
+)
+
+// Handler verifies bearer tokens and enforces the policy.
+//
+// Upstream headers on an allowed request (inbound copies deleted first):
+//
+//	X-Portcullis-Subject      the token's sub
+//	X-Portcullis-Client-Id    its client_id (RFC 9068) or azp (Auth0)
+//	X-Portcullis-Scope        its scope claim
+//	X-Portcullis-Issuer       its iss
+//	X-Portcullis-Decision-Id  the decision's id, as in the decision log
+//
+// plus any headers the policy's decision names.
+//
+// Placeholders:
+//
+//	{http.auth.user.id}              the token's sub
+//	{http.auth.bearer.client_id}     its client id
+//	{http.auth.bearer.scope}         its scope claim
+//	{http.auth.bearer.issuer}        its iss
+//	{http.auth.bearer.decision_id}   the decision id
+//	{http.auth.bearer.reason}        the decision's reason, or why the token was refused
+type Handler struct {
+	// Audience must be among the token's audiences. Required.
+	Audience string `json:"audience,omitempty"`
+	// Rules say which scopes and permissions requests need.
+	Rules []Rule `json:"rules,omitempty"`
+	// Issuers are the trusted issuers. Default: the embedded authorization
+	// server (the portcullis app) alone. When set, only these are trusted;
+	// an entry equal to the portcullis app's issuer means the embedded
+	// server, whose keys are used in-process. Others are found through OIDC
+	// discovery and must be https, except on loopback hosts.
+	Issuers []string `json:"issuers,omitempty"`
+	// PolicyDir replaces the embedded policies with the *.rego files (and
+	// optional data.json) of this directory, reloaded when they change. A
+	// policy that fails to compile at start stops the config from loading;
+	// on a reload, the previous policy keeps serving.
+	PolicyDir string `json:"policy_dir,omitempty"`
+	// PolicyTimeout bounds a policy evaluation; past it the request is
+	// denied. Default: 100ms.
+	PolicyTimeout caddy.Duration `json:"policy_timeout,omitempty"`
+	// Leeway is the clock skew tolerated on exp, nbf and iat, at most 60s.
+	// Default: 30s.
+	Leeway caddy.Duration `json:"leeway,omitempty"`
+	// CacheSize is how many verified tokens are remembered (never past
+	// their exp, and forgotten once their signing key is no longer
+	// published). Default: 10000; -1 disables the cache.
+	CacheSize int `json:"cache_size,omitempty"`
+	// StripAuthorization removes the Authorization header before the next
+	// handler. Default: false (the token is forwarded).
+	StripAuthorization bool `json:"strip_authorization,omitempty"`
+	// Realm is the realm of WWW-Authenticate challenges. Default: the
+	// audience.
+	Realm string `json:"realm,omitempty"`
+
+	issuers map[string]*issuer
+	server  *authserver.Server // the embedded one, when trusted
+	policy  *atomic.Pointer[authz.Policy] // swapped when the policy directory changes
+	cache   *tokenCache
+	metrics *metrics
+	logger  *zap.Logger
+	now     func() time.Time
+}
+
+// issuer is a trusted issuer and how to check its tokens.
+type issuer struct {
+	url      string
+	local    bool
+	verifier *tokens.Verifier
+}
+
+// publishes reports whether the issuer still publishes kid.
+func (i *issuer) publishes(kid string) bool {
+	_, ok := i.verifier.Keys.PublicKeys().LookupKeyID(kid)
+	return ok
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.bearer_auth",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision sets up the issuers, the policy and the cache.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.now = time.Now
+	h.policy = new(atomic.Pointer[authz.Policy])
+	repl := caddy.NewReplacer()
+	h.Audience = repl.ReplaceKnown(h.Audience, "")
+	h.PolicyDir = repl.ReplaceKnown(h.PolicyDir, "")
+	if h.Realm == "" {
+		h.Realm = h.Audience
+	}
+	if h.PolicyTimeout == 0 {
+		h.PolicyTimeout = caddy.Duration(DefaultPolicyTimeout)
+	}
+	if h.Leeway == 0 {
+		h.Leeway = caddy.Duration(DefaultLeeway)
+	}
+	switch {
+	case h.CacheSize == 0:
+		h.cache = newTokenCache(DefaultCacheSize)
+	default:
+		h.cache = newTokenCache(h.CacheSize)
+	}
+	if err := h.Validate(); err != nil {
+		return err
+	}
+	var err error
+	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
+	if err := h.provisionIssuers(ctx); err != nil {
+		return err
+	}
+	return h.provisionPolicy(ctx)
+}
+
+func (h *Handler) provisionIssuers(ctx caddy.Context) error {
+	app, err := ctx.AppIfConfigured("portcullis")
+	if err != nil && len(h.Issuers) == 0 {
+		return errors.New("bearer_auth trusts the embedded authorization server unless issuers are listed, and the portcullis global option is not configured")
+	}
+	var embedded *authserver.Server
+	if err == nil {
+		embedded = app.(*portcullis.App).Server()
+	}
+	urls := h.Issuers
+	if len(urls) == 0 {
+		urls = []string{embedded.Issuer()}
+	}
+	h.issuers = make(map[string]*issuer, len(urls))
+	for _, u := range urls {
+		iss := &issuer{url: u, verifier: &tokens.Verifier{Issuer: u, Leeway: time.Duration(h.Leeway)}}
+		if embedded != nil && u == embedded.Issuer() {
+			iss.local = true
+			iss.verifier.Keys = embedded
+			h.server = embedded
+		} else {
+			remote, err := remoteissuer.New(ctx, remoteissuer.Config{
+				Issuer: u,
+				Logger: h.logger.Named("issuer"),
+				OnFetch: func(ok bool) {
+					h.metrics.jwksFetches.WithLabelValues(u, map[bool]string{true: "ok", false: "error"}[ok]).Inc()
+				},
+			})
+			if err != nil {
+				return fmt.Errorf("bearer_auth issuer %s: %w", u, err)
+			}
+			iss.verifier.Keys = remote
+		}
+		h.issuers[u] = iss
+	}
+	return nil
+}
+
+// Validate checks the configuration.
+func (h *Handler) Validate() error {
+	if h.Audience == "" {
+		return errors.New("bearer_auth: audience is required")
+	}
+	for i := range h.Rules {
+		if err := h.Rules[i].validate(); err != nil {
+			return fmt.Errorf("bearer_auth: %w", err)
+		}
+	}
+	if time.Duration(h.Leeway) < 0 || time.Duration(h.Leeway) > tokens.MaxLeeway {
+		return fmt.Errorf("bearer_auth: leeway must be between 0 and %s", tokens.MaxLeeway)
+	}
+	if h.PolicyTimeout < 0 {
+		return errors.New("bearer_auth: policy_timeout must be positive")
+	}
+	if h.CacheSize < -1 {
+		return errors.New("bearer_auth: cache_size must be -1 (off), 0 (default) or a size")
+	}
+	return nil
+}
+
+// ServeHTTP verifies the token, asks the policy, and on allow passes the
+// request on with identity headers.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	for name := range r.Header {
+		if strings.HasPrefix(name, IdentityHeaderPrefix) {
+			delete(r.Header, name)
+		}
+	}
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	v, err := h.authenticate(r)
+	if err != nil {
+		return h.unauthorized(w, repl, err)
+	}
+
+	path := cleanPath(r.URL.Path)
+	in := &authz.Input{
+		Request: authz.Request{Method: r.Method, Path: path, Host: r.Host, Headers: policyHeaders(r.Header), Query: r.URL.Query()},
+		Token:   v.token,
+	}
+	in.Route.RequiredScopes, in.Route.RequiredPermissions = requirements(h.Rules, r.Method, path)
+	if v.issuer.local && v.token.IsM2M {
+		if in.ClientGrant, err = h.liveGrant(r.Context(), v.token.ClientID); err != nil {
+			return caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("reading client grant: %w", err))
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.PolicyTimeout))
+	d, err := h.policy.Load().Decide(ctx, in)
+	cancel()
+	id := uuid.NewString()
+	h.logDecision(id, r, v.token, d, err)
+	repl.Set("http.auth.bearer.decision_id", id)
+	repl.Set("http.auth.bearer.reason", d.Reason)
+	if !d.Allow {
+		h.metrics.decisions.WithLabelValues("deny", d.Reason).Inc()
+		if d.Error != "" {
+			challenge := fmt.Sprintf(`Bearer realm=%q, error=%q`, h.Realm, d.Error)
+			if d.Scope != "" {
+				challenge += fmt.Sprintf(`, scope=%q`, d.Scope)
+			}
+			w.Header().Set("WWW-Authenticate", challenge)
+		}
+		return caddyhttp.Error(d.Status, fmt.Errorf("policy denied the request: %s", d.Reason))
+	}
+	h.metrics.decisions.WithLabelValues("allow", d.Reason).Inc()
+
+	t := v.token
+	scope := strings.Join(t.Scopes, " ")
+	repl.Set("http.auth.user.id", t.Subject)
+	repl.Set("http.auth.bearer.client_id", t.ClientID)
+	repl.Set("http.auth.bearer.scope", scope)
+	repl.Set("http.auth.bearer.issuer", t.Issuer)
+	for name, value := range d.Headers {
+		r.Header.Set(name, value)
+	}
+	r.Header.Set(IdentityHeaderPrefix+"Subject", t.Subject)
+	r.Header.Set(IdentityHeaderPrefix+"Client-Id", t.ClientID)
+	r.Header.Set(IdentityHeaderPrefix+"Scope", scope)
+	r.Header.Set(IdentityHeaderPrefix+"Issuer", t.Issuer)
+	r.Header.Set(IdentityHeaderPrefix+"Decision-Id", id)
+	if h.StripAuthorization {
+		r.Header.Del("Authorization")
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// refusal is why a request has no acceptable token: cause labels metrics,
+// description goes to the client.
+type refusal struct {
+	cause, description string
+	missing            bool // no bearer token at all
+}
+
+func (e *refusal) Error() string { return e.description }
+
+// authenticate finds the bearer token and returns it verified, from the
+// cache when it can.
+func (h *Handler) authenticate(r *http.Request) (*verified, error) {
+	auths := r.Header.Values("Authorization")
+	if len(auths) == 0 {
+		return nil, &refusal{cause: "missing", description: "no bearer token", missing: true}
+	}
+	scheme, token, _ := strings.Cut(auths[0], " ")
+	if len(auths) > 1 || !strings.EqualFold(scheme, "Bearer") {
+		return nil, &refusal{cause: "malformed", description: "the Authorization header must hold exactly one Bearer token"}
+	}
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return nil, &refusal{cause: "malformed", description: "empty bearer token"}
+	}
+	key := sha256.Sum256([]byte(token))
+	now := h.now()
+	if v := h.cache.get(key); v != nil {
+		if now.Before(v.expiry) && !now.Before(v.notBefore) && v.issuer.publishes(v.kid) {
+			h.metrics.cacheHit.Inc()
+			return v, nil
+		}
+		h.cache.remove(key)
+	}
+	h.metrics.cacheMiss.Inc()
+	iss, err := tokens.UnverifiedIssuer(token)
+	if err != nil {
+		return nil, &refusal{cause: "malformed", description: "malformed token"}
+	}
+	issuer, ok := h.issuers[iss]
+	if !ok {
+		return nil, &refusal{cause: "untrusted_issuer", description: "token issuer is not trusted"}
+	}
+	claims, err := issuer.verifier.Verify(r.Context(), token, h.Audience)
+	if err != nil {
+		return nil, &refusal{cause: verifyCause(err), description: strings.TrimPrefix(err.Error(), tokens.ErrInvalidToken.Error()+": ")}
+	}
+	all, err := claims.Token.AsMap(r.Context())
+	if err != nil {
+		return nil, &refusal{cause: "malformed", description: "token claims cannot be read"}
+	}
+	t, err := authz.NewToken(claims, all, issuer.local)
+	if err != nil {
+		return nil, &refusal{cause: "malformed", description: "token claims cannot be read"}
+	}
+	v := &verified{token: t, expiry: claims.Token.Expiration(), notBefore: claims.Token.NotBefore(), kid: claims.KID, issuer: issuer}
+	h.cache.put(key, v)
+	return v, nil
+}
+
+// verifyCause turns a verification error into a metrics label.
+func verifyCause(err error) string {
+	msg := err.Error()
+	for _, c := range []struct{ substr, cause string }{
+		{"expired", "expired"},
+		{"not valid yet", "not_yet_valid"},
+		{"future", "issued_in_future"},
+		{"issuer", "wrong_issuer"},
+		{"audience", "wrong_audience"},
+		{"unknown signing key", "unknown_kid"},
+		{"not allowed", "algorithm"},
+		{"signature", "signature"},
+	} {
+		if strings.Contains(msg, c.substr) {
+			return c.cause
+		}
+	}
+	return "invalid"
+}
+
+// unauthorized answers 401 with an RFC 6750 challenge. A request with no
+// token gets no error code (RFC 6750 section 3.1); every other refusal is
+// invalid_token with a short description.
+func (h *Handler) unauthorized(w http.ResponseWriter, repl *caddy.Replacer, err error) error {
+	var rf *refusal
+	if !errors.As(err, &rf) {
+		rf = &refusal{cause: "invalid", description: "invalid token"}
+	}
+	h.metrics.verifyFailed.WithLabelValues(rf.cause).Inc()
+	repl.Set("http.auth.bearer.reason", rf.description)
+	challenge := fmt.Sprintf(`Bearer realm=%q`, h.Realm)
+	if !rf.missing {
+		challenge += fmt.Sprintf(`, error="invalid_token", error_description=%q`, rf.description)
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	if c := h.logger.Check(zapcore.DebugLevel, "bearer token refused"); c != nil {
+		c.Write(zap.String("cause", rf.cause), zap.String("description", rf.description))
+	}
+	return caddyhttp.Error(http.StatusUnauthorized, err)
+}
+
+// liveGrant reads the client's current grant for the audience from the
+// embedded authorization server.
+func (h *Handler) liveGrant(ctx context.Context, clientID string) (*authz.Grant, error) {
+	g, scopes, err := h.server.LiveClientGrant(ctx, clientID, h.Audience)
+	if err != nil || g == nil {
+		return nil, err
+	}
+	return &authz.Grant{ID: g.ID, ClientID: g.ClientID, Audience: g.Audience, Scopes: scopes, AllowAllScopes: g.AllowAllScopes}, nil
+}
+
+// policyHeaders are the request headers policies see: lower-case names,
+// repeated values joined, and never the credentials.
+func policyHeaders(hdr http.Header) map[string]string {
+	out := make(map[string]string, len(hdr))
+	for name, vs := range hdr {
+		lower := strings.ToLower(name)
+		if lower == "authorization" || lower == "proxy-authorization" {
+			continue
+		}
+		out[lower] = strings.Join(vs, ", ")
+	}
+	return out
+}
+
+// logDecision writes the decision log line: never the token itself.
+func (h *Handler) logDecision(id string, r *http.Request, t *authz.Token, d authz.Decision, err error) {
+	if err != nil {
+		h.logger.Error("policy failed; request denied", zap.String("decision_id", id), zap.Error(err))
+	}
+	c := h.logger.Check(zapcore.InfoLevel, "decision")
+	if c == nil {
+		return
+	}
+	result := "deny"
+	if d.Allow {
+		result = "allow"
+	}
+	c.Write(zap.String("decision_id", id), zap.String("sub", t.Subject), zap.String("client_id", t.ClientID),
+		zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("result", result),
+		zap.String("reason", d.Reason), zap.Int("status", d.Status))
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,111 @@
+package bearerauth
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("bearer_auth", parseCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("bearer_auth", httpcaddyfile.After, "basic_auth")
+}
+
+// parseCaddyfile sets up bearer_auth.
+//
+// Syntax:
+//
+//	bearer_auth {
+//		audience <identifier>
+//		scopes <method|*> <path> <scope...>
+//		permissions <method|*> <path> <permission...>
+//		issuer <url>
+//		policy <dir>
+//		policy_timeout <duration>
+//		leeway <duration>
+//		cache_size <n>|off
+//		strip_authorization
+//		realm <realm>
+//	}
+//
+// scopes, permissions and issuer may be repeated.
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	b := new(Handler)
+	h.Next() // consume directive name
+	if h.NextArg() {
+		return nil, h.ArgErr()
+	}
+	for nesting := h.Nesting(); h.NextBlock(nesting); {
+		directive := h.Val()
+		args := h.RemainingArgs()
+		one := func() (string, error) {
+			if len(args) != 1 {
+				return "", h.Errf("%s takes one argument", directive)
+			}
+			return args[0], nil
+		}
+		var err error
+		switch directive {
+		case "audience":
+			b.Audience, err = one()
+		case "scopes", "permissions":
+			if len(args) < 3 {
+				return nil, h.Errf("%s takes a method, a path and at least one name", directive)
+			}
+			r := Rule{Method: strings.ToUpper(args[0]), Path: args[1]}
+			if directive == "scopes" {
+				r.Scopes = args[2:]
+			} else {
+				r.Permissions = args[2:]
+			}
+			b.Rules = append(b.Rules, r)
+		case "issuer":
+			var u string
+			if u, err = one(); err == nil {
+				b.Issuers = append(b.Issuers, u)
+			}
+		case "policy":
+			b.PolicyDir, err = one()
+		case "policy_timeout", "leeway":
+			var s string
+			if s, err = one(); err == nil {
+				var d caddy.Duration
+				dur, perr := caddy.ParseDuration(s)
+				if perr != nil {
+					return nil, h.Errf("%s: %v", directive, perr)
+				}
+				d = caddy.Duration(dur)
+				if directive == "leeway" {
+					b.Leeway = d
+				} else {
+					b.PolicyTimeout = d
+				}
+			}
+		case "cache_size":
+			var s string
+			if s, err = one(); err == nil {
+				if s == "off" {
+					b.CacheSize = -1
+				} else if b.CacheSize, err = strconv.Atoi(s); err != nil || b.CacheSize < 1 {
+					return nil, h.Errf("cache_size takes a positive number or off")
+				}
+			}
+		case "strip_authorization":
+			if len(args) != 0 {
+				return nil, h.ArgErr()
+			}
+			b.StripAuthorization = true
+		case "realm":
+			b.Realm, err = one()
+		default:
+			return nil, h.Errf("unrecognized bearer_auth option: %s", directive)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}

@@ -1,0 +1,100 @@
+package bearerauth
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/portcullis-gw/portcullis/authz"
+	"github.com/portcullis-gw/portcullis/policies"
+)
+
+// PolicyPollInterval is how often a policy directory is checked for
+// changes.
+const PolicyPollInterval = time.Second
+
+// provisionPolicy compiles the embedded policy, or the policy directory
+// and starts watching it.
+func (h *Handler) provisionPolicy(ctx caddy.Context) error {
+	if h.PolicyDir == "" {
+		p, err := authz.Load(ctx, policies.Default, "policies")
+		if err != nil {
+			return fmt.Errorf("bearer_auth: embedded policy: %w", err)
+		}
+		h.policy.Store(p)
+		return nil
+	}
+	dir, err := filepath.Abs(h.PolicyDir)
+	if err != nil {
+		return err
+	}
+	seen, err := fingerprint(dir)
+	if err != nil {
+		return fmt.Errorf("bearer_auth: policy %s: %w", dir, err)
+	}
+	p, err := authz.Load(ctx, os.DirFS(dir), dir)
+	if err != nil {
+		return fmt.Errorf("bearer_auth: %w", err)
+	}
+	h.policy.Store(p)
+	go h.watchPolicy(ctx, dir, seen)
+	return nil
+}
+
+// watchPolicy recompiles the policy directory whenever its files change,
+// until ctx ends (the config is replaced). A policy that does not compile is
+// logged and the previous one keeps serving.
+func (h *Handler) watchPolicy(ctx caddy.Context, dir string, seen [sha256.Size]byte) {
+	tick := time.NewTicker(PolicyPollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now, err := fingerprint(dir)
+		if err != nil {
+			h.logger.Error("reading the policy directory; the current policy keeps serving", zap.String("dir", dir), zap.Error(err))
+			continue
+		}
+		if now == seen {
+			continue
+		}
+		seen = now
+		p, err := authz.Load(ctx, os.DirFS(dir), dir)
+		if err != nil {
+			h.logger.Error("policy does not compile; the previous policy keeps serving", zap.String("dir", dir), zap.Error(err))
+			continue
+		}
+		h.policy.Store(p)
+		h.logger.Info("policy reloaded", zap.String("dir", dir), zap.Strings("files", p.Files))
+	}
+}
+
+// fingerprint hashes the names, sizes and modification times of the
+// policy files under dir.
+func fingerprint(dir string) ([sha256.Size]byte, error) {
+	sum := sha256.New()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !(strings.HasSuffix(p, ".rego") || filepath.Base(p) == "data.json") {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(sum, "%s\x00%d\x00%d\x00", p, info.Size(), info.ModTime().UnixNano())
+		return nil
+	})
+	var out [sha256.Size]byte
+	copy(out[:], sum.Sum(nil))
+	return out, err
+}
