@@ -97,7 +97,7 @@ type Handler struct {
 	Realm string `json:"realm,omitempty"`
 
 	issuers map[string]*issuer
-	server  *authserver.Server // the embedded one, when trusted
+	server  *authserver.Server            // the embedded one, when trusted
 	policy  *atomic.Pointer[authz.Policy] // swapped when the policy directory changes
 	cache   *tokenCache
 	metrics *metrics
