@@ -205,6 +205,26 @@ func (s *Server) ReloadKeys(ctx context.Context) error {
 	return nil
 }
 
+// RotateKeys rotates every signing key ring (see keys.Rotate) and starts
+// signing with the new current keys.
+func (s *Server) RotateKeys(ctx context.Context) error {
+	err := s.store.Atomically(ctx, func(tx storage.Store) error {
+		stored, err := tx.SigningKeys(ctx)
+		if err != nil {
+			return err
+		}
+		rotated, err := keys.Rotate(stored, s.now())
+		if err != nil {
+			return err
+		}
+		return tx.SaveSigningKeys(ctx, rotated)
+	})
+	if err != nil {
+		return fmt.Errorf("rotating signing keys: %w", err)
+	}
+	return s.ReloadKeys(ctx)
+}
+
 // Issuer returns the issuer URL.
 func (s *Server) Issuer() string { return s.issuer }
 

@@ -152,3 +152,49 @@ func TestNewRingRefuses(t *testing.T) {
 		})
 	}
 }
+
+func TestRotate(t *testing.T) {
+	ks, _ := Complete(nil, now)
+	old := map[State]string{}
+	for _, k := range ks {
+		if k.Alg == jwa.ES256 {
+			old[k.State] = k.KID
+		}
+	}
+	changed, err := Rotate(ks, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Apply the change as storage would.
+	byKID := map[string]SigningKey{}
+	for _, k := range append(ks, changed...) {
+		byKID[k.KID] = k
+	}
+	var all []SigningKey
+	for _, k := range byKID {
+		all = append(all, k)
+	}
+	r, err := NewRing(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := r.Signer(jwa.ES256); s.KID != old[StateNext] {
+		t.Fatalf("current ES256 key = %s, want the former next key %s", s.KID, old[StateNext])
+	}
+	if byKID[old[StateCurrent]].State != StatePrevious {
+		t.Fatal("the former current key is not previous")
+	}
+	if _, ok := r.PublicKeys().LookupKeyID(old[StateCurrent]); !ok {
+		t.Fatal("the previous key is not published")
+	}
+	if count(all, jwa.ES256, StateNext) != 1 || count(all, jwa.ES256, StateCurrent) != 1 {
+		t.Fatal("rotation left the ring without exactly one next and one current key")
+	}
+	// A second rotation revokes the first previous key.
+	again, _ := Rotate(all, now)
+	for _, k := range again {
+		if k.KID == old[StateCurrent] && k.State != StateRevoked {
+			t.Fatalf("twice-rotated key is %s, want revoked", k.State)
+		}
+	}
+}

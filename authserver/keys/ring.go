@@ -137,3 +137,32 @@ func (r *Ring) PublicKeys() jwk.Set { return r.public }
 
 // JWKS returns the JSON Web Key Set document of the public keys.
 func (r *Ring) JWKS() []byte { return r.jwks }
+
+// Rotate returns the keys to store to rotate every algorithm's ring: the
+// next key becomes current, the current one previous, an older previous key
+// is revoked, and a new next key is made. Tokens signed before stay
+// verifiable while their key is previous.
+func Rotate(stored []SigningKey, now time.Time) ([]SigningKey, error) {
+	var changed []SigningKey
+	for _, k := range stored {
+		switch k.State {
+		case StatePrevious:
+			k.State = StateRevoked
+		case StateCurrent:
+			k.State = StatePrevious
+		case StateNext:
+			k.State = StateCurrent
+		default:
+			continue
+		}
+		changed = append(changed, k)
+	}
+	for _, alg := range Algorithms {
+		k, err := Generate(alg, now)
+		if err != nil {
+			return nil, err
+		}
+		changed = append(changed, k)
+	}
+	return changed, nil
+}
