@@ -126,15 +126,19 @@ func nonNil(s []string) []string {
 }
 
 // value builds the input document as an OPA value, without a JSON round
-// trip.
-func (in *Input) value() ast.Value {
+// trip; the headers and query only when the policy reads them.
+func (in *Input) value(uses inputUse) ast.Value {
 	headers := ast.NewObject()
-	for k, v := range in.Request.Headers {
-		headers.Insert(ast.StringTerm(strings.ToLower(k)), ast.StringTerm(v))
+	if uses.headers {
+		for k, v := range in.Request.Headers {
+			headers.Insert(ast.StringTerm(strings.ToLower(k)), ast.StringTerm(v))
+		}
 	}
 	query := ast.NewObject()
-	for k, vs := range in.Request.Query {
-		query.Insert(ast.StringTerm(k), ast.NewTerm(stringArray(vs)))
+	if uses.query {
+		for k, vs := range in.Request.Query {
+			query.Insert(ast.StringTerm(k), ast.NewTerm(stringArray(vs)))
+		}
 	}
 	grant := ast.Value(ast.Null{})
 	if g := in.ClientGrant; g != nil {

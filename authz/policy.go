@@ -10,6 +10,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/util"
@@ -23,6 +24,7 @@ const Query = "data.portcullis.authz.decision"
 // for concurrent use.
 type Policy struct {
 	query rego.PreparedEvalQuery
+	uses  inputUse
 	// Files are the modules it was compiled from.
 	Files []string
 }
@@ -42,10 +44,19 @@ func Load(ctx context.Context, fsys fs.FS, prefix string) (*Policy, error) {
 			return err
 		}
 		display := path.Join(prefix, name)
+		m, err := ast.ParseModuleWithOpts(display, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return err
+		}
 		p.Files = append(p.Files, display)
-		opts = append(opts, rego.Module(display, string(src)))
+		p.uses.scan(m)
+		opts = append(opts, rego.ParsedModule(m))
 		return nil
 	})
+	var astErrs ast.Errors
+	if errors.As(err, &astErrs) {
+		return nil, fmt.Errorf("compiling policy: %w", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading policy %s: %w", prefix, err)
 	}
@@ -92,7 +103,7 @@ type Decision struct {
 // returns an error with a denying Decision: callers fail closed.
 func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
 	deny := Decision{Status: http.StatusForbidden, Reason: "policy error"}
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(in.value()))
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(in.value(p.uses)))
 	switch {
 	case err != nil:
 		return deny, fmt.Errorf("evaluating policy: %w", err)
@@ -156,4 +167,43 @@ func parseDecision(v any) (Decision, error) {
 		}
 	}
 	return d, nil
+}
+
+// inputUse records which costly parts of input.request a policy reads, so
+// that Decide builds only those. Any reference it cannot follow (the whole
+// input, the whole request, a computed key) counts as reading everything.
+type inputUse struct {
+	headers, query bool
+}
+
+func (u *inputUse) scan(m *ast.Module) {
+	ast.WalkRefs(m, func(ref ast.Ref) bool {
+		if !ref[0].Equal(ast.InputRootDocument) {
+			return false
+		}
+		key := func(i int) (string, bool) {
+			if i >= len(ref) {
+				return "", false
+			}
+			s, ok := ref[i].Value.(ast.String)
+			return string(s), ok
+		}
+		first, ok := key(1)
+		if !ok {
+			u.headers, u.query = true, true
+			return false
+		}
+		if first != "request" {
+			return false
+		}
+		switch second, ok := key(2); {
+		case !ok:
+			u.headers, u.query = true, true
+		case second == "headers":
+			u.headers = true
+		case second == "query":
+			u.query = true
+		}
+		return false
+	})
 }

@@ -146,7 +146,11 @@ func (a *api) authorize(r *http.Request, scope string) (*tokens.Claims, error) {
 	}
 	claims, err := a.Verifier.Verify(r.Context(), strings.TrimSpace(token), a.Audience)
 	if err != nil {
-		msg := strings.TrimPrefix(err.Error(), tokens.ErrInvalidToken.Error()+": ")
+		msg := "the token could not be verified"
+		var bad *tokens.Error
+		if errors.As(err, &bad) {
+			msg = bad.Description
+		}
 		return nil, &Error{Status: http.StatusUnauthorized, Message: "Invalid token: " + msg, ErrorCode: "invalid_token",
 			challenge: fmt.Sprintf(`Bearer realm="management", error="invalid_token", error_description=%q`, msg)}
 	}

@@ -69,11 +69,41 @@ type Claims struct {
 // HasScope reports whether the token's scope claim lists s.
 func (c *Claims) HasScope(s string) bool { return slices.Contains(c.Scopes, s) }
 
-// ErrInvalidToken is wrapped by every error Verify returns.
+// ErrInvalidToken matches (errors.Is) every error Verify returns.
 var ErrInvalidToken = errors.New("invalid token")
 
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalidToken, fmt.Sprintf(format, args...))
+// Cause names why a token was refused, in a word fit for a metrics label.
+type Cause string
+
+// Causes of refusal.
+const (
+	CauseMalformed      Cause = "malformed"
+	CauseAlgorithm      Cause = "algorithm"
+	CauseHeader         Cause = "header"
+	CauseUnknownKey     Cause = "unknown_kid"
+	CauseSignature      Cause = "signature"
+	CauseExpired        Cause = "expired"
+	CauseNotYetValid    Cause = "not_yet_valid"
+	CauseIssuedInFuture Cause = "issued_in_future"
+	CauseIssuer         Cause = "wrong_issuer"
+	CauseAudience       Cause = "wrong_audience"
+	CauseClaims         Cause = "invalid_claims"
+)
+
+// Error is a refused token. Description is fixed text, never content from
+// the token, so it is safe in an error_description.
+type Error struct {
+	Cause       Cause
+	Description string
+}
+
+func (e *Error) Error() string { return "invalid token: " + e.Description }
+
+// Is makes every *Error match ErrInvalidToken.
+func (e *Error) Is(target error) bool { return target == ErrInvalidToken }
+
+func invalid(cause Cause, description string) error {
+	return &Error{Cause: cause, Description: description}
 }
 
 // Verify checks the token's size, header (allowed alg, kid, typ),
@@ -83,39 +113,39 @@ func invalid(format string, args ...any) error {
 // words fit for an error_description.
 func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
-		return nil, invalid("token is larger than %d bytes", MaxTokenSize)
+		return nil, invalid(CauseMalformed, fmt.Sprintf("token is larger than %d bytes", MaxTokenSize))
 	}
 	msg, err := jws.ParseString(token)
 	if err != nil {
-		return nil, invalid("malformed token")
+		return nil, invalid(CauseMalformed, "malformed token")
 	}
 	if len(msg.Signatures()) != 1 {
-		return nil, invalid("token must have exactly one signature")
+		return nil, invalid(CauseMalformed, "token must have exactly one signature")
 	}
 	hdr := msg.Signatures()[0].ProtectedHeaders()
 	if !slices.Contains(AllowedAlgorithms, hdr.Algorithm()) {
-		return nil, invalid("signing algorithm %q is not allowed", hdr.Algorithm())
+		return nil, invalid(CauseAlgorithm, "signing algorithm is not allowed")
 	}
 	if hdr.KeyID() == "" {
-		return nil, invalid("token header has no kid")
+		return nil, invalid(CauseHeader, "token header has no kid")
 	}
 	typ := hdr.Type()
 	if typ != TypeJWT && typ != TypeATJWT && !strings.EqualFold(typ, "application/at+jwt") {
-		return nil, invalid("token type %q is not an access token", typ)
+		return nil, invalid(CauseHeader, "token type is not an access token")
 	}
 	if hdr.JWK() != nil || hdr.JWKSetURL() != "" || hdr.X509URL() != "" || (hdr.X509CertChain() != nil && hdr.X509CertChain().Len() > 0) {
-		return nil, invalid("token header must not carry keys (jwk, jku, x5u, x5c)")
+		return nil, invalid(CauseHeader, "token header must not carry keys (jwk, jku, x5u, x5c)")
 	}
 	keys := v.Keys.PublicKeys()
 	if _, ok := keys.LookupKeyID(hdr.KeyID()); !ok {
 		r, ok := v.Keys.(KeyRefresher)
 		if !ok {
-			return nil, invalid("unknown signing key %q", hdr.KeyID())
+			return nil, invalid(CauseUnknownKey, "unknown signing key")
 		}
 		r.RefreshForKID(ctx, hdr.KeyID())
 		keys = v.Keys.PublicKeys()
 		if _, ok := keys.LookupKeyID(hdr.KeyID()); !ok {
-			return nil, invalid("unknown signing key %q", hdr.KeyID())
+			return nil, invalid(CauseUnknownKey, "unknown signing key")
 		}
 	}
 	leeway := min(v.Leeway, MaxLeeway)
@@ -145,18 +175,18 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 	if v, ok := tok.Get("permissions"); ok {
 		list, ok := v.([]any)
 		if !ok {
-			return nil, invalid("permissions claim is not an array")
+			return nil, invalid(CauseClaims, "permissions claim is not an array")
 		}
 		for _, p := range list {
 			s, ok := p.(string)
 			if !ok {
-				return nil, invalid("permissions claim holds a non-string")
+				return nil, invalid(CauseClaims, "permissions claim holds a non-string")
 			}
 			c.Permissions = append(c.Permissions, s)
 		}
 	}
 	if typ != TypeJWT && (stringClaim(tok, "client_id") == "" || tok.JwtID() == "" || tok.Subject() == "") {
-		return nil, invalid("RFC 9068 token lacks sub, client_id or jti")
+		return nil, invalid(CauseClaims, "RFC 9068 token lacks sub, client_id or jti")
 	}
 	return c, nil
 }
@@ -171,43 +201,43 @@ func stringClaim(tok jwt.Token, name string) string {
 func describe(err error) error {
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired()):
-		return invalid("token has expired")
+		return invalid(CauseExpired, "token has expired")
 	case errors.Is(err, jwt.ErrTokenNotYetValid()):
-		return invalid("token is not valid yet")
+		return invalid(CauseNotYetValid, "token is not valid yet")
 	case errors.Is(err, jwt.ErrInvalidIssuedAt()):
-		return invalid("token was issued in the future")
+		return invalid(CauseIssuedInFuture, "token was issued in the future")
 	case errors.Is(err, jwt.ErrInvalidIssuer()):
-		return invalid("token has the wrong issuer")
+		return invalid(CauseIssuer, "token has the wrong issuer")
 	case errors.Is(err, jwt.ErrInvalidAudience()):
-		return invalid("token is not meant for this audience")
+		return invalid(CauseAudience, "token is not meant for this audience")
 	case errors.Is(err, jwt.ErrMissingRequiredClaim(jwt.ExpirationKey)):
-		return invalid("token has no exp claim")
+		return invalid(CauseClaims, "token has no exp claim")
 	case jwt.IsValidationError(err):
-		return invalid("token claims are invalid")
+		return invalid(CauseClaims, "token claims are invalid")
 	}
-	return invalid("signature verification failed")
+	return invalid(CauseSignature, "signature verification failed")
 }
 
 // UnverifiedIssuer returns the iss claim of a token without verifying
 // anything, to choose the Verifier of that issuer. Never trust it otherwise.
 func UnverifiedIssuer(token string) (string, error) {
 	if len(token) > MaxTokenSize {
-		return "", invalid("token is larger than %d bytes", MaxTokenSize)
+		return "", invalid(CauseMalformed, fmt.Sprintf("token is larger than %d bytes", MaxTokenSize))
 	}
 	first := strings.IndexByte(token, '.')
 	last := strings.LastIndexByte(token, '.')
 	if first < 0 || last <= first {
-		return "", invalid("malformed token")
+		return "", invalid(CauseMalformed, "malformed token")
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(token[first+1 : last])
 	if err != nil {
-		return "", invalid("malformed token")
+		return "", invalid(CauseMalformed, "malformed token")
 	}
 	var c struct {
 		Issuer string `json:"iss"`
 	}
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return "", invalid("malformed token")
+		return "", invalid(CauseMalformed, "malformed token")
 	}
 	return c.Issuer, nil
 }

@@ -82,9 +82,9 @@ type Handler struct {
 	// PolicyTimeout bounds a policy evaluation; past it the request is
 	// denied. Default: 100ms.
 	PolicyTimeout caddy.Duration `json:"policy_timeout,omitempty"`
-	// Leeway is the clock skew tolerated on exp, nbf and iat, at most 60s.
-	// Default: 30s.
-	Leeway caddy.Duration `json:"leeway,omitempty"`
+	// Leeway is the clock skew tolerated on exp, nbf and iat, from 0 to
+	// 60s. Default: 30s.
+	Leeway *caddy.Duration `json:"leeway,omitempty"`
 	// CacheSize is how many verified tokens are remembered (never past
 	// their exp, and forgotten once their signing key is no longer
 	// published). Default: 10000; -1 disables the cache.
@@ -140,8 +140,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.PolicyTimeout == 0 {
 		h.PolicyTimeout = caddy.Duration(DefaultPolicyTimeout)
 	}
-	if h.Leeway == 0 {
-		h.Leeway = caddy.Duration(DefaultLeeway)
+	if h.Leeway == nil {
+		d := caddy.Duration(DefaultLeeway)
+		h.Leeway = &d
 	}
 	switch {
 	case h.CacheSize == 0:
@@ -177,7 +178,7 @@ func (h *Handler) provisionIssuers(ctx caddy.Context) error {
 	}
 	h.issuers = make(map[string]*issuer, len(urls))
 	for _, u := range urls {
-		iss := &issuer{url: u, verifier: &tokens.Verifier{Issuer: u, Leeway: time.Duration(h.Leeway)}}
+		iss := &issuer{url: u, verifier: &tokens.Verifier{Issuer: u, Leeway: time.Duration(*h.Leeway)}}
 		if embedded != nil && u == embedded.Issuer() {
 			iss.local = true
 			iss.verifier.Keys = embedded
@@ -210,7 +211,7 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("bearer_auth: %w", err)
 		}
 	}
-	if time.Duration(h.Leeway) < 0 || time.Duration(h.Leeway) > tokens.MaxLeeway {
+	if h.Leeway != nil && (*h.Leeway < 0 || time.Duration(*h.Leeway) > tokens.MaxLeeway) {
 		return fmt.Errorf("bearer_auth: leeway must be between 0 and %s", tokens.MaxLeeway)
 	}
 	if h.PolicyTimeout < 0 {
@@ -226,7 +227,7 @@ func (h *Handler) Validate() error {
 // request on with identity headers.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	for name := range r.Header {
-		if strings.HasPrefix(name, IdentityHeaderPrefix) {
+		if isIdentityHeader(name) {
 			delete(r.Header, name)
 		}
 	}
@@ -257,9 +258,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !d.Allow {
 		h.metrics.decisions.WithLabelValues("deny", d.Reason).Inc()
 		if d.Error != "" {
-			challenge := fmt.Sprintf(`Bearer realm=%q, error=%q`, h.Realm, d.Error)
+			challenge := `Bearer realm="` + quotable(h.Realm) + `", error="` + quotable(d.Error) + `"`
 			if d.Scope != "" {
-				challenge += fmt.Sprintf(`, scope=%q`, d.Scope)
+				challenge += `, scope="` + quotable(d.Scope) + `"`
 			}
 			w.Header().Set("WWW-Authenticate", challenge)
 		}
@@ -285,6 +286,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		r.Header.Del("Authorization")
 	}
 	return next.ServeHTTP(w, r)
+}
+
+// isIdentityHeader reports whether an inbound header could pass for one of
+// ours upstream: our prefix in any case, with _ or . for any dash (some
+// upstreams, such as CGI, read those as dashes).
+func isIdentityHeader(name string) bool {
+	if len(name) < len(IdentityHeaderPrefix) {
+		return false
+	}
+	folded := strings.Map(func(r rune) rune {
+		if r == '_' || r == '.' {
+			return '-'
+		}
+		return r
+	}, name[:len(IdentityHeaderPrefix)])
+	return strings.EqualFold(folded, IdentityHeaderPrefix)
 }
 
 // refusal is why a request has no acceptable token: cause labels metrics,
@@ -330,8 +347,12 @@ func (h *Handler) authenticate(r *http.Request) (*verified, error) {
 		return nil, &refusal{cause: "untrusted_issuer", description: "token issuer is not trusted"}
 	}
 	claims, err := issuer.verifier.Verify(r.Context(), token, h.Audience)
+	var bad *tokens.Error
+	if errors.As(err, &bad) {
+		return nil, &refusal{cause: string(bad.Cause), description: bad.Description}
+	}
 	if err != nil {
-		return nil, &refusal{cause: verifyCause(err), description: strings.TrimPrefix(err.Error(), tokens.ErrInvalidToken.Error()+": ")}
+		return nil, &refusal{cause: "invalid", description: "the token could not be verified"}
 	}
 	all, err := claims.Token.AsMap(r.Context())
 	if err != nil {
@@ -346,26 +367,6 @@ func (h *Handler) authenticate(r *http.Request) (*verified, error) {
 	return v, nil
 }
 
-// verifyCause turns a verification error into a metrics label.
-func verifyCause(err error) string {
-	msg := err.Error()
-	for _, c := range []struct{ substr, cause string }{
-		{"expired", "expired"},
-		{"not valid yet", "not_yet_valid"},
-		{"future", "issued_in_future"},
-		{"issuer", "wrong_issuer"},
-		{"audience", "wrong_audience"},
-		{"unknown signing key", "unknown_kid"},
-		{"not allowed", "algorithm"},
-		{"signature", "signature"},
-	} {
-		if strings.Contains(msg, c.substr) {
-			return c.cause
-		}
-	}
-	return "invalid"
-}
-
 // unauthorized answers 401 with an RFC 6750 challenge. A request with no
 // token gets no error code (RFC 6750 section 3.1); every other refusal is
 // invalid_token with a short description.
@@ -376,15 +377,31 @@ func (h *Handler) unauthorized(w http.ResponseWriter, repl *caddy.Replacer, err 
 	}
 	h.metrics.verifyFailed.WithLabelValues(rf.cause).Inc()
 	repl.Set("http.auth.bearer.reason", rf.description)
-	challenge := fmt.Sprintf(`Bearer realm=%q`, h.Realm)
+	challenge := `Bearer realm="` + quotable(h.Realm) + `"`
 	if !rf.missing {
-		challenge += fmt.Sprintf(`, error="invalid_token", error_description=%q`, rf.description)
+		challenge += `, error="invalid_token", error_description="` + quotable(rf.description) + `"`
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
 	if c := h.logger.Check(zapcore.DebugLevel, "bearer token refused"); c != nil {
 		c.Write(zap.String("cause", rf.cause), zap.String("description", rf.description))
 	}
 	return caddyhttp.Error(http.StatusUnauthorized, err)
+}
+
+// quotable keeps what RFC 6750 section 3 allows inside a quoted challenge
+// value (%x20-21 / %x23-5B / %x5D-7E), replacing anything else with '?',
+// and cuts it at 200 bytes.
+func quotable(s string) string {
+	b := []byte(s)
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			b[i] = '?'
+		}
+	}
+	return string(b)
 }
 
 // liveGrant reads the client's current grant for the audience from the

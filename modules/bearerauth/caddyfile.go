@@ -79,7 +79,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 				}
 				d = caddy.Duration(dur)
 				if directive == "leeway" {
-					b.Leeway = d
+					b.Leeway = &d
 				} else {
 					b.PolicyTimeout = d
 				}

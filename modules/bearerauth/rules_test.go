@@ -84,3 +84,28 @@ func TestRuleValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestIsIdentityHeader(t *testing.T) {
+	for name, want := range map[string]bool{
+		"X-Portcullis-Subject": true,
+		"x-portcullis-scope":   true,
+		"X-Portcullis_Subject": true,
+		"X_Portcullis.Scope":   true,
+		"X-Portcullis":         false,
+		"X-Forwarded-For":      false,
+		"Authorization":        false,
+	} {
+		if got := isIdentityHeader(name); got != want {
+			t.Errorf("isIdentityHeader(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestQuotable(t *testing.T) {
+	if got := quotable("a\"b\\c\x01é"); got != "a?b?c???" {
+		t.Errorf("quotable = %q", got)
+	}
+	if got := quotable(string(make([]byte, 300))); len(got) != 200 {
+		t.Errorf("quotable kept %d bytes", len(got))
+	}
+}
