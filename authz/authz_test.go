@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -16,7 +17,7 @@ func policy(src string) fstest.MapFS {
 
 func input() *Input {
 	return &Input{
-		Request: Request{Method: "GET", Path: "/orders", Host: "api", Headers: map[string]string{"x-trace": "1"}, Query: map[string][]string{"q": {"a", "b"}}},
+		Request: Request{Method: "GET", Path: "/orders", Host: "api", Header: http.Header{"X-Trace": {"1"}, "Authorization": {"Bearer secret"}}, RawQuery: "q=a&q=b"},
 		Token:   &Token{Subject: "c1@clients", ClientID: "c1", Scopes: []string{"read:orders"}, Permissions: []string{}, IsM2M: true, LocalIssuer: true},
 		Route:   Route{RequiredScopes: []string{"read:orders"}},
 	}
@@ -80,6 +81,7 @@ func TestDecideReadsTheDecision(t *testing.T) {
 		"p.rego": {Data: []byte(`package portcullis.authz
 decision := {"allow": false, "status": 429, "reason": "quota", "error": "insufficient_scope", "scope": "a b"} if {
 	input.request.headers["x-trace"] == "1"
+	not input.request.headers.authorization
 	input.request.query.q == ["a", "b"]
 	input.route.required_scopes == ["read:orders"]
 	input.token.client_id == data.blocked
@@ -117,5 +119,57 @@ func TestDefaultPolicy(t *testing.T) {
 	in.ClientGrant.Scopes = []string{"read:orders", "write:orders"}
 	if d, err := p.Decide(t.Context(), in); err != nil || d.Allow || d.Error != "insufficient_scope" || d.Scope != "write:orders" {
 		t.Fatalf("missing scope: %+v, %v", d, err)
+	}
+}
+
+func TestMemo(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		memo      bool
+	}{
+		{"deterministic", `decision := {"allow": input.token.is_m2m}`, true},
+		{"time in a call term", `decision := {"allow": time.now_ns() > 0}`, false},
+		{"random in a statement", "decision := {\"allow\": true} if { rand.intn(\"x\", 10, n); n >= 0 }", false},
+		{"http.send", `decision := {"allow": http.send({"method": "GET", "url": "http://127.0.0.1:1/"}).status_code == 200}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Load(t.Context(), policy(tc.src), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (p.memo != nil) != tc.memo {
+				t.Fatalf("memo = %v, want %v", p.memo != nil, tc.memo)
+			}
+		})
+	}
+	// The remembered decision is the one for that exact input.
+	p, err := Load(t.Context(), policy(`decision := {"allow": input.request.path == "/ok", "reason": input.request.path}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, other := input(), input()
+	ok.Request.Path, other.Request.Path = "/ok", "/other"
+	for range 3 {
+		if d, err := p.Decide(t.Context(), ok); err != nil || !d.Allow || d.Reason != "/ok" {
+			t.Fatalf("/ok: %+v, %v", d, err)
+		}
+		if d, err := p.Decide(t.Context(), other); err != nil || d.Allow || d.Reason != "/other" {
+			t.Fatalf("/other: %+v, %v", d, err)
+		}
+	}
+	if len(p.memo.entries) != 2 {
+		t.Fatalf("memo holds %d decisions, want 2", len(p.memo.entries))
+	}
+}
+
+func TestMemoCollisionIsAMiss(t *testing.T) {
+	m := newMemo(10)
+	a, b := input(), input()
+	b.Request.Path = "/elsewhere"
+	va, vb := a.value(inputUse{}), b.value(inputUse{})
+	// Force b's entry under a's hash, as a collision would.
+	m.entries[va.Hash()] = memoEntry{input: vb, decision: Decision{Allow: true}}
+	if _, ok := m.get(va); ok {
+		t.Fatal("a different input with the same hash was taken for a hit")
 	}
 }

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/portcullis-gw/portcullis/policies"
@@ -13,7 +14,7 @@ func BenchmarkDecide(b *testing.B) {
 		b.Fatal(err)
 	}
 	in := input()
-	in.Request.Headers = map[string]string{"accept": "*/*", "user-agent": "bench", "x-forwarded-for": "127.0.0.1", "accept-encoding": "gzip"}
+	in.Request.Header = http.Header{"Accept": {"*/*"}, "User-Agent": {"bench"}, "X-Forwarded-For": {"127.0.0.1"}, "Accept-Encoding": {"gzip"}}
 	in.ClientGrant = &Grant{ID: "cgr_1", ClientID: "c1", Audience: "api", Scopes: []string{"read:orders"}}
 	b.ReportAllocs()
 	for b.Loop() {

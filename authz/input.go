@@ -4,6 +4,8 @@
 package authz
 
 import (
+	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -29,14 +31,18 @@ type Input struct {
 	ClientCert *ClientCert
 }
 
-// Request is input.request.
+// Request is input.request. Headers and the query are turned into input
+// only when the policy reads them.
 type Request struct {
 	Method string
 	Path   string
 	Host   string
-	// Headers have lower-case names; repeated headers are joined with ", ".
-	Headers map[string]string
-	Query   map[string][]string
+	// Header becomes input.request.headers: lower-case names, repeated
+	// values joined with ", ", and never Authorization or
+	// Proxy-Authorization.
+	Header http.Header
+	// RawQuery becomes input.request.query: each parameter's values.
+	RawQuery string
 }
 
 // Route is input.route.
@@ -130,13 +136,19 @@ func nonNil(s []string) []string {
 func (in *Input) value(uses inputUse) ast.Value {
 	headers := ast.NewObject()
 	if uses.headers {
-		for k, v := range in.Request.Headers {
-			headers.Insert(ast.StringTerm(strings.ToLower(k)), ast.StringTerm(v))
+		for k, vs := range in.Request.Header {
+			lower := strings.ToLower(k)
+			if lower == "authorization" || lower == "proxy-authorization" {
+				continue
+			}
+			headers.Insert(ast.StringTerm(lower), ast.StringTerm(strings.Join(vs, ", ")))
 		}
 	}
 	query := ast.NewObject()
 	if uses.query {
-		for k, vs := range in.Request.Query {
+		// A malformed pair is left out, as net/url does.
+		values, _ := url.ParseQuery(in.Request.RawQuery)
+		for k, vs := range values {
 			query.Insert(ast.StringTerm(k), ast.NewTerm(stringArray(vs)))
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -23,8 +24,15 @@ const Query = "data.portcullis.authz.decision"
 // Policy is a compiled set of Rego modules, ready to evaluate. It is safe
 // for concurrent use.
 type Policy struct {
+	// Timeout bounds an evaluation (a remembered decision needs none).
+	// Default: no bound but the caller's context.
+	Timeout time.Duration
+
 	query rego.PreparedEvalQuery
 	uses  inputUse
+	// memo remembers decisions by input; nil when the policy calls a
+	// nondeterministic builtin (time.now_ns, http.send, rand.intn, ...).
+	memo *memo
 	// Files are the modules it was compiled from.
 	Files []string
 }
@@ -77,6 +85,9 @@ func Load(ctx context.Context, fsys fs.FS, prefix string) (*Policy, error) {
 		return nil, fmt.Errorf("compiling policy: %w", err)
 	}
 	p.query = q
+	if !p.uses.nondeterministic {
+		p.memo = newMemo(MemoSize)
+	}
 	return p, nil
 }
 
@@ -103,7 +114,16 @@ type Decision struct {
 // returns an error with a denying Decision: callers fail closed.
 func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
 	deny := Decision{Status: http.StatusForbidden, Reason: "policy error"}
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(in.value(p.uses)))
+	input := in.value(p.uses)
+	if d, ok := p.memo.get(input); ok {
+		return d, nil
+	}
+	if p.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.Timeout)
+		defer cancel()
+	}
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input))
 	switch {
 	case err != nil:
 		return deny, fmt.Errorf("evaluating policy: %w", err)
@@ -122,6 +142,7 @@ func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
 	if d.Reason == "" {
 		d.Reason = map[bool]string{true: "allowed", false: "denied"}[d.Allow]
 	}
+	p.memo.put(input, d)
 	return d, nil
 }
 
@@ -174,9 +195,27 @@ func parseDecision(v any) (Decision, error) {
 // input, the whole request, a computed key) counts as reading everything.
 type inputUse struct {
 	headers, query bool
+	// nondeterministic: the policy calls a builtin whose answer can change
+	// for the same input, so its decisions cannot be remembered.
+	nondeterministic bool
 }
 
 func (u *inputUse) scan(m *ast.Module) {
+	ast.WalkTerms(m, func(t *ast.Term) bool {
+		var op *ast.Term
+		switch v := t.Value.(type) {
+		case ast.Call:
+			op = v[0]
+		case ast.Ref:
+			op = t
+		default:
+			return false
+		}
+		if b, ok := ast.BuiltinMap[op.String()]; ok && b.Nondeterministic {
+			u.nondeterministic = true
+		}
+		return false
+	})
 	ast.WalkRefs(m, func(ref ast.Ref) bool {
 		if !ref[0].Equal(ast.InputRootDocument) {
 			return false

@@ -16,7 +16,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/google/uuid"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -96,13 +95,14 @@ type Handler struct {
 	// audience.
 	Realm string `json:"realm,omitempty"`
 
-	issuers map[string]*issuer
-	server  *authserver.Server            // the embedded one, when trusted
-	policy  *atomic.Pointer[authz.Policy] // swapped when the policy directory changes
-	cache   *tokenCache
-	metrics *metrics
-	logger  *zap.Logger
-	now     func() time.Time
+	issuers     map[string]*issuer
+	server      *authserver.Server            // the embedded one, when trusted
+	policy      *atomic.Pointer[authz.Policy] // swapped when the policy directory changes
+	cache       *tokenCache
+	metrics     *metrics
+	decisionIDs *decisionIDs
+	logger      *zap.Logger
+	now         func() time.Time
 }
 
 // issuer is a trusted issuer and how to check its tokens.
@@ -131,6 +131,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.now = time.Now
 	h.policy = new(atomic.Pointer[authz.Policy])
+	h.decisionIDs = newDecisionIDs()
 	repl := caddy.NewReplacer()
 	h.Audience = repl.ReplaceKnown(h.Audience, "")
 	h.PolicyDir = repl.ReplaceKnown(h.PolicyDir, "")
@@ -239,7 +240,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	path := cleanPath(r.URL.Path)
 	in := &authz.Input{
-		Request: authz.Request{Method: r.Method, Path: path, Host: r.Host, Headers: policyHeaders(r.Header), Query: r.URL.Query()},
+		Request: authz.Request{Method: r.Method, Path: path, Host: r.Host, Header: r.Header, RawQuery: r.URL.RawQuery},
 		Token:   v.token,
 	}
 	in.Route.RequiredScopes, in.Route.RequiredPermissions = requirements(h.Rules, r.Method, path)
@@ -248,15 +249,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("reading client grant: %w", err))
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.PolicyTimeout))
-	d, err := h.policy.Load().Decide(ctx, in)
-	cancel()
-	id := uuid.NewString()
+	d, err := h.policy.Load().Decide(r.Context(), in)
+	id := h.decisionIDs.next()
 	h.logDecision(id, r, v.token, d, err)
 	repl.Set("http.auth.bearer.decision_id", id)
 	repl.Set("http.auth.bearer.reason", d.Reason)
 	if !d.Allow {
-		h.metrics.decisions.WithLabelValues("deny", d.Reason).Inc()
+		h.metrics.decision(false, d.Reason).Inc()
 		if d.Error != "" {
 			challenge := `Bearer realm="` + quotable(h.Realm) + `", error="` + quotable(d.Error) + `"`
 			if d.Scope != "" {
@@ -266,7 +265,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return caddyhttp.Error(d.Status, fmt.Errorf("policy denied the request: %s", d.Reason))
 	}
-	h.metrics.decisions.WithLabelValues("allow", d.Reason).Inc()
+	h.metrics.decision(true, d.Reason).Inc()
 
 	t := v.token
 	scope := strings.Join(t.Scopes, " ")
@@ -412,20 +411,6 @@ func (h *Handler) liveGrant(ctx context.Context, clientID string) (*authz.Grant,
 		return nil, err
 	}
 	return &authz.Grant{ID: g.ID, ClientID: g.ClientID, Audience: g.Audience, Scopes: scopes, AllowAllScopes: g.AllowAllScopes}, nil
-}
-
-// policyHeaders are the request headers policies see: lower-case names,
-// repeated values joined, and never the credentials.
-func policyHeaders(hdr http.Header) map[string]string {
-	out := make(map[string]string, len(hdr))
-	for name, vs := range hdr {
-		lower := strings.ToLower(name)
-		if lower == "authorization" || lower == "proxy-authorization" {
-			continue
-		}
-		out[lower] = strings.Join(vs, ", ")
-	}
-	return out
 }
 
 // logDecision writes the decision log line: never the token itself.

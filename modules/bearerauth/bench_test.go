@@ -78,6 +78,8 @@ func benchHandler(b *testing.B, cacheSize int) (*Handler, string) {
 		metrics: m,
 		logger:  zap.NewNop(),
 		now:     time.Now,
+
+		decisionIDs: newDecisionIDs(),
 	}
 	h.policy.Store(policy)
 	return h, token

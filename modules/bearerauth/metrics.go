@@ -20,6 +20,19 @@ type metrics struct {
 	jwksFetches  *prometheus.CounterVec
 	cacheHit     prometheus.Counter
 	cacheMiss    prometheus.Counter
+	allowed      prometheus.Counter // decisions{result="allow", reason="allowed"}, the common case
+}
+
+// decision returns the counter of a decision's result and reason.
+func (m *metrics) decision(allow bool, reason string) prometheus.Counter {
+	if allow && reason == "allowed" {
+		return m.allowed
+	}
+	result := "deny"
+	if allow {
+		result = "allow"
+	}
+	return m.decisions.WithLabelValues(result, reason)
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -39,6 +52,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.cacheHit = m.cache.WithLabelValues("hit")
 	m.cacheMiss = m.cache.WithLabelValues("miss")
+	m.allowed = m.decisions.WithLabelValues("allow", "allowed")
 	return m, nil
 }
 

@@ -1,6 +1,7 @@
 package bearerauth
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io/fs"
@@ -24,7 +25,7 @@ const PolicyPollInterval = time.Second
 // and starts watching it.
 func (h *Handler) provisionPolicy(ctx caddy.Context) error {
 	if h.PolicyDir == "" {
-		p, err := authz.Load(ctx, policies.Default, "policies")
+		p, err := h.loadPolicy(ctx, policies.Default, "policies")
 		if err != nil {
 			return fmt.Errorf("bearer_auth: embedded policy: %w", err)
 		}
@@ -39,13 +40,23 @@ func (h *Handler) provisionPolicy(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("bearer_auth: policy %s: %w", dir, err)
 	}
-	p, err := authz.Load(ctx, os.DirFS(dir), dir)
+	p, err := h.loadPolicy(ctx, os.DirFS(dir), dir)
 	if err != nil {
 		return fmt.Errorf("bearer_auth: %w", err)
 	}
 	h.policy.Store(p)
 	go h.watchPolicy(ctx, dir, seen)
 	return nil
+}
+
+// loadPolicy compiles a policy with the handler's evaluation timeout.
+func (h *Handler) loadPolicy(ctx context.Context, fsys fs.FS, prefix string) (*authz.Policy, error) {
+	p, err := authz.Load(ctx, fsys, prefix)
+	if err != nil {
+		return nil, err
+	}
+	p.Timeout = time.Duration(h.PolicyTimeout)
+	return p, nil
 }
 
 // watchPolicy recompiles the policy directory whenever its files change,
@@ -69,7 +80,7 @@ func (h *Handler) watchPolicy(ctx caddy.Context, dir string, seen [sha256.Size]b
 			continue
 		}
 		seen = now
-		p, err := authz.Load(ctx, os.DirFS(dir), dir)
+		p, err := h.loadPolicy(ctx, os.DirFS(dir), dir)
 		if err != nil {
 			h.logger.Error("policy does not compile; the previous policy keeps serving", zap.String("dir", dir), zap.Error(err))
 			continue
