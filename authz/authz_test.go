@@ -157,8 +157,8 @@ func TestMemo(t *testing.T) {
 			t.Fatalf("/other: %+v, %v", d, err)
 		}
 	}
-	if len(p.memo.entries) != 2 {
-		t.Fatalf("memo holds %d decisions, want 2", len(p.memo.entries))
+	if n := p.memo.entries.Len(); n != 2 {
+		t.Fatalf("memo holds %d decisions, want 2", n)
 	}
 }
 
@@ -168,7 +168,7 @@ func TestMemoCollisionIsAMiss(t *testing.T) {
 	b.Request.Path = "/elsewhere"
 	va, vb := a.value(inputUse{}), b.value(inputUse{})
 	// Force b's entry under a's hash, as a collision would.
-	m.entries[va.Hash()] = memoEntry{input: vb, decision: Decision{Allow: true}}
+	m.entries.Put(va.Hash(), memoEntry{input: vb, decision: Decision{Allow: true}})
 	if _, ok := m.get(va); ok {
 		t.Fatal("a different input with the same hash was taken for a hit")
 	}

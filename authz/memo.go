@@ -1,9 +1,9 @@
 package authz
 
 import (
-	"sync"
-
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/portcullis-gw/portcullis/internal/bounded"
 )
 
 // MemoSize is how many decisions a policy remembers.
@@ -12,12 +12,10 @@ const MemoSize = 10000
 // memo remembers decisions of a deterministic policy by their whole input
 // document: the same input gives the same decision, so it is evaluated once.
 // Entries are found by the input's hash and confirmed by comparing the
-// input itself, so a hash collision can only cost a miss. When full, an
-// arbitrary entry makes room. A nil memo remembers nothing.
+// input itself, so a hash collision can only cost a miss. A nil memo
+// remembers nothing.
 type memo struct {
-	mu      sync.RWMutex
-	max     int
-	entries map[int]memoEntry
+	entries *bounded.Map[int, memoEntry]
 }
 
 type memoEntry struct {
@@ -25,17 +23,15 @@ type memoEntry struct {
 	decision Decision
 }
 
-func newMemo(max int) *memo {
-	return &memo{max: max, entries: make(map[int]memoEntry)}
+func newMemo(size int) *memo {
+	return &memo{entries: bounded.New[int, memoEntry](size)}
 }
 
 func (m *memo) get(input ast.Value) (Decision, bool) {
 	if m == nil {
 		return Decision{}, false
 	}
-	m.mu.RLock()
-	e, ok := m.entries[input.Hash()]
-	m.mu.RUnlock()
+	e, ok := m.entries.Get(input.Hash())
 	if !ok || input.Compare(e.input) != 0 {
 		return Decision{}, false
 	}
@@ -43,16 +39,7 @@ func (m *memo) get(input ast.Value) (Decision, bool) {
 }
 
 func (m *memo) put(input ast.Value, d Decision) {
-	if m == nil {
-		return
+	if m != nil {
+		m.entries.Put(input.Hash(), memoEntry{input: input, decision: d})
 	}
-	m.mu.Lock()
-	if len(m.entries) >= m.max {
-		for k := range m.entries {
-			delete(m.entries, k)
-			break
-		}
-	}
-	m.entries[input.Hash()] = memoEntry{input: input, decision: d}
-	m.mu.Unlock()
 }

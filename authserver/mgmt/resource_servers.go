@@ -121,8 +121,17 @@ func (a *api) getResourceServer(r *http.Request, _ *tokens.Claims) (int, any, er
 	return http.StatusOK, rs, nil
 }
 
-func errSystemAPI(verb string) error {
-	return &Error{Status: http.StatusForbidden, ErrorCode: "operation_not_supported", Message: "You cannot " + verb + " the Management API, a system resource server"}
+// changeableResourceServer finds the API named in the path, refusing the
+// Management API itself, which no request may change.
+func changeableResourceServer(r *http.Request, tx storage.Store, verb string) (*access.ResourceServer, error) {
+	rs, err := findResourceServer(r.Context(), tx, r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if rs.IsSystem {
+		return nil, &Error{Status: http.StatusForbidden, ErrorCode: "operation_not_supported", Message: "You cannot " + verb + " the Management API, a system resource server"}
+	}
+	return rs, nil
 }
 
 func (a *api) updateResourceServer(r *http.Request, caller *tokens.Claims) (int, any, error) {
@@ -133,11 +142,8 @@ func (a *api) updateResourceServer(r *http.Request, caller *tokens.Claims) (int,
 	var rs *access.ResourceServer
 	err := a.Store.Atomically(r.Context(), func(tx storage.Store) error {
 		var err error
-		if rs, err = findResourceServer(r.Context(), tx, r.PathValue("id")); err != nil {
+		if rs, err = changeableResourceServer(r, tx, "update"); err != nil {
 			return err
-		}
-		if rs.IsSystem {
-			return errSystemAPI("update")
 		}
 		if f.Identifier != nil && *f.Identifier != rs.Identifier {
 			return errBadRequest("invalid_body", "Payload validation error: 'identifier cannot be changed'.")
@@ -159,11 +165,8 @@ func (a *api) deleteResourceServer(r *http.Request, caller *tokens.Claims) (int,
 	var rs *access.ResourceServer
 	err := a.Store.Atomically(r.Context(), func(tx storage.Store) error {
 		var err error
-		if rs, err = findResourceServer(r.Context(), tx, r.PathValue("id")); err != nil {
+		if rs, err = changeableResourceServer(r, tx, "delete"); err != nil {
 			return err
-		}
-		if rs.IsSystem {
-			return errSystemAPI("delete")
 		}
 		return tx.DeleteResourceServer(r.Context(), rs.ID)
 	})

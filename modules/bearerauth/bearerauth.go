@@ -329,12 +329,12 @@ func (h *Handler) authenticate(r *http.Request) (*verified, error) {
 	}
 	key := sha256.Sum256([]byte(token))
 	now := h.now()
-	if v := h.cache.get(key); v != nil {
+	if v, ok := h.cache.Get(key); ok {
 		if now.Before(v.expiry) && !now.Before(v.notBefore) && v.issuer.publishes(v.kid) {
 			h.metrics.cacheHit.Inc()
 			return v, nil
 		}
-		h.cache.remove(key)
+		h.cache.Delete(key)
 	}
 	h.metrics.cacheMiss.Inc()
 	iss, err := tokens.UnverifiedIssuer(token)
@@ -362,7 +362,7 @@ func (h *Handler) authenticate(r *http.Request) (*verified, error) {
 		return nil, &refusal{cause: "malformed", description: "token claims cannot be read"}
 	}
 	v := &verified{token: t, expiry: claims.Token.Expiration(), notBefore: claims.Token.NotBefore(), kid: claims.KID, issuer: issuer}
-	h.cache.put(key, v)
+	h.cache.Put(key, v)
 	return v, nil
 }
 
