@@ -131,6 +131,9 @@ func TestMemo(t *testing.T) {
 		{"time in a call term", `decision := {"allow": time.now_ns() > 0}`, false},
 		{"random in a statement", "decision := {\"allow\": true} if { rand.intn(\"x\", 10, n); n >= 0 }", false},
 		{"http.send", `decision := {"allow": http.send({"method": "GET", "url": "http://127.0.0.1:1/"}).status_code == 200}`, false},
+		{"reads a header", `decision := {"allow": input.request.headers["x-a"] == "1"}`, false},
+		{"reads all of the request", `decision := {"allow": count(input.request) > 0}`, false},
+		{"reads the query", `decision := {"allow": input.request.query.q == ["a"]}`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := Load(t.Context(), policy(tc.src), "")
@@ -157,19 +160,49 @@ func TestMemo(t *testing.T) {
 			t.Fatalf("/other: %+v, %v", d, err)
 		}
 	}
-	if n := p.memo.entries.Len(); n != 2 {
+	if n := p.memo.Len(); n != 2 {
 		t.Fatalf("memo holds %d decisions, want 2", n)
 	}
 }
 
-func TestMemoCollisionIsAMiss(t *testing.T) {
-	m := newMemo(10)
+func TestMemoKeysAreUnambiguous(t *testing.T) {
 	a, b := input(), input()
-	b.Request.Path = "/elsewhere"
-	va, vb := a.value(inputUse{}), b.value(inputUse{})
-	// Force b's entry under a's hash, as a collision would.
-	m.entries.Put(va.Hash(), memoEntry{input: vb, decision: Decision{Allow: true}})
-	if _, ok := m.get(va); ok {
-		t.Fatal("a different input with the same hash was taken for a hit")
+	a.Route.RequiredScopes, b.Route.RequiredScopes = []string{"a b"}, []string{"a", "b"}
+	if a.memoKey(inputUse{}) == b.memoKey(inputUse{}) {
+		t.Fatal("one scope \"a b\" and two scopes a, b share a key")
+	}
+	a, b = input(), input()
+	a.Route.RequiredScopes, a.Route.RequiredPermissions = []string{"x"}, nil
+	b.Route.RequiredScopes, b.Route.RequiredPermissions = nil, []string{"x"}
+	if a.memoKey(inputUse{}) == b.memoKey(inputUse{}) {
+		t.Fatal("a scope and a permission of the same name share a key")
+	}
+	a, b = input(), input()
+	a.ClientGrant = &Grant{ID: "g", Scopes: []string{"read:orders"}}
+	b.ClientGrant = &Grant{ID: "g", Scopes: []string{}}
+	if a.memoKey(inputUse{}) == b.memoKey(inputUse{}) {
+		t.Fatal("a grant that lost a scope shares a key with the grant before")
+	}
+	a, b = input(), input()
+	b.Request.RawQuery = "q=other"
+	if a.memoKey(inputUse{query: true}) == b.memoKey(inputUse{query: true}) {
+		t.Fatal("two queries share a key for a policy that reads the query")
+	}
+}
+
+func TestMemoForgetsNothingItShouldNot(t *testing.T) {
+	// A grant losing a scope gets a new decision, not the remembered one.
+	p, err := Load(t.Context(), policies.Default, "policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := input()
+	in.ClientGrant = &Grant{ID: "cgr_1", ClientID: "c1", Audience: "api", Scopes: []string{"read:orders"}}
+	if d, _ := p.Decide(t.Context(), in); !d.Allow {
+		t.Fatal("covered route denied")
+	}
+	in.ClientGrant = &Grant{ID: "cgr_1", ClientID: "c1", Audience: "api", Scopes: []string{}}
+	if d, _ := p.Decide(t.Context(), in); d.Allow {
+		t.Fatal("remembered allow served after the grant lost the scope")
 	}
 }

@@ -1,7 +1,8 @@
 package authz
 
 import (
-	"github.com/open-policy-agent/opa/v1/ast"
+	"strconv"
+	"strings"
 
 	"github.com/portcullis-gw/portcullis/internal/bounded"
 )
@@ -9,37 +10,53 @@ import (
 // MemoSize is how many decisions a policy remembers.
 const MemoSize = 10000
 
-// memo remembers decisions of a deterministic policy by their whole input
-// document: the same input gives the same decision, so it is evaluated once.
-// Entries are found by the input's hash and confirmed by comparing the
-// input itself, so a hash collision can only cost a miss. A nil memo
-// remembers nothing.
-type memo struct {
-	entries *bounded.Map[int, memoEntry]
+// memo remembers decisions of a deterministic policy that does not read
+// request headers: its decision is then a function of the token and a few
+// request fields, so the same ones are evaluated once. A nil memo remembers
+// nothing.
+type memo = bounded.Map[memoKey, Decision]
+
+// memoKey is everything of an Input such a policy can read. The token is
+// identified by its pointer: a *Token is built once per verified token and
+// never changes. Lists are length-prefixed so that no two inputs share a
+// key.
+type memoKey struct {
+	token                        *Token
+	method, path, host, rawQuery string
+	route, grant, cert           string
 }
 
-type memoEntry struct {
-	input    ast.Value
-	decision Decision
-}
-
-func newMemo(size int) *memo {
-	return &memo{entries: bounded.New[int, memoEntry](size)}
-}
-
-func (m *memo) get(input ast.Value) (Decision, bool) {
-	if m == nil {
-		return Decision{}, false
+func (in *Input) memoKey(uses inputUse) memoKey {
+	k := memoKey{token: in.Token, method: in.Request.Method, path: in.Request.Path, host: in.Request.Host}
+	if uses.query {
+		k.rawQuery = in.Request.RawQuery
 	}
-	e, ok := m.entries.Get(input.Hash())
-	if !ok || input.Compare(e.input) != 0 {
-		return Decision{}, false
+	var b strings.Builder
+	list(&b, in.Route.RequiredScopes)
+	list(&b, in.Route.RequiredPermissions)
+	k.route = b.String()
+	if g := in.ClientGrant; g != nil {
+		b.Reset()
+		list(&b, []string{g.ID, g.ClientID, g.Audience, strconv.FormatBool(g.AllowAllScopes)})
+		list(&b, g.Scopes)
+		k.grant = b.String()
 	}
-	return e.decision, true
+	if c := in.ClientCert; c != nil {
+		b.Reset()
+		list(&b, []string{strconv.FormatBool(c.Verified), c.Fingerprint, c.Subject})
+		k.cert = b.String()
+	}
+	return k
 }
 
-func (m *memo) put(input ast.Value, d Decision) {
-	if m != nil {
-		m.entries.Put(input.Hash(), memoEntry{input: input, decision: d})
+// list writes ss unambiguously: a count, then each string's length and
+// bytes.
+func list(b *strings.Builder, ss []string) {
+	b.WriteString(strconv.Itoa(len(ss)))
+	b.WriteByte(';')
+	for _, s := range ss {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
 	}
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/util"
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/portcullis-gw/portcullis/internal/bounded"
+
 )
 
 // Query is the decision every policy must define.
@@ -30,8 +33,8 @@ type Policy struct {
 
 	query rego.PreparedEvalQuery
 	uses  inputUse
-	// memo remembers decisions by input; nil when the policy calls a
-	// nondeterministic builtin (time.now_ns, http.send, rand.intn, ...).
+	// memo remembers decisions; nil when the policy reads request headers
+	// or calls a nondeterministic builtin (time.now_ns, http.send, ...).
 	memo *memo
 	// Files are the modules it was compiled from.
 	Files []string
@@ -85,8 +88,8 @@ func Load(ctx context.Context, fsys fs.FS, prefix string) (*Policy, error) {
 		return nil, fmt.Errorf("compiling policy: %w", err)
 	}
 	p.query = q
-	if !p.uses.nondeterministic {
-		p.memo = newMemo(MemoSize)
+	if !p.uses.nondeterministic && !p.uses.headers {
+		p.memo = bounded.New[memoKey, Decision](MemoSize)
 	}
 	return p, nil
 }
@@ -114,16 +117,19 @@ type Decision struct {
 // returns an error with a denying Decision: callers fail closed.
 func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
 	deny := Decision{Status: http.StatusForbidden, Reason: "policy error"}
-	input := in.value(p.uses)
-	if d, ok := p.memo.get(input); ok {
-		return d, nil
+	var key memoKey
+	if p.memo != nil {
+		key = in.memoKey(p.uses)
+		if d, ok := p.memo.Get(key); ok {
+			return d, nil
+		}
 	}
 	if p.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, p.Timeout)
 		defer cancel()
 	}
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(in.value(p.uses)))
 	switch {
 	case err != nil:
 		return deny, fmt.Errorf("evaluating policy: %w", err)
@@ -142,7 +148,9 @@ func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
 	if d.Reason == "" {
 		d.Reason = map[bool]string{true: "allowed", false: "denied"}[d.Allow]
 	}
-	p.memo.put(input, d)
+	if p.memo != nil {
+		p.memo.Put(key, d)
+	}
 	return d, nil
 }
 
