@@ -18,7 +18,6 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/portcullis-gw/portcullis/internal/bounded"
-
 )
 
 // Query is the decision every policy must define.
