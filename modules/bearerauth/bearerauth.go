@@ -327,6 +327,9 @@ func (h *Handler) authenticate(r *http.Request) (*verified, error) {
 	if token == "" {
 		return nil, &refusal{cause: "malformed", description: "empty bearer token"}
 	}
+	if len(token) > tokens.MaxTokenSize {
+		return nil, &refusal{cause: "malformed", description: "token is too large"}
+	}
 	key := sha256.Sum256([]byte(token))
 	now := h.now()
 	if v, ok := h.cache.Get(key); ok {

@@ -1,8 +1,16 @@
 package bearerauth
 
 import (
+	"encoding/base64"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis-gw/portcullis/authserver/tokens"
 )
 
 func TestMatchPath(t *testing.T) {
@@ -108,4 +116,34 @@ func TestQuotable(t *testing.T) {
 	if got := quotable(string(make([]byte, 300))); len(got) != 200 {
 		t.Errorf("quotable kept %d bytes", len(got))
 	}
+}
+
+func TestAuthenticateRefusesBeforeVerifying(t *testing.T) {
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Handler{cache: newTokenCache(10), now: time.Now, issuers: map[string]*issuer{}, metrics: m}
+	for _, tc := range []struct {
+		name, authorization, want string
+	}{
+		{"oversized token", "Bearer " + strings.Repeat("a", tokens.MaxTokenSize+1), "too large"},
+		{"empty token", "Bearer ", "empty bearer token"},
+		{"basic scheme", "Basic abc", "exactly one Bearer token"},
+		{"untrusted issuer", "Bearer " + unsignedToken(`{"iss":"https://elsewhere.example/"}`), "not trusted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Authorization", tc.authorization)
+			_, err := h.authenticate(r)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("authenticate = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func unsignedToken(payload string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"ES256","kid":"k"}`)) + "." + enc([]byte(payload)) + ".c2ln"
 }
