@@ -252,19 +252,5 @@ func (s *Server) Store() storage.Store { return s.store }
 // client) for the API audience and the scopes it allows right now, or nil
 // when there is no such grant or API. Lookups are served from memory.
 func (s *Server) LiveClientGrant(ctx context.Context, clientID, audience string) (*access.ClientGrant, []string, error) {
-	api, err := s.store.ResourceServerByIdentifier(ctx, audience)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	g, err := s.store.FindClientGrant(ctx, clientID, audience, access.SubjectClient)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return g, g.Ceiling(api), nil
+	return storage.LiveClientGrant(ctx, s.store, clientID, audience)
 }

@@ -154,9 +154,20 @@ func (a *api) authorize(r *http.Request, scope string) (*tokens.Claims, error) {
 		return nil, &Error{Status: http.StatusUnauthorized, Message: "Invalid token: " + msg, ErrorCode: "invalid_token",
 			challenge: fmt.Sprintf(`Bearer realm="management", error="invalid_token", error_description=%q`, msg)}
 	}
+	insufficient := &Error{Status: http.StatusForbidden, Message: "Insufficient scope, expected any of: " + scope, ErrorCode: "insufficient_scope",
+		challenge: fmt.Sprintf(`Bearer realm="management", error="insufficient_scope", scope=%q`, scope)}
 	if !claims.HasScope(scope) {
-		return nil, &Error{Status: http.StatusForbidden, Message: "Insufficient scope, expected any of: " + scope, ErrorCode: "insufficient_scope",
-			challenge: fmt.Sprintf(`Bearer realm="management", error="insufficient_scope", scope=%q`, scope)}
+		return nil, insufficient
+	}
+	// Stricter than Auth0: the client's grant is read live, so deleting it,
+	// or removing the scope from it, stops tokens issued before.
+	allowed, err := storage.GrantStillAllows(r.Context(), a.Store, claims.ClientID, a.Audience, scope)
+	if err != nil {
+		return nil, err
+	}
+	if !allowed {
+		insufficient.Message = "The client's grant for the Management API no longer allows " + scope
+		return nil, insufficient
 	}
 	return claims, nil
 }
