@@ -9,6 +9,7 @@ import (
 
 	_ "github.com/portcullis-gw/portcullis/modules/bearerauth"
 	_ "github.com/portcullis-gw/portcullis/modules/echo"
+	_ "github.com/portcullis-gw/portcullis/modules/forwardcert"
 	_ "github.com/portcullis-gw/portcullis/modules/portcullis"
 )
 

@@ -1,0 +1,58 @@
+package forwardcert
+
+import (
+	"slices"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("forward_client_cert", parseCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("forward_client_cert", httpcaddyfile.Before, "reverse_proxy")
+}
+
+// parseCaddyfile sets up forward_client_cert.
+//
+// Syntax:
+//
+//	forward_client_cert [{
+//		format <rfc9440|auth0|xfcc>...
+//		trusted_ca_certs <pem_file>...
+//	}]
+//
+// Without a block, the format is rfc9440 and no certificate is verified.
+// format and trusted_ca_certs may be repeated.
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	f := new(Handler)
+	h.Next() // consume directive name
+	if h.NextArg() {
+		return nil, h.ArgErr()
+	}
+	for nesting := h.Nesting(); h.NextBlock(nesting); {
+		switch directive := h.Val(); directive {
+		case "format":
+			args := h.RemainingArgs()
+			if len(args) == 0 {
+				return nil, h.ArgErr()
+			}
+			for _, a := range args {
+				if !knownFormat(a) {
+					return nil, h.Errf("unknown forward_client_cert format %q (want %s, %s or %s)", a, FormatRFC9440, FormatAuth0, FormatXFCC)
+				}
+				if !slices.Contains(f.Formats, a) {
+					f.Formats = append(f.Formats, a)
+				}
+			}
+		case "trusted_ca_certs":
+			args := h.RemainingArgs()
+			if len(args) == 0 {
+				return nil, h.ArgErr()
+			}
+			f.TrustedCACerts = append(f.TrustedCACerts, args...)
+		default:
+			return nil, h.Errf("unrecognized forward_client_cert option: %s", directive)
+		}
+	}
+	return f, nil
+}
