@@ -17,9 +17,17 @@ type metadata struct {
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 	SubjectTypesSupported             []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	// RFC 8705: tokens can be bound to client certificates, and the
+	// endpoints that take mTLS may live on another host.
+	TLSClientCertificateBoundAccessTokens bool              `json:"tls_client_certificate_bound_access_tokens"`
+	MTLSEndpointAliases                   map[string]string `json:"mtls_endpoint_aliases,omitempty"`
 }
 
 func (s *Server) discovery() ([]byte, error) {
+	var aliases map[string]string
+	if base := s.mtlsAliasBase; base != "" {
+		aliases = map[string]string{"token_endpoint": base + "oauth/token"}
+	}
 	return json.Marshal(metadata{
 		Issuer:                            s.issuer,
 		TokenEndpoint:                     s.issuer + "oauth/token",
@@ -30,6 +38,9 @@ func (s *Server) discovery() ([]byte, error) {
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{"RS256", "PS256", "ES256"},
+
+		TLSClientCertificateBoundAccessTokens: true,
+		MTLSEndpointAliases:                   aliases,
 	})
 }
 

@@ -15,13 +15,16 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/clients"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
+	"github.com/portcullis-gw/portcullis/clientcert"
 )
 
 // clientCredentials is the client credentials grant (RFC 6749 section
 // 4.4) with Auth0's rules: the audience parameter names the API; the API's
 // client access policy and the client's subject_type client grant decide
-// the scopes (access.ClientCredentialsScopes).
-func (s *Server) clientCredentials(ctx context.Context, c *clients.Client, req tokenRequest) (*tokenResponse, error) {
+// the scopes (access.ClientCredentialsScopes). When the client or the API
+// asks for proof of possession, the token is bound to the TLS client
+// certificate of the request (RFC 8705).
+func (s *Server) clientCredentials(ctx context.Context, c *clients.Client, req tokenRequest, cert clientcert.Info) (*tokenResponse, error) {
 	if c.IsPublic() || !c.AllowsGrant(clients.GrantClientCredentials) {
 		return nil, ErrUnauthorizedClient.WithDescription("Grant type `client_credentials` not allowed for the client.")
 	}
@@ -51,6 +54,10 @@ func (s *Server) clientCredentials(ctx context.Context, c *clients.Client, req t
 	if err != nil {
 		return nil, err
 	}
+	thumbprint, err := binding(c, api, cert)
+	if err != nil {
+		return nil, err
+	}
 	signer, ok := s.ring.Load().Signer(jwa.SignatureAlgorithm(api.SigningAlg))
 	if !ok {
 		return nil, fmt.Errorf("no signing key for %s", api.SigningAlg)
@@ -67,6 +74,8 @@ func (s *Server) clientCredentials(ctx context.Context, c *clients.Client, req t
 		IssuedAt:    s.now(),
 		Lifetime:    lifetime,
 		Dialect:     api.TokenDialect,
+
+		CertThumbprint: thumbprint,
 	})
 	if err != nil {
 		return nil, err
@@ -81,6 +90,26 @@ func (s *Server) clientCredentials(ctx context.Context, c *clients.Client, req t
 		ExpiresIn:   api.TokenLifetime,
 		Scope:       strings.Join(scopes, " "),
 	}, nil
+}
+
+// binding returns the certificate thumbprint to bind the token to: the
+// request's client certificate when the client requires proof of
+// possession or the API has an mtls proof_of_possession, nothing otherwise.
+// A required binding without a certificate is an error, never an unbound
+// token.
+func binding(c *clients.Client, api *access.ResourceServer, cert clientcert.Info) (string, error) {
+	pop := api.ProofOfPossession
+	wanted := c.RequireProofOfPossession || pop != nil
+	required := c.RequireProofOfPossession || (pop != nil && pop.Required)
+	switch {
+	case !wanted:
+		return "", nil
+	case cert.Present:
+		return cert.Thumbprint, nil
+	case required:
+		return "", ErrInvalidRequest.WithDescription("Certificate-bound tokens are required (RFC 8705): send the token request over TLS with a client certificate.")
+	}
+	return "", nil
 }
 
 // checkScopeSyntax checks a scope parameter against RFC 6749 section 3.3:

@@ -45,6 +45,11 @@ type Config struct {
 	// BootstrapAdmin, when set, is a client created on start if it does not
 	// exist, with a grant for every Management API scope.
 	BootstrapAdmin *Credentials
+	// MTLSEndpointAliases, when set, is the base URL (ending in a slash) of
+	// the host that serves the token endpoint with TLS client certificates,
+	// such as https://mtls.auth.example.com/; discovery publishes it as
+	// mtls_endpoint_aliases (RFC 8705 section 5).
+	MTLSEndpointAliases string
 	// Logger receives the server's logs. Default: none.
 	Logger *zap.Logger
 	// Now is the clock. Default: time.Now.
@@ -69,6 +74,8 @@ type Server struct {
 	logger       *zap.Logger
 	now          func() time.Time
 	discoveryDoc []byte
+	// mtlsAliasBase is Config.MTLSEndpointAliases.
+	mtlsAliasBase string
 }
 
 // ValidateIssuer checks an issuer URL (see Config.Issuer).
@@ -110,6 +117,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("no storage configured")
 	}
+	if cfg.MTLSEndpointAliases != "" {
+		if err := ValidateIssuer(cfg.MTLSEndpointAliases); err != nil {
+			return nil, fmt.Errorf("mtls_endpoint_aliases: %w", err)
+		}
+	}
 	u, _ := url.Parse(cfg.Issuer)
 	s := &Server{
 		issuer: cfg.Issuer,
@@ -117,6 +129,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		store:  storage.Cached(cfg.Store),
 		logger: cfg.Logger,
 		now:    cfg.Now,
+
+		mtlsAliasBase: cfg.MTLSEndpointAliases,
 	}
 	if s.logger == nil {
 		s.logger = zap.NewNop()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/portcullis-gw/portcullis/authserver/clients"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
+	"github.com/portcullis-gw/portcullis/clientcert"
 )
 
 // MaxTokenRequestSize bounds the body of a token request, in bytes.
@@ -63,9 +64,10 @@ func (s *Server) token(r *http.Request) (*tokenResponse, error) {
 	if err != nil {
 		return nil, err
 	}
+	cert := clientcert.FromTLS(r.TLS, nil, s.now())
 	switch grantType {
 	case clients.GrantClientCredentials:
-		return s.clientCredentials(r.Context(), client, req)
+		return s.clientCredentials(r.Context(), client, req, cert)
 	default:
 		return nil, ErrUnsupportedGrantType.WithDescription(fmt.Sprintf("Unsupported grant type: %s", grantType))
 	}

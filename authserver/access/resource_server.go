@@ -85,6 +85,15 @@ type Scope struct {
 	Description string `json:"description,omitempty"`
 }
 
+// ProofOfPossession is Auth0's proof_of_possession of an API: with
+// mechanism mtls, tokens for the API issued over a TLS connection carrying a
+// client certificate are bound to it (RFC 8705, cnf.x5t#S256); Required
+// refuses to issue a token without one.
+type ProofOfPossession struct {
+	Mechanism string `json:"mechanism"`
+	Required  bool   `json:"required"`
+}
+
 // Signing algorithms a resource server's tokens may use.
 var SigningAlgs = []string{"RS256", "PS256", "ES256"}
 
@@ -104,12 +113,17 @@ type ResourceServer struct {
 	AllowOfflineAccess       bool                     `json:"allow_offline_access"`
 	SkipConsent              bool                     `json:"skip_consent_for_verifiable_first_party_clients"`
 	SubjectTypeAuthorization SubjectTypeAuthorization `json:"subject_type_authorization"`
+	ProofOfPossession        *ProofOfPossession       `json:"proof_of_possession"`
 }
 
 // Clone returns a deep copy.
 func (rs *ResourceServer) Clone() *ResourceServer {
 	cp := *rs
 	cp.Scopes = slices.Clone(rs.Scopes)
+	if rs.ProofOfPossession != nil {
+		pop := *rs.ProofOfPossession
+		cp.ProofOfPossession = &pop
+	}
 	return &cp
 }
 
@@ -189,6 +203,9 @@ func (rs *ResourceServer) Validate() error {
 	}
 	if rs.TokenDialect.IncludesPermissions() && !rs.EnforcePolicies {
 		return fmt.Errorf("token_dialect %s adds RBAC permissions to tokens and requires enforce_policies to be true", rs.TokenDialect)
+	}
+	if pop := rs.ProofOfPossession; pop != nil && pop.Mechanism != "mtls" {
+		return errors.New("proof_of_possession.mechanism must be mtls (dpop is not supported)")
 	}
 	switch rs.SubjectTypeAuthorization.User.Policy {
 	case PolicyAllowAll, PolicyRequireClientGrant, PolicyDenyAll:

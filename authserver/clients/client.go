@@ -78,6 +78,10 @@ type Client struct {
 	InitiateLoginURI        string            `json:"initiate_login_uri,omitempty"`
 	JWTConfiguration        JWTConfiguration  `json:"jwt_configuration"`
 	ClientMetadata          map[string]string `json:"client_metadata,omitempty"`
+	// RequireProofOfPossession binds the client's tokens to the TLS client
+	// certificate it presents at the token endpoint (RFC 8705), and refuses
+	// tokens when it presents none.
+	RequireProofOfPossession bool `json:"require_proof_of_possession"`
 
 	// SecretHash is the keyed hash of the client secret (see Hasher); empty
 	// for public clients. It never leaves the server.

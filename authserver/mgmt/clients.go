@@ -17,21 +17,22 @@ import (
 // clientFields are the writable properties of a client; a nil field is
 // left as it is (PATCH) or defaulted (POST).
 type clientFields struct {
-	Name                    *string                   `json:"name"`
-	Description             *string                   `json:"description"`
-	AppType                 *clients.AppType          `json:"app_type"`
-	IsFirstParty            *bool                     `json:"is_first_party"`
-	OIDCConformant          *bool                     `json:"oidc_conformant"`
-	GrantTypes              *[]string                 `json:"grant_types"`
-	TokenEndpointAuthMethod *clients.AuthMethod       `json:"token_endpoint_auth_method"`
-	Callbacks               *[]string                 `json:"callbacks"`
-	AllowedOrigins          *[]string                 `json:"allowed_origins"`
-	WebOrigins              *[]string                 `json:"web_origins"`
-	AllowedLogoutURLs       *[]string                 `json:"allowed_logout_urls"`
-	LogoURI                 *string                   `json:"logo_uri"`
-	InitiateLoginURI        *string                   `json:"initiate_login_uri"`
-	JWTConfiguration        *clients.JWTConfiguration `json:"jwt_configuration"`
-	ClientMetadata          *map[string]string        `json:"client_metadata"`
+	Name                     *string                   `json:"name"`
+	Description              *string                   `json:"description"`
+	AppType                  *clients.AppType          `json:"app_type"`
+	IsFirstParty             *bool                     `json:"is_first_party"`
+	OIDCConformant           *bool                     `json:"oidc_conformant"`
+	GrantTypes               *[]string                 `json:"grant_types"`
+	TokenEndpointAuthMethod  *clients.AuthMethod       `json:"token_endpoint_auth_method"`
+	Callbacks                *[]string                 `json:"callbacks"`
+	AllowedOrigins           *[]string                 `json:"allowed_origins"`
+	WebOrigins               *[]string                 `json:"web_origins"`
+	AllowedLogoutURLs        *[]string                 `json:"allowed_logout_urls"`
+	LogoURI                  *string                   `json:"logo_uri"`
+	InitiateLoginURI         *string                   `json:"initiate_login_uri"`
+	JWTConfiguration         *clients.JWTConfiguration `json:"jwt_configuration"`
+	ClientMetadata           *map[string]string        `json:"client_metadata"`
+	RequireProofOfPossession *bool                     `json:"require_proof_of_possession"`
 	// ClientSecret sets a secret chosen by the caller instead of a
 	// generated one.
 	ClientSecret *string `json:"client_secret"`
@@ -53,6 +54,7 @@ func (f *clientFields) apply(c *clients.Client) {
 	set(&c.InitiateLoginURI, f.InitiateLoginURI)
 	set(&c.JWTConfiguration, f.JWTConfiguration)
 	set(&c.ClientMetadata, f.ClientMetadata)
+	set(&c.RequireProofOfPossession, f.RequireProofOfPossession)
 }
 
 // set copies *src into *dst when src is given.

@@ -5,6 +5,7 @@
 package mgmt
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -293,6 +294,25 @@ func goJSONType(t reflect.Type) string {
 		return "array"
 	}
 	return "object"
+}
+
+// nullable is a property that may be sent as null to clear it: Sent says
+// whether it was in the body, Value is nil for null.
+type nullable[T any] struct {
+	Sent  bool
+	Value *T
+}
+
+// UnmarshalJSON decodes the value strictly (unknown properties refused).
+func (n *nullable[T]) UnmarshalJSON(b []byte) error {
+	n.Sent = true
+	if string(b) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	n.Value = new(T)
+	return dec.Decode(n.Value)
 }
 
 // listQuery is the pagination of a list request.

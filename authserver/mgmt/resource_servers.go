@@ -20,16 +20,17 @@ type policyFields struct {
 // resourceServerFields are the writable properties of an API. Identifier
 // is accepted on PATCH only to refuse a change with a clear message.
 type resourceServerFields struct {
-	Name                     *string         `json:"name"`
-	Identifier               *string         `json:"identifier"`
-	Scopes                   *[]access.Scope `json:"scopes"`
-	SigningAlg               *string         `json:"signing_alg"`
-	TokenLifetime            *int            `json:"token_lifetime"`
-	TokenLifetimeForWeb      *int            `json:"token_lifetime_for_web"`
-	TokenDialect             *access.Dialect `json:"token_dialect"`
-	EnforcePolicies          *bool           `json:"enforce_policies"`
-	AllowOfflineAccess       *bool           `json:"allow_offline_access"`
-	SkipConsent              *bool           `json:"skip_consent_for_verifiable_first_party_clients"`
+	Name                     *string                            `json:"name"`
+	Identifier               *string                            `json:"identifier"`
+	Scopes                   *[]access.Scope                    `json:"scopes"`
+	SigningAlg               *string                            `json:"signing_alg"`
+	TokenLifetime            *int                               `json:"token_lifetime"`
+	TokenLifetimeForWeb      *int                               `json:"token_lifetime_for_web"`
+	TokenDialect             *access.Dialect                    `json:"token_dialect"`
+	EnforcePolicies          *bool                              `json:"enforce_policies"`
+	AllowOfflineAccess       *bool                              `json:"allow_offline_access"`
+	SkipConsent              *bool                              `json:"skip_consent_for_verifiable_first_party_clients"`
+	ProofOfPossession        nullable[access.ProofOfPossession] `json:"proof_of_possession"`
 	SubjectTypeAuthorization *struct {
 		User   *policyFields `json:"user"`
 		Client *policyFields `json:"client"`
@@ -46,6 +47,9 @@ func (f *resourceServerFields) apply(rs *access.ResourceServer) {
 	set(&rs.EnforcePolicies, f.EnforcePolicies)
 	set(&rs.AllowOfflineAccess, f.AllowOfflineAccess)
 	set(&rs.SkipConsent, f.SkipConsent)
+	if f.ProofOfPossession.Sent {
+		rs.ProofOfPossession = f.ProofOfPossession.Value
+	}
 	if sta := f.SubjectTypeAuthorization; sta != nil {
 		if sta.User != nil {
 			set(&rs.SubjectTypeAuthorization.User.Policy, sta.User.Policy)

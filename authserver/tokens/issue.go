@@ -38,21 +38,30 @@ type AccessToken struct {
 	IssuedAt    time.Time
 	Lifetime    time.Duration
 	Dialect     access.Dialect
+	// CertThumbprint, when set, binds the token to a client certificate:
+	// the RFC 8705 cnf claim {"x5t#S256": CertThumbprint}.
+	CertThumbprint string
+}
+
+// Confirmation is the cnf claim of a certificate-bound token.
+type Confirmation struct {
+	X5TS256 string `json:"x5t#S256"`
 }
 
 // claims is the payload. Field order is the order in the token.
 type claims struct {
-	Issuer      string    `json:"iss"`
-	Subject     string    `json:"sub"`
-	Audience    string    `json:"aud"`
-	IssuedAt    int64     `json:"iat"`
-	Expiry      int64     `json:"exp"`
-	JTI         string    `json:"jti"`
-	ClientID    string    `json:"client_id,omitempty"`
-	Scope       string    `json:"scope,omitempty"`
-	GrantType   string    `json:"gty,omitempty"`
-	AZP         string    `json:"azp,omitempty"`
-	Permissions *[]string `json:"permissions,omitempty"`
+	Issuer      string        `json:"iss"`
+	Subject     string        `json:"sub"`
+	Audience    string        `json:"aud"`
+	IssuedAt    int64         `json:"iat"`
+	Expiry      int64         `json:"exp"`
+	JTI         string        `json:"jti"`
+	ClientID    string        `json:"client_id,omitempty"`
+	Scope       string        `json:"scope,omitempty"`
+	GrantType   string        `json:"gty,omitempty"`
+	AZP         string        `json:"azp,omitempty"`
+	Permissions *[]string     `json:"permissions,omitempty"`
+	Cnf         *Confirmation `json:"cnf,omitempty"`
 }
 
 // Issue signs t with s and returns the compact JWT and its jti.
@@ -78,6 +87,9 @@ func Issue(s keys.Signer, t AccessToken) (token, jti string, err error) {
 	} else {
 		c.AZP = t.ClientID
 		c.GrantType = t.GrantType
+	}
+	if t.CertThumbprint != "" {
+		c.Cnf = &Confirmation{X5TS256: t.CertThumbprint}
 	}
 	if t.Dialect.IncludesPermissions() {
 		perms := t.Permissions

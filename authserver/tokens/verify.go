@@ -64,6 +64,9 @@ type Claims struct {
 	GrantType   string
 	Scopes      []string
 	Permissions []string
+	// CertThumbprint is cnf.x5t#S256 of a certificate-bound token (RFC
+	// 8705): the token is only good with that client certificate.
+	CertThumbprint string
 }
 
 // HasScope reports whether the token's scope claim lists s.
@@ -184,6 +187,14 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 			}
 			c.Permissions = append(c.Permissions, s)
 		}
+	}
+	if v, ok := tok.Get("cnf"); ok {
+		cnf, ok := v.(map[string]any)
+		thumb, _ := cnf["x5t#S256"].(string)
+		if !ok || thumb == "" {
+			return nil, invalid(CauseClaims, "cnf claim has no x5t#S256 certificate thumbprint")
+		}
+		c.CertThumbprint = thumb
 	}
 	if typ != TypeJWT && (stringClaim(tok, "client_id") == "" || tok.JwtID() == "" || tok.Subject() == "") {
 		return nil, invalid(CauseClaims, "RFC 9068 token lacks sub, client_id or jti")

@@ -40,6 +40,10 @@ type App struct {
 	// start if missing, with a grant for every Management API scope. An
 	// existing client of that id is left as it is.
 	BootstrapAdmin *authserver.Credentials `json:"bootstrap_admin,omitempty"`
+	// MTLSEndpointAliases is the base URL of a host that serves the token
+	// endpoint with TLS client certificates (e.g. https://mtls.auth.example.com/),
+	// published in discovery as mtls_endpoint_aliases. Default: none.
+	MTLSEndpointAliases string `json:"mtls_endpoint_aliases,omitempty"`
 
 	server   *authserver.Server
 	storeKey string
@@ -87,6 +91,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Store:          st,
 		BootstrapAdmin: a.BootstrapAdmin,
 		Logger:         a.logger,
+
+		MTLSEndpointAliases: repl.ReplaceKnown(a.MTLSEndpointAliases, ""),
 	})
 	if err != nil {
 		return fmt.Errorf("starting the authorization server: %w", err)

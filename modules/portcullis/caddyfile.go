@@ -25,6 +25,7 @@ func init() {
 //		issuer <url>
 //		storage sqlite <path>
 //		bootstrap_admin <client_id> <client_secret>
+//		mtls_endpoint_aliases <base url>
 //	}
 //
 // bootstrap_admin with no arguments (both environment variables unset) is
@@ -35,15 +36,12 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
+	var err error
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "issuer":
-			if !d.NextArg() {
-				return nil, d.ArgErr()
-			}
-			app.Issuer = d.Val()
-			if d.NextArg() {
-				return nil, d.ArgErr()
+			if app.Issuer, err = oneArg(d); err != nil {
+				return nil, err
 			}
 		case "storage":
 			st, err := ParseStorage(d.RemainingArgs())
@@ -51,6 +49,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, d.WrapErr(err)
 			}
 			app.Storage = st
+		case "mtls_endpoint_aliases":
+			if app.MTLSEndpointAliases, err = oneArg(d); err != nil {
+				return nil, err
+			}
 		case "bootstrap_admin":
 			args := d.RemainingArgs()
 			switch len(args) {
@@ -65,6 +67,15 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 		}
 	}
 	return httpcaddyfile.App{Name: "portcullis", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// oneArg reads the single argument of an option.
+func oneArg(d *caddyfile.Dispenser) (string, error) {
+	args := d.RemainingArgs()
+	if len(args) != 1 {
+		return "", d.ArgErr()
+	}
+	return args[0], nil
 }
 
 var errStorageSyntax = errors.New("storage takes a backend and its argument: storage sqlite <path>")

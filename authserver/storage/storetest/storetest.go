@@ -70,22 +70,23 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 
 func newClient(id string) *clients.Client {
 	return &clients.Client{
-		ClientID:                id,
-		Name:                    "App " + id,
-		Description:             "The " + id + " application",
-		AppType:                 clients.AppRegularWeb,
-		IsFirstParty:            true,
-		OIDCConformant:          true,
-		GrantTypes:              []string{clients.GrantAuthorizationCode, clients.GrantClientCredentials},
-		TokenEndpointAuthMethod: clients.AuthSecretBasic,
-		Callbacks:               []string{"https://" + id + ".example/callback"},
-		AllowedOrigins:          []string{"https://" + id + ".example"},
-		WebOrigins:              []string{"https://web." + id + ".example"},
-		AllowedLogoutURLs:       []string{"https://" + id + ".example/bye"},
-		LogoURI:                 "https://" + id + ".example/logo.png",
-		InitiateLoginURI:        "https://" + id + ".example/login",
-		JWTConfiguration:        clients.JWTConfiguration{Alg: "ES256", LifetimeInSeconds: 3600},
-		ClientMetadata:          map[string]string{"tier": "gold", "owner": id},
+		ClientID:                 id,
+		Name:                     "App " + id,
+		Description:              "The " + id + " application",
+		AppType:                  clients.AppRegularWeb,
+		IsFirstParty:             true,
+		OIDCConformant:           true,
+		GrantTypes:               []string{clients.GrantAuthorizationCode, clients.GrantClientCredentials},
+		TokenEndpointAuthMethod:  clients.AuthSecretBasic,
+		Callbacks:                []string{"https://" + id + ".example/callback"},
+		AllowedOrigins:           []string{"https://" + id + ".example"},
+		WebOrigins:               []string{"https://web." + id + ".example"},
+		AllowedLogoutURLs:        []string{"https://" + id + ".example/bye"},
+		LogoURI:                  "https://" + id + ".example/logo.png",
+		InitiateLoginURI:         "https://" + id + ".example/login",
+		JWTConfiguration:         clients.JWTConfiguration{Alg: "ES256", LifetimeInSeconds: 3600},
+		ClientMetadata:           map[string]string{"tier": "gold", "owner": id},
+		RequireProofOfPossession: true,
 		// Bytes that are not text: NUL, invalid UTF-8.
 		SecretHash: []byte("hash\x00of\xff" + id),
 	}
@@ -109,6 +110,7 @@ func newResourceServer(id, identifier string) *access.ResourceServer {
 			User:   access.SubjectPolicy{Policy: access.PolicyRequireClientGrant},
 			Client: access.SubjectPolicy{Policy: access.PolicyDenyAll},
 		},
+		ProofOfPossession: &access.ProofOfPossession{Mechanism: "mtls", Required: true},
 	}
 }
 
