@@ -6,6 +6,7 @@ package authz
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -63,9 +64,18 @@ type Grant struct {
 
 // ClientCert is input.client_cert.
 type ClientCert struct {
-	Verified    bool
+	// Verified: the chain was verified against a trusted CA.
+	Verified bool
+	// Fingerprint is the hex SHA-256 of the certificate; Thumbprint the
+	// same digest as RFC 8705's x5t#S256 (unpadded base64url).
 	Fingerprint string
-	Subject     string
+	Thumbprint  string
+	// Subject is the RFC 4514 distinguished name.
+	Subject  string
+	DNSNames []string
+	URIs     []string
+	// NotAfter is the end of validity, in seconds since the epoch.
+	NotAfter int64
 }
 
 // Token is input.token, built once per verified token and shared by every
@@ -76,6 +86,8 @@ type Token struct {
 	Issuer      string
 	Scopes      []string
 	Permissions []string
+	// CertThumbprint is cnf.x5t#S256 of a certificate-bound token.
+	CertThumbprint string
 	// IsM2M is true for client credentials tokens.
 	IsM2M bool
 	// LocalIssuer is true for tokens of the embedded authorization server.
@@ -94,8 +106,10 @@ func NewToken(c *tokens.Claims, claims map[string]any, local bool) (*Token, erro
 		Issuer:      c.Token.Issuer(),
 		Scopes:      c.Scopes,
 		Permissions: c.Permissions,
-		IsM2M:       c.GrantType == tokens.GTYClientCC || (c.ClientID != "" && c.Subject == c.ClientID+"@clients"),
-		LocalIssuer: local,
+
+		CertThumbprint: c.CertThumbprint,
+		IsM2M:          c.GrantType == tokens.GTYClientCC || (c.ClientID != "" && c.Subject == c.ClientID+"@clients"),
+		LocalIssuer:    local,
 	}
 	claimsValue, err := ast.InterfaceToValue(claims)
 	if err != nil {
@@ -119,6 +133,7 @@ func (t *Token) astValue() ast.Value {
 		item("issuer", ast.String(t.Issuer)),
 		item("scopes", stringArray(nonNil(t.Scopes))),
 		item("permissions", stringArray(nonNil(t.Permissions))),
+		item("cert_thumbprint", ast.String(t.CertThumbprint)),
 		item("is_m2m", ast.Boolean(t.IsM2M)),
 		item("local_issuer", ast.Boolean(t.LocalIssuer)),
 	)
@@ -165,9 +180,14 @@ func (in *Input) value(uses inputUse) ast.Value {
 	cert := ast.Value(ast.Null{})
 	if c := in.ClientCert; c != nil {
 		cert = ast.NewObject(
+			item("present", ast.Boolean(true)),
 			item("verified", ast.Boolean(c.Verified)),
 			item("fingerprint", ast.String(c.Fingerprint)),
+			item("thumbprint", ast.String(c.Thumbprint)),
 			item("subject", ast.String(c.Subject)),
+			item("dns_names", stringArray(nonNil(c.DNSNames))),
+			item("uris", stringArray(nonNil(c.URIs))),
+			item("not_after", ast.Number(strconv.FormatInt(c.NotAfter, 10))),
 		)
 	}
 	token := ast.Value(ast.Null{})

@@ -43,7 +43,9 @@ func (in *Input) memoKey(uses inputUse) memoKey {
 	}
 	if c := in.ClientCert; c != nil {
 		b.Reset()
-		list(&b, []string{strconv.FormatBool(c.Verified), c.Fingerprint, c.Subject})
+		list(&b, []string{strconv.FormatBool(c.Verified), c.Fingerprint, c.Subject, strconv.FormatInt(c.NotAfter, 10)})
+		list(&b, c.DNSNames)
+		list(&b, c.URIs)
 		k.cert = b.String()
 	}
 	return k

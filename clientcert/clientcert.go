@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -256,4 +257,25 @@ func headerSafe(s string) string {
 		}
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// Header formats, as the forwarding formats are named in configuration.
+const (
+	FormatRFC9440 = "rfc9440"
+	FormatAuth0   = "auth0"
+	FormatXFCC    = "xfcc"
+)
+
+// FromHeaders reads a certificate forwarded in format by a trusted proxy.
+// It returns ErrNoCertificate when the request carries none.
+func FromHeaders(h http.Header, format string) (Info, error) {
+	switch format {
+	case FormatRFC9440:
+		return ParseRFC9440(strings.Join(h.Values(HeaderClientCert), ", "), strings.Join(h.Values(HeaderClientCertChain), ", "))
+	case FormatAuth0:
+		return ParseAuth0(h.Get(HeaderAuth0Cert), h.Get(HeaderAuth0Verified))
+	case FormatXFCC:
+		return ParseXFCC(h.Get(HeaderXFCC))
+	}
+	return Info{}, fmt.Errorf("unknown client certificate header format %q", format)
 }

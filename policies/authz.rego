@@ -13,7 +13,15 @@ grant_checked if {
 	input.token.local_issuer
 }
 
-decision := deny("client grant revoked", {"error": "insufficient_scope"}) if {
+# A certificate-bound token (RFC 8705) is good only with the client
+# certificate whose thumbprint it carries in cnf.x5t#S256.
+decision := {
+	"allow": false, "status": 401, "reason": "certificate-bound token without its certificate",
+	"error": "invalid_token",
+} if {
+	input.token.cert_thumbprint != ""
+	not input.client_cert.thumbprint == input.token.cert_thumbprint
+} else := deny("client grant revoked", {"error": "insufficient_scope"}) if {
 	grant_checked
 	input.client_grant == null
 } else := deny("client grant no longer covers the route", {

@@ -9,7 +9,7 @@ base := {
 	"token": {
 		"claims": {}, "subject": "auth0|alice", "client_id": "app1", "issuer": "https://auth.example.com/",
 		"scopes": ["read:orders", "create:orders"], "permissions": ["delete:orders"],
-		"is_m2m": false, "local_issuer": true,
+		"is_m2m": false, "local_issuer": true, "cert_thumbprint": "",
 	},
 	"route": {"required_scopes": ["read:orders"], "required_permissions": []},
 	"client_grant": null,
@@ -98,4 +98,38 @@ test_remote_m2m_token_is_not_grant_checked if {
 
 test_user_token_is_not_grant_checked if {
 	authz.decision.allow with input as base
+}
+
+cert(thumbprint) := {
+	"present": true, "verified": true, "fingerprint": "ab", "thumbprint": thumbprint,
+	"subject": "CN=client", "dns_names": [], "uris": [], "not_after": 1900000000,
+}
+
+bound := object.union(base, {"token": object.union(base.token, {"cert_thumbprint": "t1"})})
+
+test_bound_token_with_its_certificate if {
+	authz.decision.allow with input as object.union(bound, {"client_cert": cert("t1")})
+}
+
+test_bound_token_without_a_certificate if {
+	d := authz.decision with input as bound
+	not d.allow
+	d.status == 401
+	d.error == "invalid_token"
+}
+
+test_bound_token_with_another_certificate if {
+	d := authz.decision with input as object.union(bound, {"client_cert": cert("t2")})
+	not d.allow
+	d.status == 401
+}
+
+test_unbound_token_needs_no_certificate if {
+	authz.decision.allow with input as object.union(base, {"client_cert": cert("t9")})
+}
+
+test_binding_is_checked_before_scopes if {
+	inp := object.union(bound, {"route": {"required_scopes": ["ship:orders"], "required_permissions": []}})
+	d := authz.decision with input as inp
+	d.status == 401
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver"
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
 	"github.com/portcullis-gw/portcullis/authz"
+	"github.com/portcullis-gw/portcullis/clientcert"
 	"github.com/portcullis-gw/portcullis/modules/portcullis"
 	"github.com/portcullis-gw/portcullis/remoteissuer"
 )
@@ -94,6 +95,12 @@ type Handler struct {
 	// Realm is the realm of WWW-Authenticate challenges. Default: the
 	// audience.
 	Realm string `json:"realm,omitempty"`
+	// ClientCertHeader reads the client certificate from headers in this
+	// format (rfc9440, auth0 or xfcc) when the request comes from one of
+	// the server's trusted_proxies; from anyone else those headers are
+	// ignored and the TLS connection's certificate is used. Default: the
+	// TLS connection's certificate only.
+	ClientCertHeader string `json:"client_cert_header,omitempty"`
 
 	issuers     map[string]*issuer
 	server      *authserver.Server            // the embedded one, when trusted
@@ -218,6 +225,11 @@ func (h *Handler) Validate() error {
 	if h.PolicyTimeout < 0 {
 		return errors.New("bearer_auth: policy_timeout must be positive")
 	}
+	switch h.ClientCertHeader {
+	case "", clientcert.FormatRFC9440, clientcert.FormatAuth0, clientcert.FormatXFCC:
+	default:
+		return fmt.Errorf("bearer_auth: client_cert_header must be rfc9440, auth0 or xfcc")
+	}
 	if h.CacheSize < -1 {
 		return errors.New("bearer_auth: cache_size must be -1 (off), 0 (default) or a size")
 	}
@@ -244,6 +256,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		Token:   v.token,
 	}
 	in.Route.RequiredScopes, in.Route.RequiredPermissions = requirements(h.Rules, r.Method, path)
+	if in.ClientCert, err = h.clientCert(r); err != nil {
+		h.metrics.verifyFailed.WithLabelValues("client_certificate").Inc()
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
 	if v.issuer.local && v.token.IsM2M {
 		if in.ClientGrant, err = h.liveGrant(r.Context(), v.token.ClientID); err != nil {
 			return caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("reading client grant: %w", err))
@@ -404,6 +420,34 @@ func quotable(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// clientCert is the request's client certificate for the policy: from a
+// trusted proxy's headers when so configured, otherwise from the TLS
+// connection (verified when Caddy's client_auth verified its chain). A
+// malformed forwarded certificate is an error: the request goes no further.
+func (h *Handler) clientCert(r *http.Request) (*authz.ClientCert, error) {
+	var info clientcert.Info
+	if trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); trusted && h.ClientCertHeader != "" {
+		var err error
+		info, err = clientcert.FromHeaders(r.Header, h.ClientCertHeader)
+		if errors.Is(err, clientcert.ErrNoCertificate) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("forwarded client certificate: %w", err)
+		}
+	} else {
+		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+			return nil, nil
+		}
+		info = clientcert.FromTLS(r.TLS, nil, h.now())
+		info.Verified = len(r.TLS.VerifiedChains) > 0
+	}
+	return &authz.ClientCert{
+		Verified: info.Verified, Fingerprint: info.FingerprintSHA256, Thumbprint: info.Thumbprint,
+		Subject: info.Subject, DNSNames: info.DNSNames, URIs: info.URIs, NotAfter: info.NotAfter.Unix(),
+	}, nil
 }
 
 // liveGrant reads the client's current grant for the audience from the

@@ -29,6 +29,7 @@ func init() {
 //		cache_size <n>|off
 //		strip_authorization
 //		realm <realm>
+//		client_cert_header rfc9440|auth0|xfcc
 //	}
 //
 // scopes, permissions and issuer may be repeated.
@@ -100,6 +101,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 			b.StripAuthorization = true
 		case "realm":
 			b.Realm, err = one()
+		case "client_cert_header":
+			b.ClientCertHeader, err = one()
 		default:
 			return nil, h.Errf("unrecognized bearer_auth option: %s", directive)
 		}

@@ -5,6 +5,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/portcullis-gw/portcullis/clientcert"
 )
 
 func init() {
@@ -38,7 +40,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 			}
 			for _, a := range args {
 				if !knownFormat(a) {
-					return nil, h.Errf("unknown forward_client_cert format %q (want %s, %s or %s)", a, FormatRFC9440, FormatAuth0, FormatXFCC)
+					return nil, h.Errf("unknown forward_client_cert format %q (want %s, %s or %s)", a, clientcert.FormatRFC9440, clientcert.FormatAuth0, clientcert.FormatXFCC)
 				}
 				if !slices.Contains(f.Formats, a) {
 					f.Formats = append(f.Formats, a)

@@ -26,13 +26,6 @@ func init() {
 	caddy.RegisterModule(Handler{})
 }
 
-// Formats.
-const (
-	FormatRFC9440 = "rfc9440"
-	FormatAuth0   = "auth0"
-	FormatXFCC    = "xfcc"
-)
-
 // Handler forwards the request's TLS client certificate to the next
 // handler (typically reverse_proxy) as request headers.
 //
@@ -100,11 +93,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	formats := h.Formats
 	if len(formats) == 0 {
-		formats = []string{FormatRFC9440}
+		formats = []string{clientcert.FormatRFC9440}
 	}
-	h.rfc9440 = slices.Contains(formats, FormatRFC9440)
-	h.auth0 = slices.Contains(formats, FormatAuth0)
-	h.xfcc = slices.Contains(formats, FormatXFCC)
+	h.rfc9440 = slices.Contains(formats, clientcert.FormatRFC9440)
+	h.auth0 = slices.Contains(formats, clientcert.FormatAuth0)
+	h.xfcc = slices.Contains(formats, clientcert.FormatXFCC)
 	if len(h.TrustedCACerts) > 0 {
 		h.roots = x509.NewCertPool()
 		repl := caddy.NewReplacer()
@@ -155,7 +148,7 @@ func readPEMCertificates(name string) ([]*x509.Certificate, error) {
 func (h *Handler) Validate() error {
 	for _, f := range h.Formats {
 		if !knownFormat(f) {
-			return fmt.Errorf("forward_client_cert: unknown format %q (want %s, %s or %s)", f, FormatRFC9440, FormatAuth0, FormatXFCC)
+			return fmt.Errorf("forward_client_cert: unknown format %q (want %s, %s or %s)", f, clientcert.FormatRFC9440, clientcert.FormatAuth0, clientcert.FormatXFCC)
 		}
 	}
 	if slices.Contains(h.TrustedCACerts, "") {
@@ -165,7 +158,7 @@ func (h *Handler) Validate() error {
 }
 
 func knownFormat(f string) bool {
-	return f == FormatRFC9440 || f == FormatAuth0 || f == FormatXFCC
+	return f == clientcert.FormatRFC9440 || f == clientcert.FormatAuth0 || f == clientcert.FormatXFCC
 }
 
 // ServeHTTP deletes inbound certificate headers, sets them from the TLS
