@@ -4,6 +4,7 @@
 package clients
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -82,6 +83,12 @@ type Client struct {
 	// certificate it presents at the token endpoint (RFC 8705), and refuses
 	// tokens when it presents none.
 	RequireProofOfPossession bool `json:"require_proof_of_possession"`
+	// ClientAuthenticationMethods, when set, makes the client authenticate
+	// with a TLS client certificate instead of a secret; then
+	// TokenEndpointAuthMethod is empty (null in JSON).
+	ClientAuthenticationMethods *AuthenticationMethods `json:"client_authentication_methods"`
+	// Credentials are the client's registered certificates.
+	Credentials []Credential `json:"credentials,omitempty"`
 
 	// SecretHash is the keyed hash of the client secret (see Hasher); empty
 	// for public clients. It never leaves the server.
@@ -105,6 +112,17 @@ func (c *Client) Clone() *Client {
 	cp.WebOrigins = slices.Clone(c.WebOrigins)
 	cp.AllowedLogoutURLs = slices.Clone(c.AllowedLogoutURLs)
 	cp.SecretHash = slices.Clone(c.SecretHash)
+	cp.Credentials = slices.Clone(c.Credentials)
+	if m := c.ClientAuthenticationMethods; m != nil {
+		mc := *m
+		for _, p := range []**MethodCredentials{&mc.TLSClientAuth, &mc.SelfSignedTLSClientAuth} {
+			if *p != nil {
+				v := MethodCredentials{Credentials: slices.Clone((*p).Credentials)}
+				*p = &v
+			}
+		}
+		cp.ClientAuthenticationMethods = &mc
+	}
 	if c.ClientMetadata != nil {
 		cp.ClientMetadata = make(map[string]string, len(c.ClientMetadata))
 		for k, v := range c.ClientMetadata {
@@ -120,7 +138,7 @@ func (c *Client) Clone() *Client {
 // only client_credentials, other confidential clients the browser grants as
 // well, public clients never client_credentials.
 func (c *Client) ApplyDefaults() {
-	if c.TokenEndpointAuthMethod == "" {
+	if c.TokenEndpointAuthMethod == "" && c.ClientAuthenticationMethods == nil {
 		if c.AppType == AppSPA || c.AppType == AppNative {
 			c.TokenEndpointAuthMethod = AuthNone
 		} else {
@@ -163,9 +181,12 @@ func (c *Client) Validate() error {
 		return fmt.Errorf("app_type must be one of native, spa, regular_web, non_interactive")
 	}
 	switch c.TokenEndpointAuthMethod {
-	case AuthNone, AuthSecretPost, AuthSecretBasic:
+	case AuthNone, AuthSecretPost, AuthSecretBasic, "":
 	default:
 		return fmt.Errorf("token_endpoint_auth_method must be one of none, client_secret_post, client_secret_basic")
+	}
+	if err := c.validateAuthenticationMethods(); err != nil {
+		return err
 	}
 	for _, g := range c.GrantTypes {
 		if !slices.Contains(knownGrantTypes, g) {
@@ -192,4 +213,13 @@ func (c *Client) Validate() error {
 		}
 	}
 	return nil
+}
+
+// MarshalJSON writes an unset method as null, as Auth0 does for clients
+// that authenticate by certificate.
+func (m AuthMethod) MarshalJSON() ([]byte, error) {
+	if m == "" {
+		return []byte("null"), nil
+	}
+	return json.Marshal(string(m))
 }

@@ -87,10 +87,23 @@ func newClient(id string) *clients.Client {
 		JWTConfiguration:         clients.JWTConfiguration{Alg: "ES256", LifetimeInSeconds: 3600},
 		ClientMetadata:           map[string]string{"tier": "gold", "owner": id},
 		RequireProofOfPossession: true,
+		ClientAuthenticationMethods: &clients.AuthenticationMethods{
+			SelfSignedTLSClientAuth: &clients.MethodCredentials{Credentials: []clients.CredentialRef{{ID: "cred_" + id}}},
+		},
+		Credentials: []clients.Credential{{
+			ID: "cred_" + id, Name: "laptop", CredentialType: clients.CredentialX509Cert,
+			SubjectDN: "C=NL\nCN=" + id, ThumbprintSHA256: "abc-" + id,
+			ExpiresAt: &expiry, CreatedAt: created,
+		}},
 		// Bytes that are not text: NUL, invalid UTF-8.
 		SecretHash: []byte("hash\x00of\xff" + id),
 	}
 }
+
+var (
+	created = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	expiry  = time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
+)
 
 func newResourceServer(id, identifier string) *access.ResourceServer {
 	return &access.ResourceServer{
