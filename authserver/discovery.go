@@ -35,7 +35,7 @@ func (s *Server) discovery() ([]byte, error) {
 		ScopesSupported:                   []string{},
 		ResponseTypesSupported:            []string{},
 		GrantTypesSupported:               []string{"client_credentials"},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "tls_client_auth", "self_signed_tls_client_auth"},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{"RS256", "PS256", "ES256"},
 

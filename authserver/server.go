@@ -13,6 +13,7 @@ package authserver
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -50,6 +51,14 @@ type Config struct {
 	// such as https://mtls.auth.example.com/; discovery publishes it as
 	// mtls_endpoint_aliases (RFC 8705 section 5).
 	MTLSEndpointAliases string
+	// ClientCAs verifies the TLS client certificates of clients using
+	// tls_client_auth. Default: none, so only self_signed_tls_client_auth
+	// clients can authenticate over this server's own TLS.
+	ClientCAs *x509.CertPool
+	// EdgeKey is the cname-api-key a customer edge sends along with a client
+	// certificate it forwards in Auth0's headers. Default: none, and such
+	// forwarded certificates are refused.
+	EdgeKey string
 	// Logger receives the server's logs. Default: none.
 	Logger *zap.Logger
 	// Now is the clock. Default: time.Now.
@@ -76,6 +85,8 @@ type Server struct {
 	discoveryDoc []byte
 	// mtlsAliasBase is Config.MTLSEndpointAliases.
 	mtlsAliasBase string
+	clientCAs     *x509.CertPool
+	edgeKey       string
 }
 
 // ValidateIssuer checks an issuer URL (see Config.Issuer).
@@ -131,6 +142,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		now:    cfg.Now,
 
 		mtlsAliasBase: cfg.MTLSEndpointAliases,
+		clientCAs:     cfg.ClientCAs,
+		edgeKey:       cfg.EdgeKey,
 	}
 	if s.logger == nil {
 		s.logger = zap.NewNop()

@@ -60,11 +60,14 @@ func (s *Server) token(r *http.Request) (*tokenResponse, error) {
 	if grantType == "" {
 		return nil, ErrInvalidRequest.WithDescription("Missing required parameter: grant_type")
 	}
-	client, err := s.authenticateClient(r.Context(), r, req)
+	cert, err := s.requestCertificate(r)
 	if err != nil {
 		return nil, err
 	}
-	cert := clientcert.FromTLS(r.TLS, nil, s.now())
+	client, err := s.authenticateClient(r.Context(), r, req, cert)
+	if err != nil {
+		return nil, err
+	}
 	switch grantType {
 	case clients.GrantClientCredentials:
 		return s.clientCredentials(r.Context(), client, req, cert)
@@ -126,7 +129,7 @@ func readTokenRequest(r *http.Request) (tokenRequest, error) {
 // authenticateClient identifies the client by HTTP Basic credentials, by
 // client_id and client_secret in the body, or (public clients) by client_id
 // alone, and checks that this is the method the client is registered for.
-func (s *Server) authenticateClient(ctx context.Context, r *http.Request, req tokenRequest) (*clients.Client, error) {
+func (s *Server) authenticateClient(ctx context.Context, r *http.Request, req tokenRequest, cert clientcert.Info) (*clients.Client, error) {
 	method := clients.AuthNone
 	clientID, secret := req["client_id"], req["client_secret"]
 	failed := ErrInvalidClient.WithDescription("Client authentication failed.")
@@ -158,6 +161,12 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, req to
 	}
 	if err != nil {
 		return nil, err
+	}
+	if c.UsesCertificates() {
+		if method != clients.AuthNone {
+			return nil, ErrInvalidClient.WithDescription("The client authenticates with a TLS client certificate, not a secret.")
+		}
+		return c, s.authenticateCertificate(c, cert)
 	}
 	if method == clients.AuthNone || c.TokenEndpointAuthMethod == clients.AuthNone {
 		if method != c.TokenEndpointAuthMethod {

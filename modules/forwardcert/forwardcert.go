@@ -6,11 +6,9 @@ package forwardcert
 
 import (
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"time"
 
@@ -99,49 +97,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.auth0 = slices.Contains(formats, clientcert.FormatAuth0)
 	h.xfcc = slices.Contains(formats, clientcert.FormatXFCC)
 	if len(h.TrustedCACerts) > 0 {
-		h.roots = x509.NewCertPool()
 		repl := caddy.NewReplacer()
-		for _, name := range h.TrustedCACerts {
-			name = repl.ReplaceKnown(name, "")
-			certs, err := readPEMCertificates(name)
-			if err != nil {
-				return fmt.Errorf("forward_client_cert: trusted_ca_certs: %w", err)
-			}
-			for _, c := range certs {
-				h.roots.AddCert(c)
-			}
+		files := make([]string, len(h.TrustedCACerts))
+		for i, name := range h.TrustedCACerts {
+			files[i] = repl.ReplaceKnown(name, "")
+		}
+		var err error
+		if h.roots, err = clientcert.LoadPool(files...); err != nil {
+			return fmt.Errorf("forward_client_cert: trusted_ca_certs: %w", err)
 		}
 	}
 	return nil
-}
-
-// readPEMCertificates reads the certificates of a PEM file, which must hold
-// at least one and nothing but certificates.
-func readPEMCertificates(name string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(name)
-	if err != nil {
-		return nil, err
-	}
-	var certs []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("%s: holds a %q block; want only CERTIFICATE blocks", name, block.Type)
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: certificate %d: %w", name, len(certs)+1, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("%s: no PEM certificate", name)
-	}
-	return certs, nil
 }
 
 // Validate checks the configuration.

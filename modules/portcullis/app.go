@@ -6,6 +6,7 @@
 package portcullis
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/storage/sqlite"
+	"github.com/portcullis-gw/portcullis/clientcert"
 )
 
 func init() {
@@ -44,6 +46,13 @@ type App struct {
 	// endpoint with TLS client certificates (e.g. https://mtls.auth.example.com/),
 	// published in discovery as mtls_endpoint_aliases. Default: none.
 	MTLSEndpointAliases string `json:"mtls_endpoint_aliases,omitempty"`
+	// ClientCA lists PEM files of the CAs that tls_client_auth clients'
+	// certificates must chain to. Default: none.
+	ClientCA []string `json:"client_ca,omitempty"`
+	// EdgeKey is the cname-api-key a customer edge must send with a client
+	// certificate it forwards in Auth0's headers. Default: none (forwarded
+	// certificates are refused).
+	EdgeKey string `json:"edge_key,omitempty"`
 
 	server   *authserver.Server
 	storeKey string
@@ -81,6 +90,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
+	var clientCAs *x509.CertPool
+	if len(a.ClientCA) > 0 {
+		files := make([]string, len(a.ClientCA))
+		for i, f := range a.ClientCA {
+			files[i] = repl.ReplaceKnown(f, "")
+		}
+		var err error
+		if clientCAs, err = clientcert.LoadPool(files...); err != nil {
+			return fmt.Errorf("portcullis: client_ca: %w", err)
+		}
+	}
 	st, key, err := acquireStore(a.Storage)
 	if err != nil {
 		return err
@@ -93,6 +113,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Logger:         a.logger,
 
 		MTLSEndpointAliases: repl.ReplaceKnown(a.MTLSEndpointAliases, ""),
+		ClientCAs:           clientCAs,
+		EdgeKey:             repl.ReplaceKnown(a.EdgeKey, ""),
 	})
 	if err != nil {
 		return fmt.Errorf("starting the authorization server: %w", err)

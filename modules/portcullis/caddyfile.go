@@ -26,6 +26,8 @@ func init() {
 //		storage sqlite <path>
 //		bootstrap_admin <client_id> <client_secret>
 //		mtls_endpoint_aliases <base url>
+//		client_ca <pem file...>
+//		edge_key <cname-api-key>
 //	}
 //
 // bootstrap_admin with no arguments (both environment variables unset) is
@@ -51,6 +53,14 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 			app.Storage = st
 		case "mtls_endpoint_aliases":
 			if app.MTLSEndpointAliases, err = oneArg(d); err != nil {
+				return nil, err
+			}
+		case "client_ca":
+			if app.ClientCA = d.RemainingArgs(); len(app.ClientCA) == 0 {
+				return nil, d.ArgErr()
+			}
+		case "edge_key":
+			if app.EdgeKey, err = oneArg(d); err != nil {
 				return nil, err
 			}
 		case "bootstrap_admin":
