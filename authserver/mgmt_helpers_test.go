@@ -16,6 +16,7 @@ import (
 var mgmtScopes = []string{
 	"read:clients", "create:clients", "update:clients", "delete:clients",
 	"read:client_keys", "update:client_keys",
+	"read:client_credentials", "create:client_credentials", "update:client_credentials", "delete:client_credentials",
 	"read:resource_servers", "create:resource_servers", "update:resource_servers", "delete:resource_servers",
 	"read:client_grants", "create:client_grants", "update:client_grants", "delete:client_grants",
 }

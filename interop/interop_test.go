@@ -5,6 +5,8 @@ package interop_test
 
 import (
 	"context"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis-gw/portcullis/clientcert/clientcerttest"
 	"github.com/portcullis-gw/portcullis/internal/testenv"
 )
 
@@ -61,6 +64,12 @@ func TestAuth0NodeSDK(t *testing.T) {
 `, testenv.TestGlobals(dir), origin, filepath.Join(dir, "portcullis.db"), adminClientID, adminClientSecret, origin)
 	c := testenv.Start(t, dir, caddyfile, origin+"/.well-known/openid-configuration")
 
+	// Node cannot make certificates: the self-signed one the SDK registers
+	// as an x509_cert credential is made here.
+	cert := clientcerttest.SelfSigned(t, &x509.Certificate{Subject: pkix.Name{
+		Country: []string{"XX"}, Organization: []string{"Interop"}, CommonName: "interop-mtls-client",
+	}})
+
 	ctx, cancel := context.WithTimeout(t.Context(), sdkTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", filepath.Join("interop", "auth0-sdk", "management.test.mjs"))
@@ -69,6 +78,7 @@ func TestAuth0NodeSDK(t *testing.T) {
 		fmt.Sprintf("PORTCULLIS_DOMAIN=localhost:%d", port),
 		"PORTCULLIS_CLIENT_ID="+adminClientID,
 		"PORTCULLIS_CLIENT_SECRET="+adminClientSecret,
+		"PORTCULLIS_TEST_CERT_PEM="+string(cert.PEM()),
 		// Trust Caddy's local CA in addition to the usual roots; TLS
 		// verification stays on.
 		"NODE_EXTRA_CA_CERTS="+c.RootCAPath(),
@@ -104,6 +114,7 @@ func nodeEnv() []string {
 		"PORTCULLIS_DOMAIN=",
 		"PORTCULLIS_CLIENT_ID=",
 		"PORTCULLIS_CLIENT_SECRET=",
+		"PORTCULLIS_TEST_CERT_PEM=",
 	}
 	var env []string
 	for _, kv := range os.Environ() {

@@ -17,22 +17,26 @@ import (
 // clientFields are the writable properties of a client; a nil field is
 // left as it is (PATCH) or defaulted (POST).
 type clientFields struct {
-	Name                     *string                   `json:"name"`
-	Description              *string                   `json:"description"`
-	AppType                  *clients.AppType          `json:"app_type"`
-	IsFirstParty             *bool                     `json:"is_first_party"`
-	OIDCConformant           *bool                     `json:"oidc_conformant"`
-	GrantTypes               *[]string                 `json:"grant_types"`
-	TokenEndpointAuthMethod  *clients.AuthMethod       `json:"token_endpoint_auth_method"`
-	Callbacks                *[]string                 `json:"callbacks"`
-	AllowedOrigins           *[]string                 `json:"allowed_origins"`
-	WebOrigins               *[]string                 `json:"web_origins"`
-	AllowedLogoutURLs        *[]string                 `json:"allowed_logout_urls"`
-	LogoURI                  *string                   `json:"logo_uri"`
-	InitiateLoginURI         *string                   `json:"initiate_login_uri"`
-	JWTConfiguration         *clients.JWTConfiguration `json:"jwt_configuration"`
-	ClientMetadata           *map[string]string        `json:"client_metadata"`
-	RequireProofOfPossession *bool                     `json:"require_proof_of_possession"`
+	Name                     *string                      `json:"name"`
+	Description              *string                      `json:"description"`
+	AppType                  *clients.AppType             `json:"app_type"`
+	IsFirstParty             *bool                        `json:"is_first_party"`
+	OIDCConformant           *bool                        `json:"oidc_conformant"`
+	GrantTypes               *[]string                    `json:"grant_types"`
+	TokenEndpointAuthMethod  nullable[clients.AuthMethod] `json:"token_endpoint_auth_method"`
+	Callbacks                *[]string                    `json:"callbacks"`
+	AllowedOrigins           *[]string                    `json:"allowed_origins"`
+	WebOrigins               *[]string                    `json:"web_origins"`
+	AllowedLogoutURLs        *[]string                    `json:"allowed_logout_urls"`
+	LogoURI                  *string                      `json:"logo_uri"`
+	InitiateLoginURI         *string                      `json:"initiate_login_uri"`
+	JWTConfiguration         *clients.JWTConfiguration    `json:"jwt_configuration"`
+	ClientMetadata           *map[string]string           `json:"client_metadata"`
+	RequireProofOfPossession *bool                        `json:"require_proof_of_possession"`
+	// ClientAuthenticationMethods switches the client to certificate
+	// authentication (with token_endpoint_auth_method null), or back
+	// (null). See authMethodsFields.
+	ClientAuthenticationMethods nullable[authMethodsFields] `json:"client_authentication_methods"`
 	// ClientSecret sets a secret chosen by the caller instead of a
 	// generated one.
 	ClientSecret *string `json:"client_secret"`
@@ -45,7 +49,11 @@ func (f *clientFields) apply(c *clients.Client) {
 	set(&c.IsFirstParty, f.IsFirstParty)
 	set(&c.OIDCConformant, f.OIDCConformant)
 	set(&c.GrantTypes, f.GrantTypes)
-	set(&c.TokenEndpointAuthMethod, f.TokenEndpointAuthMethod)
+	if f.TokenEndpointAuthMethod.Sent {
+		// null clears it, for client_authentication_methods.
+		c.TokenEndpointAuthMethod = ""
+		set(&c.TokenEndpointAuthMethod, f.TokenEndpointAuthMethod.Value)
+	}
 	set(&c.Callbacks, f.Callbacks)
 	set(&c.AllowedOrigins, f.AllowedOrigins)
 	set(&c.WebOrigins, f.WebOrigins)
@@ -64,10 +72,21 @@ func set[T any](dst *T, src *T) {
 	}
 }
 
+// clientView is a client as the Management API returns it: without its
+// credentials, which have their own endpoints (client_authentication_methods
+// names them by id).
+type clientView struct {
+	*clients.Client
+	// Credentials shadows the embedded field, so that it is never written.
+	Credentials *struct{} `json:"credentials,omitempty"`
+}
+
+func view(c *clients.Client) clientView { return clientView{Client: c} }
+
 // clientWithSecret is a client as returned on create and rotate, the only
 // two responses that carry its secret.
 type clientWithSecret struct {
-	*clients.Client
+	clientView
 	ClientSecret string `json:"client_secret"`
 }
 
@@ -91,6 +110,16 @@ func (a *api) createClient(r *http.Request, caller *tokens.Claims) (int, any, er
 	}
 	c := &clients.Client{ClientID: randid.New("", 32), IsFirstParty: true, OIDCConformant: true}
 	f.apply(c)
+	if m := f.ClientAuthenticationMethods.Value; m != nil {
+		// As in Auth0: defining credentials takes the scope that creating
+		// them through their own endpoint takes.
+		if err := a.requireScope(r, caller, "create:client_credentials"); err != nil {
+			return 0, nil, err
+		}
+		if err := a.createAuthMethods(c, m); err != nil {
+			return 0, nil, err
+		}
+	}
 	c.ApplyDefaults()
 	if err := c.Validate(); err != nil {
 		return 0, nil, invalid(err)
@@ -102,8 +131,11 @@ func (a *api) createClient(r *http.Request, caller *tokens.Claims) (int, any, er
 	if err := a.Store.CreateClient(r.Context(), c); err != nil {
 		return 0, nil, storeError(err, kindClient)
 	}
-	a.audit("client created", caller, zap.String("client_id", c.ClientID))
-	return http.StatusCreated, clientWithSecret{c, secret}, nil
+	a.audit("client created", caller, zap.String("client_id", c.ClientID), zap.Bool("certificate_authentication", c.UsesCertificates()))
+	// A certificate client gets a secret too, refused at the token
+	// endpoint while client_authentication_methods is set, so that
+	// reverting to token_endpoint_auth_method needs no rotation.
+	return http.StatusCreated, clientWithSecret{view(c), secret}, nil
 }
 
 func (a *api) listClients(r *http.Request, _ *tokens.Claims) (int, any, error) {
@@ -121,7 +153,7 @@ func (a *api) listClients(r *http.Request, _ *tokens.Claims) (int, any, error) {
 	}
 	items := make([]any, len(list))
 	for i, c := range list {
-		if items[i], err = proj.apply(c); err != nil {
+		if items[i], err = proj.apply(view(c)); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -137,7 +169,7 @@ func (a *api) getClient(r *http.Request, _ *tokens.Claims) (int, any, error) {
 	if err != nil {
 		return 0, nil, storeError(err, kindClient)
 	}
-	out, err := proj.apply(c)
+	out, err := proj.apply(view(c))
 	return http.StatusOK, out, err
 }
 
@@ -146,6 +178,21 @@ func (a *api) updateClient(r *http.Request, caller *tokens.Claims) (int, any, er
 	if err := decodeBody(r, &f); err != nil {
 		return 0, nil, err
 	}
+	var methods *clients.AuthenticationMethods
+	if f.ClientAuthenticationMethods.Sent {
+		// As in Auth0: switching to or from certificate authentication,
+		// or changing which certificates are enabled, takes
+		// update:client_credentials besides update:clients.
+		if err := a.requireScope(r, caller, "update:client_credentials"); err != nil {
+			return 0, nil, err
+		}
+		if m := f.ClientAuthenticationMethods.Value; m != nil {
+			var err error
+			if methods, err = referAuthMethods(m); err != nil {
+				return 0, nil, err
+			}
+		}
+	}
 	var c *clients.Client
 	err := a.Store.Atomically(r.Context(), func(tx storage.Store) error {
 		var err error
@@ -153,6 +200,10 @@ func (a *api) updateClient(r *http.Request, caller *tokens.Claims) (int, any, er
 			return err
 		}
 		f.apply(c)
+		if f.ClientAuthenticationMethods.Sent {
+			// Replaced as a whole; Validate checks the references.
+			c.ClientAuthenticationMethods = methods
+		}
 		if err := c.Validate(); err != nil {
 			return invalid(err)
 		}
@@ -166,8 +217,12 @@ func (a *api) updateClient(r *http.Request, caller *tokens.Claims) (int, any, er
 	if err != nil {
 		return 0, nil, storeError(err, kindClient)
 	}
-	a.audit("client updated", caller, zap.String("client_id", c.ClientID), zap.Bool("secret_set", f.ClientSecret != nil))
-	return http.StatusOK, c, nil
+	fields := []zap.Field{zap.String("client_id", c.ClientID), zap.Bool("secret_set", f.ClientSecret != nil)}
+	if f.ClientAuthenticationMethods.Sent || f.TokenEndpointAuthMethod.Sent {
+		fields = append(fields, zap.String("token_endpoint_auth_method", string(c.TokenEndpointAuthMethod)), zap.Any("client_authentication_methods", c.ClientAuthenticationMethods))
+	}
+	a.audit("client updated", caller, fields...)
+	return http.StatusOK, view(c), nil
 }
 
 func (a *api) deleteClient(r *http.Request, caller *tokens.Claims) (int, any, error) {
@@ -194,7 +249,7 @@ func (a *api) rotateSecret(r *http.Request, caller *tokens.Claims) (int, any, er
 		return 0, nil, storeError(err, kindClient)
 	}
 	a.audit("client secret rotated", caller, zap.String("client_id", c.ClientID))
-	return http.StatusOK, clientWithSecret{c, secret}, nil
+	return http.StatusOK, clientWithSecret{view(c), secret}, nil
 }
 
 // projection is Auth0's fields / include_fields: a comma-separated list of

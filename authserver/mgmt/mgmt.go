@@ -1,5 +1,6 @@
-// Package mgmt serves Auth0's Management API v2 for Portcullis: clients,
-// resource servers (APIs) and client grants, with Auth0's paths, field names
+// Package mgmt serves Auth0's Management API v2 for Portcullis: clients
+// and their certificate credentials, resource servers (APIs) and client
+// grants, with Auth0's paths, field names
 // and error bodies, each endpoint gated by its management scope. Auth0's own
 // SDKs work against it.
 package mgmt
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -36,10 +38,20 @@ type Config struct {
 	Verifier *tokens.Verifier
 	Audience string
 	Logger   *zap.Logger
+	// Now is the clock, for the creation time of credentials; nil is
+	// time.Now.
+	Now func() time.Time
 }
 
 type api struct {
 	Config
+}
+
+func (a *api) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 // New returns the Management API handler, to be mounted at /api/v2 with
@@ -63,6 +75,15 @@ func New(cfg Config) http.Handler {
 	})
 	route("/clients/{id}/rotate-secret", map[string]endpoint{
 		"POST": {"update:client_keys", a.rotateSecret, nil},
+	})
+	route("/clients/{id}/credentials", map[string]endpoint{
+		"GET":  {"read:client_credentials", a.listCredentials, nil},
+		"POST": {"create:client_credentials", a.createCredential, nil},
+	})
+	route("/clients/{id}/credentials/{credential_id}", map[string]endpoint{
+		"GET":    {"read:client_credentials", a.getCredential, nil},
+		"PATCH":  {"update:client_credentials", a.updateCredential, nil},
+		"DELETE": {"delete:client_credentials", a.deleteCredential, nil},
 	})
 	route("/resource-servers", map[string]endpoint{
 		"GET":  {"read:resource_servers", a.listResourceServers, list},
@@ -155,22 +176,31 @@ func (a *api) authorize(r *http.Request, scope string) (*tokens.Claims, error) {
 		return nil, &Error{Status: http.StatusUnauthorized, Message: "Invalid token: " + msg, ErrorCode: "invalid_token",
 			challenge: fmt.Sprintf(`Bearer realm="management", error="invalid_token", error_description=%q`, msg)}
 	}
+	if err := a.requireScope(r, claims, scope); err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+// requireScope checks that the verified claims of a token grant scope,
+// and that the client's grant still does.
+func (a *api) requireScope(r *http.Request, claims *tokens.Claims, scope string) error {
 	insufficient := &Error{Status: http.StatusForbidden, Message: "Insufficient scope, expected any of: " + scope, ErrorCode: "insufficient_scope",
 		challenge: fmt.Sprintf(`Bearer realm="management", error="insufficient_scope", scope=%q`, scope)}
 	if !claims.HasScope(scope) {
-		return nil, insufficient
+		return insufficient
 	}
 	// Stricter than Auth0: the client's grant is read live, so deleting it,
 	// or removing the scope from it, stops tokens issued before.
 	allowed, err := storage.GrantStillAllows(r.Context(), a.Store, claims.ClientID, a.Audience, scope)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !allowed {
 		insufficient.Message = "The client's grant for the Management API no longer allows " + scope
-		return nil, insufficient
+		return insufficient
 	}
-	return claims, nil
+	return nil
 }
 
 // Error is an Auth0-shaped Management API error body.

@@ -6,13 +6,15 @@
 //   PORTCULLIS_DOMAIN         host:port of Portcullis, e.g. localhost:8443
 //   PORTCULLIS_CLIENT_ID      a client with every Management API scope
 //   PORTCULLIS_CLIENT_SECRET  its secret
+//   PORTCULLIS_TEST_CERT_PEM  a self-signed certificate (PEM) to register as
+//                             an mTLS credential
 //
 // TLS is verified as usual; for a local CA pass its root in
 // NODE_EXTRA_CA_CERTS. interop/interop_test.go runs this file against a
 // fresh server: go test ./interop/...
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { X509Certificate, createHash, randomUUID } from 'node:crypto';
 
 import { AuthApiError, AuthenticationClient, ManagementApiError, ManagementClient } from 'auth0';
 
@@ -27,6 +29,7 @@ function requireEnv(name) {
 const domain = requireEnv('PORTCULLIS_DOMAIN');
 const clientId = requireEnv('PORTCULLIS_CLIENT_ID');
 const clientSecret = requireEnv('PORTCULLIS_CLIENT_SECRET');
+const certPEM = requireEnv('PORTCULLIS_TEST_CERT_PEM');
 
 const management = new ManagementClient({ domain, clientId, clientSecret });
 
@@ -244,6 +247,60 @@ describe('Auth0 Node SDK against Portcullis', () => {
     assert.ok(res.data.client_secret.length >= 32);
     assert.notEqual(res.data.client_secret, client.client_secret);
     rotatedSecret = res.data.client_secret;
+  });
+
+  it('client credentials: create an x509_cert, enable it for mTLS, revert, delete', async () => {
+    const cert = new X509Certificate(certPEM);
+    const created = await management.clients.createCredential(
+      { client_id: client.client_id },
+      { name: 'interop cert', credential_type: 'x509_cert', pem: certPEM.replaceAll('\n', '\r\n') },
+    );
+    assert.equal(created.status, 201);
+    const cred = created.data;
+    assert.match(cred.id, /^cred_/);
+    assert.equal(cred.name, 'interop cert');
+    assert.equal(cred.credential_type, 'x509_cert');
+    assert.equal(cred.thumbprint_sha256, createHash('sha256').update(cert.raw).digest('base64url'));
+    assert.equal(cred.subject_dn, 'C=XX\nO=Interop\nCN=interop-mtls-client');
+    assert.equal(new Date(cred.expires_at).getTime(), new Date(cert.validTo).getTime());
+
+    const list = await management.clients.getCredentials({ client_id: client.client_id });
+    assert.deepEqual(list.data, [cred]);
+    const one = await management.clients.getCredential({ client_id: client.client_id, credential_id: cred.id });
+    assert.deepEqual(one.data, cred);
+    const updated = await management.clients.updateCredential(
+      { client_id: client.client_id, credential_id: cred.id },
+      { expires_at: '2031-01-01T00:00:00.000Z' },
+    );
+    assert.equal(new Date(updated.data.expires_at).toISOString(), '2031-01-01T00:00:00.000Z');
+
+    const converted = await management.clients.update(
+      { client_id: client.client_id },
+      {
+        token_endpoint_auth_method: null,
+        client_authentication_methods: { self_signed_tls_client_auth: { credentials: [{ id: cred.id }] } },
+      },
+    );
+    assert.equal(converted.data.token_endpoint_auth_method, null);
+    assert.deepEqual(converted.data.client_authentication_methods, {
+      self_signed_tls_client_auth: { credentials: [{ id: cred.id }] },
+    });
+    assert.ok(!('credentials' in converted.data), 'a client is returned without its credentials');
+
+    const inUse = await rejectsWith(management.clients.deleteCredential({ client_id: client.client_id, credential_id: cred.id }), 400);
+    assert.match(inUse.message, /unassociated/);
+
+    const reverted = await management.clients.update(
+      { client_id: client.client_id },
+      { token_endpoint_auth_method: 'client_secret_post', client_authentication_methods: null },
+    );
+    assert.equal(reverted.data.token_endpoint_auth_method, 'client_secret_post');
+    assert.equal(reverted.data.client_authentication_methods, null);
+
+    const deleted = await management.clients.deleteCredential({ client_id: client.client_id, credential_id: cred.id });
+    assert.equal(deleted.status, 204);
+    const gone = await rejectsWith(management.clients.getCredential({ client_id: client.client_id, credential_id: cred.id }), 404);
+    assert.equal(gone.errorCode, 'inexistent_credential');
   });
 
   it('clientGrants.create', async () => {
