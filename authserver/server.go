@@ -188,6 +188,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Verifier: s.verifier,
 		Audience: ManagementAudience(s.issuer),
 		Logger:   s.logger.Named("mgmt"),
+		Now:      s.now,
 	})))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrNotFound.WithDescription("No such endpoint."))
