@@ -178,6 +178,15 @@ func parseDN(s string) ([]dnPair, error) {
 	return out, nil
 }
 
+// SameDN reports whether two subject_dn strings name the same subject:
+// the same attributes (whatever the spelling of their names) with the same
+// values, in the same order.
+func SameDN(a, b string) bool {
+	pa, errA := parseDN(a)
+	pb, errB := parseDN(b)
+	return errA == nil && errB == nil && slices.Equal(pa, pb)
+}
+
 // MatchesDN reports whether cert's subject is exactly the distinguished
 // name dn: the same attributes with the same values, in the same order.
 func MatchesDN(cert *x509.Certificate, dn string) bool {

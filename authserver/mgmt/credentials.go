@@ -57,7 +57,7 @@ func addCredential(c *clients.Client, cr *clients.Credential) error {
 			continue
 		}
 		if cr.CredentialType == clients.CredentialX509Cert && old.ThumbprintSHA256 == cr.ThumbprintSHA256 ||
-			cr.CredentialType == clients.CredentialSubjectDN && dnKey(old.SubjectDN) == dnKey(cr.SubjectDN) {
+			cr.CredentialType == clients.CredentialSubjectDN && clients.SameDN(old.SubjectDN, cr.SubjectDN) {
 			return errConflict("The client already has this credential: %s", old.ID)
 		}
 	}
@@ -68,20 +68,6 @@ func addCredential(c *clients.Client, cr *clients.Credential) error {
 	return nil
 }
 
-// dnKey is a subject_dn in a form where two spellings of one name are
-// equal: blank lines dropped, attribute names upper case. Values are
-// compared as written, as the token endpoint compares them.
-func dnKey(dn string) string {
-	var lines []string
-	for _, line := range strings.Split(strings.ReplaceAll(dn, "\r\n", "\n"), "\n") {
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		name, value, _ := strings.Cut(line, "=")
-		lines = append(lines, strings.ToUpper(strings.TrimSpace(name))+"="+value)
-	}
-	return strings.Join(lines, "\n")
-}
 
 // credentialRefs lists the methods of client_authentication_methods that
 // name credential id.
