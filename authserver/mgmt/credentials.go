@@ -68,7 +68,6 @@ func addCredential(c *clients.Client, cr *clients.Credential) error {
 	return nil
 }
 
-
 // credentialRefs lists the methods of client_authentication_methods that
 // name credential id.
 func credentialRefs(c *clients.Client, id string) []string {
