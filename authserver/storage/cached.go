@@ -8,6 +8,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/access"
 	"github.com/portcullis-gw/portcullis/authserver/clients"
 	"github.com/portcullis-gw/portcullis/authserver/keys"
+	"github.com/portcullis-gw/portcullis/authserver/users"
 )
 
 // Cached wraps a Store with an in-memory cache of the three lookups the
@@ -147,6 +148,58 @@ func (c *CachedStore) DeleteClientGrant(ctx context.Context, id string) error {
 
 func (c *CachedStore) SaveSigningKeys(ctx context.Context, ks []keys.SigningKey) error {
 	return c.written(c.Store.SaveSigningKeys(ctx, ks))
+}
+
+// Users, roles and their permissions are not cached, but their writes
+// empty the cache all the same: every write does, so that no cached lookup
+// ever depends on reasoning about which writes could change it.
+
+func (c *CachedStore) CreateUser(ctx context.Context, u *users.User) error {
+	return c.written(c.Store.CreateUser(ctx, u))
+}
+
+func (c *CachedStore) UpdateUser(ctx context.Context, u *users.User) error {
+	return c.written(c.Store.UpdateUser(ctx, u))
+}
+
+func (c *CachedStore) DeleteUser(ctx context.Context, userID string) error {
+	return c.written(c.Store.DeleteUser(ctx, userID))
+}
+
+func (c *CachedStore) CreateRole(ctx context.Context, r *users.Role) error {
+	return c.written(c.Store.CreateRole(ctx, r))
+}
+
+func (c *CachedStore) UpdateRole(ctx context.Context, r *users.Role) error {
+	return c.written(c.Store.UpdateRole(ctx, r))
+}
+
+func (c *CachedStore) DeleteRole(ctx context.Context, id string) error {
+	return c.written(c.Store.DeleteRole(ctx, id))
+}
+
+func (c *CachedStore) AddRolePermissions(ctx context.Context, roleID string, ps []users.Permission) error {
+	return c.written(c.Store.AddRolePermissions(ctx, roleID, ps))
+}
+
+func (c *CachedStore) RemoveRolePermissions(ctx context.Context, roleID string, ps []users.Permission) error {
+	return c.written(c.Store.RemoveRolePermissions(ctx, roleID, ps))
+}
+
+func (c *CachedStore) AssignUserRoles(ctx context.Context, userID string, roleIDs []string) error {
+	return c.written(c.Store.AssignUserRoles(ctx, userID, roleIDs))
+}
+
+func (c *CachedStore) RemoveUserRoles(ctx context.Context, userID string, roleIDs []string) error {
+	return c.written(c.Store.RemoveUserRoles(ctx, userID, roleIDs))
+}
+
+func (c *CachedStore) AddUserPermissions(ctx context.Context, userID string, ps []users.Permission) error {
+	return c.written(c.Store.AddUserPermissions(ctx, userID, ps))
+}
+
+func (c *CachedStore) RemoveUserPermissions(ctx context.Context, userID string, ps []users.Permission) error {
+	return c.written(c.Store.RemoveUserPermissions(ctx, userID, ps))
 }
 
 // Atomically runs fn on the wrapped store's transaction, then empties the

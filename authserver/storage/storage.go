@@ -11,6 +11,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/access"
 	"github.com/portcullis-gw/portcullis/authserver/clients"
 	"github.com/portcullis-gw/portcullis/authserver/keys"
+	"github.com/portcullis-gw/portcullis/authserver/users"
 )
 
 // Errors every backend returns (possibly wrapped); test with errors.Is.
@@ -18,7 +19,8 @@ var (
 	// ErrNotFound: no object with that key.
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: a unique key is taken (a client_id, an API identifier,
-	// or a grant for the same client, audience and subject type).
+	// a grant for the same client, audience and subject type, a user_id, a
+	// user's e-mail address in its connection, a role id or a role name).
 	ErrConflict = errors.New("conflict")
 )
 
@@ -52,7 +54,8 @@ type Store interface {
 	ListResourceServers(ctx context.Context, p Page) ([]*access.ResourceServer, int, error)
 	// UpdateResourceServer replaces the API; its identifier never changes.
 	UpdateResourceServer(ctx context.Context, rs *access.ResourceServer) error
-	// DeleteResourceServer deletes the API and every client grant for it.
+	// DeleteResourceServer deletes the API, every client grant for it, and
+	// every permission of it assigned to roles or users.
 	DeleteResourceServer(ctx context.Context, id string) error
 
 	CreateClientGrant(ctx context.Context, g *access.ClientGrant) error
@@ -65,6 +68,69 @@ type Store interface {
 	// type never change.
 	UpdateClientGrant(ctx context.Context, g *access.ClientGrant) error
 	DeleteClientGrant(ctx context.Context, id string) error
+
+	// CreateUser stores a new user. A taken user_id, or an e-mail address
+	// that another user of the same connection has in any case, is
+	// ErrConflict.
+	CreateUser(ctx context.Context, u *users.User) error
+	User(ctx context.Context, userID string) (*users.User, error)
+	// UserByEmail returns the user of connection whose e-mail address is
+	// email, compared without regard to case (users.EmailKey).
+	UserByEmail(ctx context.Context, connection, email string) (*users.User, error)
+	// ListUsers returns one page of users and the number of users.
+	ListUsers(ctx context.Context, p Page) ([]*users.User, int, error)
+	// UpdateUser replaces the user, password hash included; its connection
+	// and created_at never change. An e-mail address taken in the
+	// connection is ErrConflict.
+	UpdateUser(ctx context.Context, u *users.User) error
+	// DeleteUser deletes the user, its role assignments and its direct
+	// permissions.
+	DeleteUser(ctx context.Context, userID string) error
+
+	// CreateRole stores a new role; a taken id or name is ErrConflict.
+	CreateRole(ctx context.Context, r *users.Role) error
+	Role(ctx context.Context, id string) (*users.Role, error)
+	ListRoles(ctx context.Context, p Page) ([]*users.Role, int, error)
+	// UpdateRole replaces the role; a name another role has is
+	// ErrConflict.
+	UpdateRole(ctx context.Context, r *users.Role) error
+	// DeleteRole deletes the role, its permissions and its assignments to
+	// users.
+	DeleteRole(ctx context.Context, id string) error
+
+	// The RBAC relations. Adding what is there already, or removing what
+	// is not, does nothing; every user and role named must exist, or the
+	// call is ErrNotFound and changes nothing. Permissions are kept by
+	// API identifier and name only: whether the API defines them is the
+	// caller's to check. Lists of permissions are ordered by API
+	// identifier, then name, and fill in the API's name and the
+	// permission's description where the API still defines them.
+
+	// AddRolePermissions adds permissions to the role.
+	AddRolePermissions(ctx context.Context, roleID string, ps []users.Permission) error
+	RemoveRolePermissions(ctx context.Context, roleID string, ps []users.Permission) error
+	RolePermissions(ctx context.Context, roleID string, p Page) ([]users.Permission, int, error)
+
+	// AssignUserRoles assigns the roles to the user.
+	AssignUserRoles(ctx context.Context, userID string, roleIDs []string) error
+	RemoveUserRoles(ctx context.Context, userID string, roleIDs []string) error
+	// UserRoles returns one page of the user's roles, ordered by id.
+	UserRoles(ctx context.Context, userID string, p Page) ([]*users.Role, int, error)
+	// RoleUsers returns one page of the users the role is assigned to,
+	// ordered by user_id.
+	RoleUsers(ctx context.Context, roleID string, p Page) ([]*users.User, int, error)
+
+	// AddUserPermissions assigns permissions to the user directly, not
+	// through a role.
+	AddUserPermissions(ctx context.Context, userID string, ps []users.Permission) error
+	RemoveUserPermissions(ctx context.Context, userID string, ps []users.Permission) error
+	// UserPermissions returns one page of the user's direct permissions.
+	UserPermissions(ctx context.Context, userID string, p Page) ([]users.Permission, int, error)
+
+	// EffectivePermissions returns the names of the permissions of the API
+	// audience that the user has, directly or through its roles: sorted
+	// byte-wise, each once, never nil.
+	EffectivePermissions(ctx context.Context, userID, audience string) ([]string, error)
 
 	// SigningKeys returns every stored signing key, revoked ones included.
 	SigningKeys(ctx context.Context) ([]keys.SigningKey, error)

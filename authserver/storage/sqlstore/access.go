@@ -76,9 +76,9 @@ func (s *Store) UpdateResourceServer(ctx context.Context, rs *access.ResourceSer
 	return nil
 }
 
-// DeleteResourceServer deletes the API and every client grant whose
-// audience is its identifier, together; a missing API is
-// storage.ErrNotFound.
+// DeleteResourceServer deletes the API, every client grant whose audience
+// is its identifier and every permission of it assigned to roles or users,
+// together; a missing API is storage.ErrNotFound.
 func (s *Store) DeleteResourceServer(ctx context.Context, id string) error {
 	err := s.atomically(ctx, func(tx *Store) error {
 		var identifier string
@@ -88,8 +88,12 @@ func (s *Store) DeleteResourceServer(ctx context.Context, id string) error {
 		if err := tx.execOne(ctx, `DELETE FROM resource_servers WHERE id = ?`, id); err != nil {
 			return err
 		}
-		_, err := tx.exec(ctx, `DELETE FROM client_grants WHERE audience = ?`, identifier)
-		return err
+		for _, table := range []string{"client_grants", "role_permissions", "user_permissions"} {
+			if _, err := tx.exec(ctx, `DELETE FROM `+table+` WHERE audience = ?`, identifier); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("delete resource server %q: %w", id, err)

@@ -27,9 +27,9 @@ type Dialect struct {
 	// BlobType is the column type for byte strings: BLOB for SQLite, BYTEA
 	// for PostgreSQL.
 	BlobType string
-	// IsUniqueViolation reports whether err, returned by an INSERT, means
-	// the row was refused because a primary key or unique constraint
-	// already holds its value. The Store reports such errors as
+	// IsUniqueViolation reports whether err, returned by an INSERT or an
+	// UPDATE, means the row was refused because a primary key or unique
+	// constraint already holds its value. The Store reports such errors as
 	// storage.ErrConflict.
 	IsUniqueViolation func(err error) bool
 }

@@ -43,6 +43,48 @@ var migrations = []func(d Dialect) []string{
 			)`,
 		}
 	},
+	// 2: users, roles and their permissions (Auth0's Authorization Core).
+	// A user's e-mail key (users.EmailKey: connection and lower-case
+	// address) is unique; its password hash has its own column, like a
+	// client's secret hash. Permissions are (API identifier, name) pairs.
+	// The relation tables cascade deletes of users and roles where the
+	// engine enforces foreign keys; the Store deletes the rows itself as
+	// well.
+	func(d Dialect) []string {
+		return []string{
+			`CREATE TABLE users (
+				user_id TEXT PRIMARY KEY NOT NULL,
+				email_key TEXT NOT NULL UNIQUE,
+				password_hash ` + d.BlobType + `,
+				doc TEXT NOT NULL
+			)`,
+			`CREATE TABLE roles (
+				id TEXT PRIMARY KEY NOT NULL,
+				name TEXT NOT NULL UNIQUE,
+				doc TEXT NOT NULL
+			)`,
+			`CREATE TABLE role_permissions (
+				role_id TEXT NOT NULL REFERENCES roles (id) ON DELETE CASCADE,
+				audience TEXT NOT NULL,
+				permission TEXT NOT NULL,
+				PRIMARY KEY (role_id, audience, permission)
+			)`,
+			`CREATE INDEX role_permissions_audience ON role_permissions (audience)`,
+			`CREATE TABLE user_roles (
+				user_id TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+				role_id TEXT NOT NULL REFERENCES roles (id) ON DELETE CASCADE,
+				PRIMARY KEY (user_id, role_id)
+			)`,
+			`CREATE INDEX user_roles_role_id ON user_roles (role_id)`,
+			`CREATE TABLE user_permissions (
+				user_id TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+				audience TEXT NOT NULL,
+				permission TEXT NOT NULL,
+				PRIMARY KEY (user_id, audience, permission)
+			)`,
+			`CREATE INDEX user_permissions_audience ON user_permissions (audience)`,
+		}
+	},
 }
 
 // migrate brings the schema up to date in one transaction.

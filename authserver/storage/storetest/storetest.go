@@ -12,9 +12,10 @@
 //	}
 //
 // Beyond the interface's documentation, the suite requires that lists are
-// ordered by key (client_id or id), that updates keep an API's identifier
-// and a grant's client, audience and subject type without failing, and
-// that a page with PerPage < 1 or Page < 0 is an error.
+// ordered by key (client_id, user_id or id), that updates keep an API's
+// identifier, a grant's client, audience and subject type, and a user's
+// connection and created_at without failing, and that a page with
+// PerPage < 1 or Page < 0 is an error.
 package storetest
 
 import (
@@ -33,6 +34,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/clients"
 	"github.com/portcullis-gw/portcullis/authserver/keys"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
+	"github.com/portcullis-gw/portcullis/authserver/users"
 )
 
 // Run runs the contract tests as subtests of t. open must return a new,
@@ -60,6 +62,13 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"InstallationSecret", testInstallationSecret},
 		{"Atomically", testAtomically},
+		{"Users", testUsers},
+		{"Roles", testRoles},
+		{"RolePermissions", testRolePermissions},
+		{"UserRoles", testUserRoles},
+		{"UserPermissions", testUserPermissions},
+		{"EffectivePermissions", testEffectivePermissions},
+		{"AtomicallyUsers", testAtomicallyUsers},
 	} {
 		t.Run(suite.name, func(t *testing.T) { suite.run(t, fresh) })
 	}
@@ -160,6 +169,9 @@ func testFixtures(t *testing.T, _ func(t *testing.T) storage.Store) {
 		{"resource server", newResourceServer("a", "https://a")},
 		{"client grant", newGrant("g", "c", "https://a", access.SubjectUser)},
 		{"signing key", newSigningKey("k", keys.StateCurrent)},
+		{"user", newUser("u")},
+		{"role", newRole("r")},
+		{"permission", newPermission("https://a", "read:things")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := reflect.Indirect(reflect.ValueOf(tc.v))
@@ -204,6 +216,9 @@ func dump(v any) string {
 	s := string(b)
 	if c, ok := v.(*clients.Client); ok && c != nil {
 		s += fmt.Sprintf(" secret_hash=%q", c.SecretHash)
+	}
+	if u, ok := v.(*users.User); ok && u != nil {
+		s += fmt.Sprintf(" password_hash=%q", u.PasswordHash)
 	}
 	return s
 }

@@ -1,0 +1,113 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/portcullis-gw/portcullis/authserver/clients"
+	"github.com/portcullis-gw/portcullis/authserver/storage"
+	"github.com/portcullis-gw/portcullis/authserver/users"
+)
+
+// A database made before users existed (schema version 1) is upgraded
+// when opened, keeping its data.
+func TestUpgradeFromSchemaVersion1(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "auth.db")
+	s := open(t, path)
+	c := &clients.Client{ClientID: "c1", Name: "App"}
+	c.ApplyDefaults()
+	if err := s.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Take the database back to version 1.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`DROP TABLE user_permissions`, `DROP TABLE user_roles`, `DROP TABLE role_permissions`,
+		`DROP TABLE roles`, `DROP TABLE users`, `DELETE FROM schema_migrations WHERE version > 1`,
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, path)
+	defer s.Close()
+	if got, err := s.Client(ctx, "c1"); err != nil || !reflect.DeepEqual(got, c) {
+		t.Errorf("client after the upgrade: %+v, %v", got, err)
+	}
+	u := &users.User{UserID: users.NewUserID(), Email: "ann@example.com", PasswordHash: []byte("h")}
+	u.ApplyDefaults(time.Now())
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatalf("CreateUser after the upgrade: %v", err)
+	}
+	r := &users.Role{ID: users.NewRoleID(), Name: "admin"}
+	if err := s.CreateRole(ctx, r); err != nil {
+		t.Fatalf("CreateRole after the upgrade: %v", err)
+	}
+	if err := s.AssignUserRoles(ctx, u.UserID, []string{r.ID}); err != nil {
+		t.Fatalf("AssignUserRoles after the upgrade: %v", err)
+	}
+}
+
+func TestUsersSurviveReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "auth.db")
+	hash, err := users.HashPassword("correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &users.User{UserID: users.NewUserID(), Email: "Ann@Example.com", PasswordHash: hash,
+		UserMetadata: map[string]any{"lang": "nl"}}
+	u.ApplyDefaults(time.Now())
+	r := &users.Role{ID: users.NewRoleID(), Name: "organizer", Description: "Organizes events"}
+	ps := []users.Permission{
+		{ResourceServerIdentifier: "https://events", PermissionName: "create:events"},
+		{ResourceServerIdentifier: "https://events", PermissionName: "update:events"},
+	}
+	s := open(t, path)
+	err = s.Atomically(ctx, func(tx storage.Store) error {
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := tx.CreateRole(ctx, r); err != nil {
+			return err
+		}
+		if err := tx.AddRolePermissions(ctx, r.ID, ps); err != nil {
+			return err
+		}
+		return tx.AssignUserRoles(ctx, u.UserID, []string{r.ID})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, path)
+	defer s.Close()
+	got, err := s.UserByEmail(ctx, users.DefaultConnection, "ann@example.com")
+	if err != nil || !reflect.DeepEqual(got, u) {
+		t.Fatalf("user after reopen: %+v, %v; want %+v", got, err, u)
+	}
+	if ok, err := users.VerifyPassword(got.PasswordHash, "correct horse battery staple"); !ok || err != nil {
+		t.Errorf("VerifyPassword after reopen = %v, %v", ok, err)
+	}
+	perms, err := s.EffectivePermissions(ctx, u.UserID, "https://events")
+	if err != nil || !reflect.DeepEqual(perms, []string{"create:events", "update:events"}) {
+		t.Errorf("effective permissions after reopen: %v, %v", perms, err)
+	}
+}
