@@ -19,6 +19,7 @@ var mgmtScopes = []string{
 	"read:client_credentials", "create:client_credentials", "update:client_credentials", "delete:client_credentials",
 	"read:resource_servers", "create:resource_servers", "update:resource_servers", "delete:resource_servers",
 	"read:client_grants", "create:client_grants", "update:client_grants", "delete:client_grants",
+	"read:users", "create:users", "update:users", "delete:users",
 }
 
 var counter atomic.Int64

@@ -1,6 +1,6 @@
 // Package mgmt serves Auth0's Management API v2 for Portcullis: clients
-// and their certificate credentials, resource servers (APIs) and client
-// grants, with Auth0's paths, field names
+// and their certificate credentials, resource servers (APIs), client
+// grants, users, roles and their permissions, with Auth0's paths, field names
 // and error bodies, each endpoint gated by its management scope. Auth0's own
 // SDKs work against it.
 package mgmt
@@ -102,6 +102,15 @@ func New(cfg Config) http.Handler {
 		"GET":    {"read:client_grants", a.getClientGrant, nil},
 		"PATCH":  {"update:client_grants", a.updateClientGrant, nil},
 		"DELETE": {"delete:client_grants", a.deleteClientGrant, nil},
+	})
+	route("/users", map[string]endpoint{
+		"GET":  {"read:users", a.listUsers, list},
+		"POST": {"create:users", a.createUser, nil},
+	})
+	route("/users/{id}", map[string]endpoint{
+		"GET":    {"read:users", a.getUser, nil},
+		"PATCH":  {"update:users", a.updateUser, nil},
+		"DELETE": {"delete:users", a.deleteUser, nil},
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound("not_found", "Not Found"))
@@ -414,6 +423,8 @@ const (
 	kindClient         = "client"
 	kindClientGrant    = "client_grant"
 	kindResourceServer = "resource_server"
+	kindUser           = "user"
+	kindRole           = "role"
 )
 
 // storeError turns a storage error about an object of kind into a

@@ -27,4 +27,8 @@ var Scopes = []Scope{
 	{"create:client_grants", "Create client grants"},
 	{"update:client_grants", "Update client grants"},
 	{"delete:client_grants", "Delete client grants"},
+	{"read:users", "Read users and their direct permissions"},
+	{"create:users", "Create users"},
+	{"update:users", "Update users and their direct permissions"},
+	{"delete:users", "Delete users"},
 }
