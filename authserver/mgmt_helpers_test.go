@@ -20,6 +20,8 @@ var mgmtScopes = []string{
 	"read:resource_servers", "create:resource_servers", "update:resource_servers", "delete:resource_servers",
 	"read:client_grants", "create:client_grants", "update:client_grants", "delete:client_grants",
 	"read:users", "create:users", "update:users", "delete:users",
+	"read:roles", "create:roles", "update:roles", "delete:roles",
+	"read:role_members", "create:role_members", "delete:role_members",
 }
 
 var counter atomic.Int64

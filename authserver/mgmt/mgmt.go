@@ -112,6 +112,34 @@ func New(cfg Config) http.Handler {
 		"PATCH":  {"update:users", a.updateUser, nil},
 		"DELETE": {"delete:users", a.deleteUser, nil},
 	})
+	route("/users/{id}/roles", map[string]endpoint{
+		"GET":    {"read:role_members", a.listUserRoles, list},
+		"POST":   {"create:role_members", a.userRoles(true), nil},
+		"DELETE": {"delete:role_members", a.userRoles(false), nil},
+	})
+	route("/users/{id}/permissions", map[string]endpoint{
+		"GET":    {"read:users", a.listUserPermissions, list},
+		"POST":   {"update:users", a.userPermissions(true), nil},
+		"DELETE": {"update:users", a.userPermissions(false), nil},
+	})
+	route("/roles", map[string]endpoint{
+		"GET":  {"read:roles", a.listRoles, list},
+		"POST": {"create:roles", a.createRole, nil},
+	})
+	route("/roles/{id}", map[string]endpoint{
+		"GET":    {"read:roles", a.getRole, nil},
+		"PATCH":  {"update:roles", a.updateRole, nil},
+		"DELETE": {"delete:roles", a.deleteRole, nil},
+	})
+	route("/roles/{id}/permissions", map[string]endpoint{
+		"GET":    {"read:roles", a.listRolePermissions, list},
+		"POST":   {"update:roles", a.rolePermissions(true), nil},
+		"DELETE": {"update:roles", a.rolePermissions(false), nil},
+	})
+	route("/roles/{id}/users", map[string]endpoint{
+		"GET":  {"read:role_members", a.listRoleUsers, list},
+		"POST": {"create:role_members", a.assignRoleUsers, nil},
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound("not_found", "Not Found"))
 	})
@@ -157,7 +185,7 @@ func (a *api) dispatch(methods map[string]endpoint) http.Handler {
 			writeError(w, err)
 			return
 		}
-		if status == http.StatusNoContent {
+		if status == http.StatusNoContent || body == nil {
 			w.WriteHeader(status)
 			return
 		}

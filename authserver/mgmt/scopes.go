@@ -31,4 +31,11 @@ var Scopes = []Scope{
 	{"create:users", "Create users"},
 	{"update:users", "Update users and their direct permissions"},
 	{"delete:users", "Delete users"},
+	{"read:roles", "Read roles and their permissions"},
+	{"create:roles", "Create roles"},
+	{"update:roles", "Update roles and their permissions"},
+	{"delete:roles", "Delete roles"},
+	{"read:role_members", "Read the users of roles and the roles of users"},
+	{"create:role_members", "Assign roles to users"},
+	{"delete:role_members", "Remove roles from users"},
 }
