@@ -51,8 +51,8 @@ func wantNoPassword(t *testing.T, r reply, password string) {
 // userLinks are the lists under a user that rbacState takes in, and
 // withRoles whether it takes in roles and their lists.
 var (
-	userLinks []string
-	withRoles = false
+	userLinks = []string{"roles", "permissions"}
+	withRoles = true
 )
 
 // rbacState is every user (with its password hash), and, once there are
