@@ -404,6 +404,41 @@ describe('Auth0 Node SDK against Portcullis', () => {
     assert.match(err.message, /openid/);
   });
 
+  it('users and roles: create, assign a role with a permission, read it back, delete', async () => {
+    const api = (await management.resourceServers.get({ id: resourceServer.id })).data;
+    const permission = { resource_server_identifier: api.identifier, permission_name: api.scopes[0].value };
+    const email = `sdk-${run}@example.com`;
+    const user = (await management.users.create({
+      connection: 'Username-Password-Authentication', email, password: `Pw-${run}-long-enough!`,
+    })).data;
+    assert.match(user.user_id, /^auth0\|/);
+    assert.equal(user.email, email);
+    assert.equal(user.password, undefined);
+    const fetched = (await management.users.get({ id: user.user_id })).data;
+    assert.equal(fetched.email, email);
+    const updated = (await management.users.update({ id: user.user_id }, { name: 'SDK User', user_metadata: { tier: 'gold' } })).data;
+    assert.equal(updated.name, 'SDK User');
+    assert.deepEqual(updated.user_metadata, { tier: 'gold' });
+    await rejectsWith(management.users.create({
+      connection: 'Username-Password-Authentication', email: email.toUpperCase(), password: `Pw-${run}-long-enough!`,
+    }), 409);
+
+    const role = (await management.roles.create({ name: `sdk-role-${run}`, description: 'from the SDK' })).data;
+    assert.match(role.id, /^rol_/);
+    await management.roles.addPermissions({ id: role.id }, { permissions: [permission] });
+    const rolePermissions = (await management.roles.getPermissions({ id: role.id })).data;
+    assert.deepEqual(rolePermissions.map((p) => p.permission_name), [permission.permission_name]);
+    await management.users.assignRoles({ id: user.user_id }, { roles: [role.id] });
+    const roles = (await management.users.getRoles({ id: user.user_id })).data;
+    assert.deepEqual(roles.map((r) => r.id), [role.id]);
+    const members = (await management.roles.getUsers({ id: role.id })).data;
+    assert.deepEqual(members.map((u) => u.user_id), [user.user_id]);
+
+    assert.equal((await management.roles.delete({ id: role.id })).status, 204);
+    assert.equal((await management.users.delete({ id: user.user_id })).status, 204);
+    await rejectsWith(management.users.get({ id: user.user_id }), 404);
+  });
+
   it('clientGrants.delete', async () => {
     const res = await management.clientGrants.delete({ id: grant.id });
     assert.equal(res.status, 204);
