@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/portcullis-gw/portcullis/authserver/internal/randid"
 )
@@ -71,14 +70,8 @@ func (r *Role) Validate() error {
 		{"name", r.Name, MaxRoleNameLength},
 		{"description", r.Description, MaxRoleDescriptionLength},
 	} {
-		if !utf8.ValidString(f.value) {
-			return fmt.Errorf("%s must be valid UTF-8", f.name)
-		}
-		if utf8.RuneCountInString(f.value) > f.max {
-			return fmt.Errorf("%s must be at most %d characters", f.name, f.max)
-		}
-		if strings.IndexFunc(f.value, unicode.IsControl) >= 0 {
-			return fmt.Errorf("%s must not contain control characters", f.name)
+		if err := checkText(f.name, f.value, f.max); err != nil {
+			return err
 		}
 	}
 	return nil

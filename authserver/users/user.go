@@ -230,14 +230,8 @@ func (u *User) Validate() error {
 		{"given_name", u.GivenName, MaxGivenNameLength},
 		{"family_name", u.FamilyName, MaxFamilyNameLength},
 	} {
-		if !utf8.ValidString(f.value) {
-			return fmt.Errorf("%s must be valid UTF-8", f.name)
-		}
-		if utf8.RuneCountInString(f.value) > f.max {
-			return fmt.Errorf("%s must be at most %d characters", f.name, f.max)
-		}
-		if strings.IndexFunc(f.value, unicode.IsControl) >= 0 {
-			return fmt.Errorf("%s must not contain control characters", f.name)
+		if err := checkText(f.name, f.value, f.max); err != nil {
+			return err
 		}
 	}
 	if u.Picture != "" {
@@ -369,6 +363,21 @@ func checkKeys(property string, v any) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// checkText checks a free-text property: valid UTF-8, at most max
+// characters, no control characters.
+func checkText(name, value string, max int) error {
+	if !utf8.ValidString(value) {
+		return fmt.Errorf("%s must be valid UTF-8", name)
+	}
+	if utf8.RuneCountInString(value) > max {
+		return fmt.Errorf("%s must be at most %d characters", name, max)
+	}
+	if strings.IndexFunc(value, unicode.IsControl) >= 0 {
+		return fmt.Errorf("%s must not contain control characters", name)
 	}
 	return nil
 }
