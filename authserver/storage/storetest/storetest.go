@@ -207,6 +207,15 @@ func wantEqual(t *testing.T, got, want any, what string) {
 	}
 }
 
+// wantEmptyPage checks a list call that must succeed with no items and a
+// total of zero.
+func wantEmptyPage[T any](t *testing.T, items []T, total int, err error, what string) {
+	t.Helper()
+	must(t, err, what)
+	wantEqual(t, len(items), 0, what)
+	wantEqual(t, total, 0, what)
+}
+
 // dump shows v with the contents of pointers and byte strings.
 func dump(v any) string {
 	b, err := json.Marshal(v)

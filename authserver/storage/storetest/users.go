@@ -436,13 +436,9 @@ func testUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 		// permissions.
 		must(t, s.CreateUser(ctx, newUser("u1")), "CreateUser after DeleteUser")
 		roles, total, err := s.UserRoles(ctx, "auth0|u1", storage.Page{PerPage: 10})
-		must(t, err, "UserRoles of the new u1")
-		wantEqual(t, len(roles), 0, "roles of the new u1")
-		wantEqual(t, total, 0, "roles of the new u1")
+		wantEmptyPage(t, roles, total, err, "roles of the new u1")
 		ps, total, err := s.UserPermissions(ctx, "auth0|u1", storage.Page{PerPage: 10})
-		must(t, err, "UserPermissions of the new u1")
-		wantEqual(t, len(ps), 0, "permissions of the new u1")
-		wantEqual(t, total, 0, "permissions of the new u1")
+		wantEmptyPage(t, ps, total, err, "permissions of the new u1")
 		eff, err := s.EffectivePermissions(ctx, "auth0|u1", "https://a1")
 		must(t, err, "EffectivePermissions of the new u1")
 		wantEqual(t, eff, []string{}, "effective permissions of the new u1")
@@ -610,13 +606,9 @@ func testRoles(t *testing.T, open func(t *testing.T) storage.Store) {
 		// The id and name are free again, with no permissions or users.
 		must(t, s.CreateRole(ctx, newRole("r2")), "CreateRole after DeleteRole")
 		ps, total, err := s.RolePermissions(ctx, "r2", storage.Page{PerPage: 10})
-		must(t, err, "RolePermissions of the new r2")
-		wantEqual(t, len(ps), 0, "permissions of the new r2")
-		wantEqual(t, total, 0, "permissions of the new r2")
+		wantEmptyPage(t, ps, total, err, "permissions of the new r2")
 		us, total, err := s.RoleUsers(ctx, "r2", storage.Page{PerPage: 10})
-		must(t, err, "RoleUsers of the new r2")
-		wantEqual(t, len(us), 0, "users of the new r2")
-		wantEqual(t, total, 0, "users of the new r2")
+		wantEmptyPage(t, us, total, err, "users of the new r2")
 	})
 
 	t.Run("list", func(t *testing.T) {
