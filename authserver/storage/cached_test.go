@@ -25,6 +25,15 @@ var readOnly = map[string]bool{
 	"SigningKeys":          true,
 	"InstallationSecret":   true,
 	"Close":                true,
+	// Sign-in state and settings are never cached, and nothing cached
+	// depends on them.
+	"CreateSession": true, "Session": true, "UpdateSession": true, "DeleteSession": true,
+	"CreateAuthorizationCode": true, "ConsumeAuthorizationCode": true,
+	"CreateRefreshToken": true, "RefreshToken": true, "UseRefreshToken": true,
+	"TouchRefreshToken": true, "RevokeRefreshTokenFamily": true,
+	"Consent": true, "SaveConsent": true,
+	"RecordLoginFailure": true, "LoginFailures": true, "ClearLoginFailures": true,
+	"PurgeExpired": true, "Setting": true, "SaveSetting": true,
 }
 
 func TestCachedStoreOverridesEveryWrite(t *testing.T) {

@@ -7,10 +7,12 @@ package storage
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/portcullis-gw/portcullis/authserver/access"
 	"github.com/portcullis-gw/portcullis/authserver/clients"
 	"github.com/portcullis-gw/portcullis/authserver/keys"
+	"github.com/portcullis-gw/portcullis/authserver/sessions"
 	"github.com/portcullis-gw/portcullis/authserver/users"
 )
 
@@ -22,6 +24,9 @@ var (
 	// a grant for the same client, audience and subject type, a user_id, a
 	// user's e-mail address in its connection, a role id or a role name).
 	ErrConflict = errors.New("conflict")
+	// ErrUsed: a single-use object (an authorization code, a rotating
+	// refresh token) was used before.
+	ErrUsed = errors.New("already used")
 )
 
 // Page selects part of a list: Page is zero-based, PerPage > 0.
@@ -131,6 +136,63 @@ type Store interface {
 	// audience that the user has, directly or through its roles: sorted
 	// byte-wise, each once, never nil.
 	EffectivePermissions(ctx context.Context, userID, audience string) ([]string, error)
+
+	// Sign-in state: login sessions, authorization codes, refresh tokens,
+	// consents and failed sign-ins. Secrets are stored only by their
+	// sessions.Key. Deleting a user deletes its sessions, codes, refresh
+	// tokens and consents; deleting a client deletes its codes, refresh
+	// tokens and consents.
+
+	CreateSession(ctx context.Context, s *sessions.Session) error
+	Session(ctx context.Context, id string) (*sessions.Session, error)
+	// UpdateSession replaces the session; its user never changes.
+	UpdateSession(ctx context.Context, s *sessions.Session) error
+	// DeleteSession deletes the session; a missing one is not an error.
+	DeleteSession(ctx context.Context, id string) error
+
+	CreateAuthorizationCode(ctx context.Context, c *sessions.AuthorizationCode) error
+	// ConsumeAuthorizationCode marks the code used at `at` and returns it.
+	// A code used before is returned along with ErrUsed, and stays used;
+	// of concurrent calls for one code exactly one succeeds.
+	ConsumeAuthorizationCode(ctx context.Context, id string, at time.Time) (*sessions.AuthorizationCode, error)
+
+	CreateRefreshToken(ctx context.Context, t *sessions.RefreshToken) error
+	RefreshToken(ctx context.Context, id string) (*sessions.RefreshToken, error)
+	// UseRefreshToken marks a rotating token used at `at`. A token used
+	// before is ErrUsed; of concurrent calls for one token exactly one
+	// succeeds.
+	UseRefreshToken(ctx context.Context, id string, at time.Time) error
+	// TouchRefreshToken moves the idle end of a token that does not rotate.
+	TouchRefreshToken(ctx context.Context, id string, idleExpiresAt time.Time) error
+	// RevokeRefreshTokenFamily deletes every refresh token of the family;
+	// an unknown family is not an error.
+	RevokeRefreshTokenFamily(ctx context.Context, familyID string) error
+
+	// Consent returns the user's consent to the client for the API
+	// audience, or ErrNotFound.
+	Consent(ctx context.Context, userID, clientID, audience string) (*sessions.Consent, error)
+	// SaveConsent stores the consent, replacing the one of the same user,
+	// client and audience.
+	SaveConsent(ctx context.Context, c *sessions.Consent) error
+
+	// RecordLoginFailure records a failed sign-in under key (such as a
+	// user and an IP address) at `at`.
+	RecordLoginFailure(ctx context.Context, key string, at time.Time) error
+	// LoginFailures counts the failures recorded under key since `since`.
+	LoginFailures(ctx context.Context, key string, since time.Time) (int, error)
+	// ClearLoginFailures forgets the failures recorded under key.
+	ClearLoginFailures(ctx context.Context, key string) error
+
+	// PurgeExpired deletes sessions, authorization codes and refresh
+	// tokens that ended before now, and failed sign-ins recorded before
+	// failuresBefore.
+	PurgeExpired(ctx context.Context, now, failuresBefore time.Time) error
+
+	// Setting returns the JSON document of the tenant setting name (such
+	// as "tenant" or "branding"), or ErrNotFound.
+	Setting(ctx context.Context, name string) ([]byte, error)
+	// SaveSetting stores the document of the setting name, replacing it.
+	SaveSetting(ctx context.Context, name string, doc []byte) error
 
 	// SigningKeys returns every stored signing key, revoked ones included.
 	SigningKeys(ctx context.Context) ([]keys.SigningKey, error)

@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/portcullis-gw/portcullis/authserver/clients"
+	"github.com/portcullis-gw/portcullis/authserver/sessions"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/users"
 )
 
 // A database made before users existed (schema version 1) is upgraded
-// when opened, keeping its data.
+// when opened, through every later version, keeping its data.
 func TestUpgradeFromSchemaVersion1(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "auth.db")
@@ -32,6 +33,8 @@ func TestUpgradeFromSchemaVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, stmt := range []string{
+		`DROP TABLE sessions`, `DROP TABLE authorization_codes`, `DROP TABLE refresh_tokens`,
+		`DROP TABLE consents`, `DROP TABLE login_failures`, `DROP TABLE settings`,
 		`DROP TABLE user_permissions`, `DROP TABLE user_roles`, `DROP TABLE role_permissions`,
 		`DROP TABLE roles`, `DROP TABLE users`, `DELETE FROM schema_migrations WHERE version > 1`,
 	} {
@@ -59,6 +62,10 @@ func TestUpgradeFromSchemaVersion1(t *testing.T) {
 	}
 	if err := s.AssignUserRoles(ctx, u.UserID, []string{r.ID}); err != nil {
 		t.Fatalf("AssignUserRoles after the upgrade: %v", err)
+	}
+	ses := &sessions.Session{ID: "s1", UserID: u.UserID, ExpiresAt: time.Now().Add(time.Hour)}
+	if err := s.CreateSession(ctx, ses); err != nil {
+		t.Fatalf("CreateSession after the upgrade: %v", err)
 	}
 }
 

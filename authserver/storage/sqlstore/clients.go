@@ -58,15 +58,19 @@ func (s *Store) UpdateClient(ctx context.Context, c *clients.Client) error {
 	return nil
 }
 
-// DeleteClient deletes the client and its client grants together; a
-// missing client is storage.ErrNotFound.
+// DeleteClient deletes the client with its client grants, codes, refresh
+// tokens and consents, together; a missing client is storage.ErrNotFound.
 func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	err := s.atomically(ctx, func(tx *Store) error {
 		if err := tx.execOne(ctx, `DELETE FROM clients WHERE client_id = ?`, clientID); err != nil {
 			return err
 		}
-		_, err := tx.exec(ctx, `DELETE FROM client_grants WHERE client_id = ?`, clientID)
-		return err
+		for _, table := range []string{"client_grants", "authorization_codes", "refresh_tokens", "consents"} {
+			if _, err := tx.exec(ctx, `DELETE FROM `+table+` WHERE client_id = ?`, clientID); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("delete client %q: %w", clientID, err)

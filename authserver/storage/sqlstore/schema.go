@@ -85,6 +85,58 @@ var migrations = []func(d Dialect) []string{
 			`CREATE INDEX user_permissions_audience ON user_permissions (audience)`,
 		}
 	},
+	// 3: sign-in state. Sessions, authorization codes and refresh tokens
+	// are keyed by the SHA-256 of their secret and carry the time they end
+	// (expires_at, Unix milliseconds) for purging; a code's or a refresh
+	// token's used_at (Unix milliseconds, 0 while unused) makes using it
+	// once a conditional UPDATE. Failed sign-ins are rows counted by key
+	// and time. Settings are JSON documents by name.
+	func(d Dialect) []string {
+		return []string{
+			`CREATE TABLE sessions (
+				id TEXT PRIMARY KEY NOT NULL,
+				user_id TEXT NOT NULL,
+				expires_at BIGINT NOT NULL,
+				doc TEXT NOT NULL
+			)`,
+			`CREATE INDEX sessions_user_id ON sessions (user_id)`,
+			`CREATE TABLE authorization_codes (
+				id TEXT PRIMARY KEY NOT NULL,
+				client_id TEXT NOT NULL,
+				user_id TEXT NOT NULL,
+				expires_at BIGINT NOT NULL,
+				used_at BIGINT NOT NULL,
+				doc TEXT NOT NULL
+			)`,
+			`CREATE TABLE refresh_tokens (
+				id TEXT PRIMARY KEY NOT NULL,
+				family_id TEXT NOT NULL,
+				client_id TEXT NOT NULL,
+				user_id TEXT NOT NULL,
+				expires_at BIGINT NOT NULL,
+				used_at BIGINT NOT NULL,
+				doc TEXT NOT NULL
+			)`,
+			`CREATE INDEX refresh_tokens_family_id ON refresh_tokens (family_id)`,
+			`CREATE INDEX refresh_tokens_user_id ON refresh_tokens (user_id)`,
+			`CREATE TABLE consents (
+				user_id TEXT NOT NULL,
+				client_id TEXT NOT NULL,
+				audience TEXT NOT NULL,
+				doc TEXT NOT NULL,
+				PRIMARY KEY (user_id, client_id, audience)
+			)`,
+			`CREATE TABLE login_failures (
+				key TEXT NOT NULL,
+				at BIGINT NOT NULL
+			)`,
+			`CREATE INDEX login_failures_key_at ON login_failures (key, at)`,
+			`CREATE TABLE settings (
+				name TEXT PRIMARY KEY NOT NULL,
+				doc TEXT NOT NULL
+			)`,
+		}
+	},
 }
 
 // migrate brings the schema up to date in one transaction.

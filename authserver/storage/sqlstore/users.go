@@ -86,14 +86,15 @@ func (s *Store) UpdateUser(ctx context.Context, u *users.User) error {
 	return nil
 }
 
-// DeleteUser deletes the user with its role assignments and direct
-// permissions, together; a missing user is storage.ErrNotFound.
+// DeleteUser deletes the user with its role assignments, direct
+// permissions and sign-in state, together; a missing user is
+// storage.ErrNotFound.
 func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 	err := s.atomically(ctx, func(tx *Store) error {
 		if err := tx.execOne(ctx, `DELETE FROM users WHERE user_id = ?`, userID); err != nil {
 			return err
 		}
-		for _, table := range []string{"user_roles", "user_permissions"} {
+		for _, table := range []string{"user_roles", "user_permissions", "sessions", "authorization_codes", "refresh_tokens", "consents"} {
 			if _, err := tx.exec(ctx, `DELETE FROM `+table+` WHERE user_id = ?`, userID); err != nil {
 				return err
 			}

@@ -69,6 +69,14 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"UserPermissions", testUserPermissions},
 		{"EffectivePermissions", testEffectivePermissions},
 		{"AtomicallyUsers", testAtomicallyUsers},
+		{"Sessions", testSessions},
+		{"AuthorizationCodes", testAuthorizationCodes},
+		{"RefreshTokens", testRefreshTokens},
+		{"Consents", testConsents},
+		{"LoginFailures", testLoginFailures},
+		{"PurgeExpired", testPurgeExpired},
+		{"SigninCascades", testSigninCascades},
+		{"Settings", testSettings},
 	} {
 		t.Run(suite.name, func(t *testing.T) { suite.run(t, fresh) })
 	}

@@ -1,0 +1,287 @@
+package storetest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portcullis-gw/portcullis/authserver/sessions"
+	"github.com/portcullis-gw/portcullis/authserver/storage"
+)
+
+var signinNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func newSession(id, userID string) *sessions.Session {
+	return &sessions.Session{ID: id, UserID: userID, AuthTime: signinNow, LastSeenAt: signinNow, ExpiresAt: signinNow.Add(time.Hour)}
+}
+
+func newCode(id, clientID, userID string) *sessions.AuthorizationCode {
+	return &sessions.AuthorizationCode{
+		ID: id, ClientID: clientID, UserID: userID, RedirectURI: "https://app.example/cb",
+		Audience: "https://api.example", Scopes: []string{"openid", "read:things"}, Nonce: "n-0S6",
+		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", CodeChallengeMethod: "S256",
+		AuthTime: signinNow, SessionID: "ses", FamilyID: "fam-" + id, ExpiresAt: signinNow.Add(time.Minute),
+	}
+}
+
+func newRefreshToken(id, family, clientID, userID string) *sessions.RefreshToken {
+	return &sessions.RefreshToken{
+		ID: id, FamilyID: family, ClientID: clientID, UserID: userID, Audience: "https://api.example",
+		Scopes: []string{"openid", "offline_access"}, AuthTime: signinNow, IssuedAt: signinNow,
+		ExpiresAt: signinNow.Add(30 * 24 * time.Hour), IdleExpiresAt: signinNow.Add(24 * time.Hour),
+	}
+}
+
+func testSessions(t *testing.T, open func(t *testing.T) storage.Store) {
+	ctx := t.Context()
+	s := open(t)
+	ses := newSession("s1", "auth0|u1")
+	must(t, s.CreateSession(ctx, ses), "CreateSession")
+	wantErr(t, s.CreateSession(ctx, ses), storage.ErrConflict, "CreateSession of a taken id")
+	got, err := s.Session(ctx, "s1")
+	must(t, err, "Session")
+	wantEqual(t, got, ses, "Session")
+	ses.LastSeenAt = signinNow.Add(time.Minute)
+	must(t, s.UpdateSession(ctx, ses), "UpdateSession")
+	got, err = s.Session(ctx, "s1")
+	must(t, err, "Session after update")
+	wantEqual(t, got, ses, "Session after update")
+	other := *ses
+	other.UserID = "auth0|u2"
+	wantErr(t, s.UpdateSession(ctx, &other), storage.ErrNotFound, "UpdateSession changing the user")
+	wantErr(t, s.UpdateSession(ctx, newSession("nope", "auth0|u1")), storage.ErrNotFound, "UpdateSession of a missing session")
+	must(t, s.DeleteSession(ctx, "s1"), "DeleteSession")
+	must(t, s.DeleteSession(ctx, "s1"), "DeleteSession of a deleted session")
+	_, err = s.Session(ctx, "s1")
+	wantErr(t, err, storage.ErrNotFound, "Session after delete")
+}
+
+func testAuthorizationCodes(t *testing.T, open func(t *testing.T) storage.Store) {
+	ctx := t.Context()
+	s := open(t)
+	c := newCode("c1", "client1", "auth0|u1")
+	must(t, s.CreateAuthorizationCode(ctx, c), "CreateAuthorizationCode")
+	wantErr(t, s.CreateAuthorizationCode(ctx, c), storage.ErrConflict, "CreateAuthorizationCode of a taken id")
+	_, err := s.ConsumeAuthorizationCode(ctx, "missing", signinNow)
+	wantErr(t, err, storage.ErrNotFound, "ConsumeAuthorizationCode of a missing code")
+
+	used := signinNow.Add(time.Second)
+	got, err := s.ConsumeAuthorizationCode(ctx, "c1", used)
+	must(t, err, "ConsumeAuthorizationCode")
+	want := c.Clone()
+	want.UsedAt = used
+	wantEqual(t, got, want, "consumed code")
+	got, err = s.ConsumeAuthorizationCode(ctx, "c1", used.Add(time.Second))
+	wantErr(t, err, storage.ErrUsed, "ConsumeAuthorizationCode again")
+	if got == nil || got.FamilyID != c.FamilyID || !got.UsedAt.Equal(used) {
+		t.Errorf("a replayed code must come back with its first use: %+v", got)
+	}
+
+	// Of concurrent exchanges, exactly one wins.
+	must(t, s.CreateAuthorizationCode(ctx, newCode("c2", "client1", "auth0|u1")), "CreateAuthorizationCode c2")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, used2 := 0, 0
+	for range 8 {
+		wg.Go(func() {
+			_, err := s.ConsumeAuthorizationCode(ctx, "c2", signinNow)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, storage.ErrUsed):
+				used2++
+			default:
+				t.Errorf("concurrent ConsumeAuthorizationCode: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 || used2 != 7 {
+		t.Errorf("concurrent exchanges: %d succeeded and %d were refused as used, want 1 and 7", wins, used2)
+	}
+}
+
+func testRefreshTokens(t *testing.T, open func(t *testing.T) storage.Store) {
+	ctx := t.Context()
+	s := open(t)
+	r1 := newRefreshToken("r1", "f1", "client1", "auth0|u1")
+	must(t, s.CreateRefreshToken(ctx, r1), "CreateRefreshToken")
+	wantErr(t, s.CreateRefreshToken(ctx, r1), storage.ErrConflict, "CreateRefreshToken of a taken id")
+	got, err := s.RefreshToken(ctx, "r1")
+	must(t, err, "RefreshToken")
+	wantEqual(t, got, r1, "RefreshToken")
+	_, err = s.RefreshToken(ctx, "missing")
+	wantErr(t, err, storage.ErrNotFound, "RefreshToken of a missing token")
+
+	used := signinNow.Add(time.Hour)
+	must(t, s.UseRefreshToken(ctx, "r1", used), "UseRefreshToken")
+	wantErr(t, s.UseRefreshToken(ctx, "r1", used), storage.ErrUsed, "UseRefreshToken again")
+	wantErr(t, s.UseRefreshToken(ctx, "missing", used), storage.ErrNotFound, "UseRefreshToken of a missing token")
+	got, err = s.RefreshToken(ctx, "r1")
+	must(t, err, "RefreshToken after use")
+	if !got.UsedAt.Equal(used) {
+		t.Errorf("UsedAt = %v, want %v", got.UsedAt, used)
+	}
+
+	idle := signinNow.Add(48 * time.Hour)
+	must(t, s.TouchRefreshToken(ctx, "r1", idle), "TouchRefreshToken")
+	got, err = s.RefreshToken(ctx, "r1")
+	must(t, err, "RefreshToken after touch")
+	if !got.IdleExpiresAt.Equal(idle) || !got.UsedAt.Equal(used) {
+		t.Errorf("after TouchRefreshToken: idle end %v, used %v; want %v, %v", got.IdleExpiresAt, got.UsedAt, idle, used)
+	}
+	wantErr(t, s.TouchRefreshToken(ctx, "missing", idle), storage.ErrNotFound, "TouchRefreshToken of a missing token")
+
+	must(t, s.CreateRefreshToken(ctx, newRefreshToken("r2", "f1", "client1", "auth0|u1")), "CreateRefreshToken r2")
+	must(t, s.CreateRefreshToken(ctx, newRefreshToken("r3", "f2", "client1", "auth0|u1")), "CreateRefreshToken r3")
+	must(t, s.RevokeRefreshTokenFamily(ctx, "f1"), "RevokeRefreshTokenFamily")
+	must(t, s.RevokeRefreshTokenFamily(ctx, "unknown"), "RevokeRefreshTokenFamily of an unknown family")
+	for _, id := range []string{"r1", "r2"} {
+		_, err := s.RefreshToken(ctx, id)
+		wantErr(t, err, storage.ErrNotFound, "RefreshToken of a revoked family's "+id)
+	}
+	_, err = s.RefreshToken(ctx, "r3")
+	must(t, err, "RefreshToken of another family")
+}
+
+func testConsents(t *testing.T, open func(t *testing.T) storage.Store) {
+	ctx := t.Context()
+	s := open(t)
+	_, err := s.Consent(ctx, "auth0|u1", "client1", "https://api.example")
+	wantErr(t, err, storage.ErrNotFound, "Consent before any")
+	c := &sessions.Consent{UserID: "auth0|u1", ClientID: "client1", Audience: "https://api.example", Scopes: []string{"openid", "read:things"}}
+	must(t, s.SaveConsent(ctx, c), "SaveConsent")
+	oidcOnly := &sessions.Consent{UserID: "auth0|u1", ClientID: "client1", Audience: "", Scopes: []string{"openid"}}
+	must(t, s.SaveConsent(ctx, oidcOnly), "SaveConsent without audience")
+	c.Scopes = append(c.Scopes, "write:things")
+	must(t, s.SaveConsent(ctx, c), "SaveConsent replacing")
+	got, err := s.Consent(ctx, "auth0|u1", "client1", "https://api.example")
+	must(t, err, "Consent")
+	wantEqual(t, got, c, "Consent")
+	got, err = s.Consent(ctx, "auth0|u1", "client1", "")
+	must(t, err, "Consent without audience")
+	wantEqual(t, got, oidcOnly, "Consent without audience")
+}
+
+func testLoginFailures(t *testing.T, open func(t *testing.T) storage.Store) {
+	ctx := t.Context()
+	s := open(t)
+	for i := range 3 {
+		must(t, s.RecordLoginFailure(ctx, "ip:192.0.2.1", signinNow.Add(time.Duration(i)*time.Minute)), "RecordLoginFailure")
+	}
+	must(t, s.RecordLoginFailure(ctx, "ip:192.0.2.2", signinNow), "RecordLoginFailure other key")
+	for _, tc := range []struct {
+		key   string
+		since time.Time
+		want  int
+	}{
+		{"ip:192.0.2.1", signinNow, 3},
+		{"ip:192.0.2.1", signinNow.Add(time.Minute), 2},
+		{"ip:192.0.2.1", signinNow.Add(time.Hour), 0},
+		{"ip:192.0.2.2", signinNow, 1},
+		{"ip:192.0.2.3", signinNow, 0},
+	} {
+		n, err := s.LoginFailures(ctx, tc.key, tc.since)
+		must(t, err, "LoginFailures")
+		if n != tc.want {
+			t.Errorf("LoginFailures(%s, %v) = %d, want %d", tc.key, tc.since, n, tc.want)
+		}
+	}
+	must(t, s.ClearLoginFailures(ctx, "ip:192.0.2.1"), "ClearLoginFailures")
+	if n, err := s.LoginFailures(ctx, "ip:192.0.2.1", time.Time{}); err != nil || n != 0 {
+		t.Errorf("LoginFailures after clear = %d, %v", n, err)
+	}
+	if n, err := s.LoginFailures(ctx, "ip:192.0.2.2", time.Time{}); err != nil || n != 1 {
+		t.Errorf("ClearLoginFailures cleared another key: %d, %v", n, err)
+	}
+}
+
+func testPurgeExpired(t *testing.T, open func(t *testing.T) storage.Store) {
+	ctx := t.Context()
+	s := open(t)
+	old := newSession("old", "auth0|u1")
+	old.ExpiresAt = signinNow.Add(-time.Second)
+	must(t, s.CreateSession(ctx, old), "CreateSession old")
+	must(t, s.CreateSession(ctx, newSession("live", "auth0|u1")), "CreateSession live")
+	oldCode := newCode("oldcode", "client1", "auth0|u1")
+	oldCode.ExpiresAt = signinNow.Add(-time.Second)
+	must(t, s.CreateAuthorizationCode(ctx, oldCode), "CreateAuthorizationCode old")
+	must(t, s.CreateAuthorizationCode(ctx, newCode("livecode", "client1", "auth0|u1")), "CreateAuthorizationCode live")
+	idle := newRefreshToken("idle", "f1", "client1", "auth0|u1")
+	idle.IdleExpiresAt = signinNow.Add(-time.Second)
+	must(t, s.CreateRefreshToken(ctx, idle), "CreateRefreshToken idle")
+	endless := newRefreshToken("endless", "f2", "client1", "auth0|u1")
+	endless.ExpiresAt, endless.IdleExpiresAt = time.Time{}, time.Time{}
+	must(t, s.CreateRefreshToken(ctx, endless), "CreateRefreshToken endless")
+	must(t, s.RecordLoginFailure(ctx, "k", signinNow.Add(-time.Hour)), "RecordLoginFailure old")
+	must(t, s.RecordLoginFailure(ctx, "k", signinNow), "RecordLoginFailure new")
+
+	must(t, s.PurgeExpired(ctx, signinNow, signinNow.Add(-time.Minute)), "PurgeExpired")
+	_, err := s.Session(ctx, "old")
+	wantErr(t, err, storage.ErrNotFound, "expired session after purge")
+	_, err = s.Session(ctx, "live")
+	must(t, err, "live session after purge")
+	_, err = s.ConsumeAuthorizationCode(ctx, "oldcode", signinNow)
+	wantErr(t, err, storage.ErrNotFound, "expired code after purge")
+	_, err = s.ConsumeAuthorizationCode(ctx, "livecode", signinNow)
+	must(t, err, "live code after purge")
+	_, err = s.RefreshToken(ctx, "idle")
+	wantErr(t, err, storage.ErrNotFound, "idle-expired refresh token after purge")
+	_, err = s.RefreshToken(ctx, "endless")
+	must(t, err, "refresh token without end after purge")
+	if n, err := s.LoginFailures(ctx, "k", time.Time{}); err != nil || n != 1 {
+		t.Errorf("login failures after purge = %d, %v; want 1", n, err)
+	}
+}
+
+// Deleting a user or a client deletes the sign-in state that names it.
+func testSigninCascades(t *testing.T, open func(t *testing.T) storage.Store) {
+	ctx := t.Context()
+	s := open(t)
+	c := newClient("client1")
+	must(t, s.CreateClient(ctx, c), "CreateClient")
+	u := newUser("auth0|0123456789abcdef01234567")
+	must(t, s.CreateUser(ctx, u), "CreateUser")
+	must(t, s.CreateSession(ctx, newSession("s1", u.UserID)), "CreateSession")
+	must(t, s.CreateAuthorizationCode(ctx, newCode("c1", "client1", u.UserID)), "CreateAuthorizationCode")
+	must(t, s.CreateRefreshToken(ctx, newRefreshToken("r1", "f1", "client1", u.UserID)), "CreateRefreshToken")
+	must(t, s.SaveConsent(ctx, &sessions.Consent{UserID: u.UserID, ClientID: "client1", Audience: "a", Scopes: []string{"x"}}), "SaveConsent")
+	must(t, s.CreateAuthorizationCode(ctx, newCode("c2", "client2", "auth0|other")), "CreateAuthorizationCode for others")
+	must(t, s.CreateRefreshToken(ctx, newRefreshToken("r2", "f2", "client1", "auth0|other")), "CreateRefreshToken for another user")
+
+	must(t, s.DeleteUser(ctx, u.UserID), "DeleteUser")
+	_, err := s.Session(ctx, "s1")
+	wantErr(t, err, storage.ErrNotFound, "session of a deleted user")
+	_, err = s.ConsumeAuthorizationCode(ctx, "c1", signinNow)
+	wantErr(t, err, storage.ErrNotFound, "code of a deleted user")
+	_, err = s.RefreshToken(ctx, "r1")
+	wantErr(t, err, storage.ErrNotFound, "refresh token of a deleted user")
+	_, err = s.Consent(ctx, u.UserID, "client1", "a")
+	wantErr(t, err, storage.ErrNotFound, "consent of a deleted user")
+	_, err = s.RefreshToken(ctx, "r2")
+	must(t, err, "another user's refresh token")
+
+	must(t, s.DeleteClient(ctx, "client1"), "DeleteClient")
+	_, err = s.RefreshToken(ctx, "r2")
+	wantErr(t, err, storage.ErrNotFound, "refresh token of a deleted client")
+	_, err = s.ConsumeAuthorizationCode(ctx, "c2", signinNow)
+	must(t, err, "another client's code")
+}
+
+func testSettings(t *testing.T, open func(t *testing.T) storage.Store) {
+	ctx := t.Context()
+	s := open(t)
+	_, err := s.Setting(ctx, "tenant")
+	wantErr(t, err, storage.ErrNotFound, "Setting before any")
+	must(t, s.SaveSetting(ctx, "tenant", []byte(`{"friendly_name":"A"}`)), "SaveSetting")
+	must(t, s.SaveSetting(ctx, "tenant", []byte(`{"friendly_name":"B"}`)), "SaveSetting replacing")
+	must(t, s.SaveSetting(ctx, "branding", []byte(`{}`)), "SaveSetting another")
+	got, err := s.Setting(ctx, "tenant")
+	must(t, err, "Setting")
+	if string(got) != `{"friendly_name":"B"}` {
+		t.Errorf("Setting = %s", got)
+	}
+}
