@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/portcullis-gw/portcullis/authserver/redirects"
 )
 
 // AppType is Auth0's application type.
@@ -204,12 +206,47 @@ func (c *Client) Validate() error {
 	if c.JWTConfiguration.LifetimeInSeconds < 0 {
 		return fmt.Errorf("jwt_configuration.lifetime_in_seconds must not be negative")
 	}
+	if err := c.validateURLs(); err != nil {
+		return err
+	}
 	if len(c.ClientMetadata) > 10 {
 		return fmt.Errorf("client_metadata holds at most 10 keys")
 	}
 	for k, v := range c.ClientMetadata {
 		if len(k) > 255 || len(v) > 255 {
 			return fmt.Errorf("client_metadata keys and values must be at most 255 characters")
+		}
+	}
+	return nil
+}
+
+// MaxURLs is the most URLs each of callbacks, allowed_logout_urls,
+// web_origins and allowed_origins may hold.
+const MaxURLs = 100
+
+// validateURLs checks the client's callback, logout and origin URLs with the
+// rules of package redirects.
+func (c *Client) validateURLs() error {
+	for _, list := range []struct {
+		property string
+		urls     []string
+		validate func(string) error
+	}{
+		{"callbacks", c.Callbacks, redirects.ValidateCallback},
+		{"allowed_logout_urls", c.AllowedLogoutURLs, redirects.ValidateCallback},
+		{"web_origins", c.WebOrigins, redirects.ValidateOrigin},
+		{"allowed_origins", c.AllowedOrigins, redirects.ValidateOrigin},
+	} {
+		if len(list.urls) > MaxURLs {
+			return fmt.Errorf("%s holds at most %d URLs", list.property, MaxURLs)
+		}
+		for _, u := range list.urls {
+			if err := list.validate(u); err != nil {
+				if len(u) > 100 {
+					u = u[:100] + "..."
+				}
+				return fmt.Errorf("%s: %q: %w", list.property, u, err)
+			}
 		}
 	}
 	return nil
