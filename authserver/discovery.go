@@ -3,20 +3,29 @@ package authserver
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/portcullis-gw/portcullis/authserver/access"
 )
 
 // metadata is the authorization server metadata (RFC 8414), also served as
 // the OpenID Connect discovery document. It lists only what is implemented.
 type metadata struct {
-	Issuer                            string   `json:"issuer"`
-	TokenEndpoint                     string   `json:"token_endpoint"`
-	JWKSURI                           string   `json:"jwks_uri"`
-	ScopesSupported                   []string `json:"scopes_supported"`
-	ResponseTypesSupported            []string `json:"response_types_supported"`
-	GrantTypesSupported               []string `json:"grant_types_supported"`
-	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
-	SubjectTypesSupported             []string `json:"subject_types_supported"`
-	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	Issuer                        string   `json:"issuer"`
+	AuthorizationEndpoint         string   `json:"authorization_endpoint"`
+	TokenEndpoint                 string   `json:"token_endpoint"`
+	EndSessionEndpoint            string   `json:"end_session_endpoint"`
+	JWKSURI                       string   `json:"jwks_uri"`
+	ScopesSupported               []string `json:"scopes_supported"`
+	ResponseTypesSupported        []string `json:"response_types_supported"`
+	ResponseModesSupported        []string `json:"response_modes_supported"`
+	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported"`
+	PromptValuesSupported         []string `json:"prompt_values_supported"`
+	// RFC 9207: authorization responses carry iss.
+	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	GrantTypesSupported                        []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
+	SubjectTypesSupported                      []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported           []string `json:"id_token_signing_alg_values_supported"`
 	// RFC 8705: tokens can be bound to client certificates, and the
 	// endpoints that take mTLS may live on another host.
 	TLSClientCertificateBoundAccessTokens bool              `json:"tls_client_certificate_bound_access_tokens"`
@@ -29,15 +38,22 @@ func (s *Server) discovery() ([]byte, error) {
 		aliases = map[string]string{"token_endpoint": base + "oauth/token"}
 	}
 	return json.Marshal(metadata{
-		Issuer:                            s.issuer,
-		TokenEndpoint:                     s.issuer + "oauth/token",
-		JWKSURI:                           s.issuer + ".well-known/jwks.json",
-		ScopesSupported:                   []string{},
-		ResponseTypesSupported:            []string{},
-		GrantTypesSupported:               []string{"client_credentials"},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "tls_client_auth", "self_signed_tls_client_auth"},
-		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  []string{"RS256", "PS256", "ES256"},
+		Issuer:                        s.issuer,
+		AuthorizationEndpoint:         s.issuer + "authorize",
+		TokenEndpoint:                 s.issuer + "oauth/token",
+		EndSessionEndpoint:            s.issuer + "oidc/logout",
+		JWKSURI:                       s.issuer + ".well-known/jwks.json",
+		ScopesSupported:               access.OIDCScopes,
+		ResponseTypesSupported:        []string{"code"},
+		ResponseModesSupported:        []string{"query", "form_post"},
+		CodeChallengeMethodsSupported: []string{"S256", "plain"},
+		PromptValuesSupported:         []string{"none", "login", "consent"},
+
+		AuthorizationResponseISSParameterSupported: true,
+		GrantTypesSupported:                        []string{"client_credentials"},
+		TokenEndpointAuthMethodsSupported:          []string{"client_secret_basic", "client_secret_post", "tls_client_auth", "self_signed_tls_client_auth"},
+		SubjectTypesSupported:                      []string{"public"},
+		IDTokenSigningAlgValuesSupported:           []string{"RS256", "PS256", "ES256"},
 
 		TLSClientCertificateBoundAccessTokens: true,
 		MTLSEndpointAliases:                   aliases,

@@ -3,7 +3,10 @@
 // New builds a Server on a storage.Store, and Handler serves its endpoints
 // under the issuer's path:
 //
-//	POST /oauth/token                             client_credentials grant
+//	GET  /authorize                               authorization endpoint (code, PKCE)
+//	     /u/login, /u/consent                     Universal Login: sign-in and consent forms
+//	GET  /v2/logout, /oidc/logout                 logout (Auth0's, and OIDC RP-initiated)
+//	POST /oauth/token                             token endpoint
 //	GET  /.well-known/openid-configuration        discovery (OIDC)
 //	GET  /.well-known/oauth-authorization-server  discovery (RFC 8414)
 //	GET  /.well-known/jwks.json                   signing keys
@@ -59,6 +62,12 @@ type Config struct {
 	// certificate it forwards in Auth0's headers. Default: none, and such
 	// forwarded certificates are refused.
 	EdgeKey string
+	// BruteForce bounds failed sign-ins on the login page.
+	BruteForce BruteForceProtection
+	// ClientIP returns the address of the client of a request, such as
+	// the embedding server's view through trusted proxies. Default: the
+	// connection's peer.
+	ClientIP func(*http.Request) string
 	// Logger receives the server's logs. Default: none.
 	Logger *zap.Logger
 	// Now is the clock. Default: time.Now.
@@ -87,6 +96,10 @@ type Server struct {
 	mtlsAliasBase string
 	clientCAs     *x509.CertPool
 	edgeKey       string
+	bruteForce    BruteForceProtection
+	clientIPFunc  func(*http.Request) string
+	// hashing bounds how many password verifications run at once.
+	hashing chan struct{}
 }
 
 // ValidateIssuer checks an issuer URL (see Config.Issuer).
@@ -144,7 +157,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		mtlsAliasBase: cfg.MTLSEndpointAliases,
 		clientCAs:     cfg.ClientCAs,
 		edgeKey:       cfg.EdgeKey,
+		bruteForce:    cfg.BruteForce,
+		clientIPFunc:  cfg.ClientIP,
+		hashing:       make(chan struct{}, maxConcurrentPasswordChecks),
 	}
+	s.bruteForce.applyDefaults()
 	if s.logger == nil {
 		s.logger = zap.NewNop()
 	}
@@ -179,6 +196,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc(s.prefix+"oauth/token", s.serveToken)
+	mux.HandleFunc(s.prefix+"authorize", s.serveAuthorize)
+	mux.HandleFunc(s.prefix+"u/login", s.serveLogin)
+	mux.HandleFunc(s.prefix+"u/consent", s.serveConsent)
+	mux.HandleFunc(s.prefix+"v2/logout", s.serveLogout)
+	mux.HandleFunc(s.prefix+"oidc/logout", s.serveOIDCLogout)
 	mux.HandleFunc(s.prefix+".well-known/openid-configuration", s.serveDiscovery)
 	mux.HandleFunc(s.prefix+".well-known/oauth-authorization-server", s.serveDiscovery)
 	mux.HandleFunc(s.prefix+".well-known/jwks.json", s.serveJWKS)
@@ -196,6 +218,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.handler = mux
 	return s, nil
 }
+
+// maxConcurrentPasswordChecks is how many argon2id verifications run at
+// once; more sign-ins wait for a turn.
+const maxConcurrentPasswordChecks = 4
 
 // secretHashKeyName names the installation secret that keys client secret
 // hashes.
@@ -270,7 +296,11 @@ func (s *Server) Owns(path string) bool {
 	if !ok {
 		return false
 	}
-	return rest == "oauth/token" || strings.HasPrefix(rest, ".well-known/") || rest == "api/v2" || strings.HasPrefix(rest, "api/v2/")
+	switch rest {
+	case "oauth/token", "authorize", "u/login", "u/consent", "v2/logout", "oidc/logout", "api/v2":
+		return true
+	}
+	return strings.HasPrefix(rest, ".well-known/") || strings.HasPrefix(rest, "api/v2/")
 }
 
 // Store returns the server's (cached) store.

@@ -85,6 +85,10 @@ type Client struct {
 	// certificate it presents at the token endpoint (RFC 8705), and refuses
 	// tokens when it presents none.
 	RequireProofOfPossession bool `json:"require_proof_of_possession"`
+	// AllowPKCEPlain lets the client use the PKCE method plain; otherwise
+	// only S256 is accepted (a Portcullis property: RFC 7636 says plain is
+	// for clients that cannot compute SHA-256).
+	AllowPKCEPlain bool `json:"allow_pkce_plain"`
 	// ClientAuthenticationMethods, when set, makes the client authenticate
 	// with a TLS client certificate instead of a secret; then
 	// TokenEndpointAuthMethod is empty (null in JSON).

@@ -33,6 +33,7 @@ type clientFields struct {
 	JWTConfiguration         *clients.JWTConfiguration    `json:"jwt_configuration"`
 	ClientMetadata           *map[string]string           `json:"client_metadata"`
 	RequireProofOfPossession *bool                        `json:"require_proof_of_possession"`
+	AllowPKCEPlain           *bool                        `json:"allow_pkce_plain"`
 	// ClientAuthenticationMethods switches the client to certificate
 	// authentication (with token_endpoint_auth_method null), or back
 	// (null). See authMethodsFields.
@@ -58,6 +59,7 @@ func (f *clientFields) apply(c *clients.Client) {
 	set(&c.AllowedOrigins, f.AllowedOrigins)
 	set(&c.WebOrigins, f.WebOrigins)
 	set(&c.AllowedLogoutURLs, f.AllowedLogoutURLs)
+	set(&c.AllowPKCEPlain, f.AllowPKCEPlain)
 	set(&c.LogoURI, f.LogoURI)
 	set(&c.InitiateLoginURI, f.InitiateLoginURI)
 	set(&c.JWTConfiguration, f.JWTConfiguration)

@@ -104,6 +104,7 @@ func newClient(id string) *clients.Client {
 		JWTConfiguration:         clients.JWTConfiguration{Alg: "ES256", LifetimeInSeconds: 3600},
 		ClientMetadata:           map[string]string{"tier": "gold", "owner": id},
 		RequireProofOfPossession: true,
+		AllowPKCEPlain:           true,
 		ClientAuthenticationMethods: &clients.AuthenticationMethods{
 			SelfSignedTLSClientAuth: &clients.MethodCredentials{Credentials: []clients.CredentialRef{{ID: "cred_" + id}}},
 		},

@@ -1,0 +1,443 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/portcullis-gw/portcullis/authserver/access"
+	"github.com/portcullis-gw/portcullis/authserver/clients"
+	"github.com/portcullis-gw/portcullis/authserver/redirects"
+	"github.com/portcullis-gw/portcullis/authserver/sessions"
+	"github.com/portcullis-gw/portcullis/authserver/storage"
+	"github.com/portcullis-gw/portcullis/authserver/tenant"
+	"github.com/portcullis-gw/portcullis/authserver/ui"
+)
+
+// CodeLifetime is how long an authorization code can be exchanged.
+const CodeLifetime = 60 * time.Second
+
+// authorizeParams are the parameters of an authorization request that this
+// server reads; any of them sent twice is refused (RFC 6749 section 3.1).
+var authorizeParams = []string{
+	"client_id", "redirect_uri", "response_type", "response_mode", "scope", "state",
+	"nonce", "audience", "code_challenge", "code_challenge_method", "prompt", "max_age", "login_hint",
+}
+
+// authorizeRequest is a validated authorization request.
+type authorizeRequest struct {
+	client       *clients.Client
+	redirectURI  string
+	responseMode string // "query" or "form_post"
+	state, nonce string
+	// scopes are the requested scopes, each once, in request order.
+	scopes []string
+	// api is the resource server named by audience (or the tenant's
+	// default audience); nil when there is none.
+	api                 *access.ResourceServer
+	codeChallenge       string
+	codeChallengeMethod string
+	prompt              string
+	maxAge              time.Duration // -1 when not sent
+	loginHint           string
+	// query is the request's query string, which the login and consent
+	// forms carry along so that their POSTs are validated as a whole again.
+	query string
+}
+
+// pageError is an authorization error that cannot be sent back to the
+// client, because the client or its redirect_uri is not known to be
+// genuine (RFC 6749 section 4.1.2.1): it is shown to the user instead.
+type pageError struct {
+	status  int
+	message string
+}
+
+func (e *pageError) Error() string { return e.message }
+
+// parseAuthorize validates an authorization request. Errors about the
+// client or the redirect URI are *pageError; all others are *Error, to be
+// sent to the redirect URI (the request is returned with them so that
+// they can be).
+func (s *Server) parseAuthorize(ctx context.Context, q url.Values, rawQuery string) (*authorizeRequest, error) {
+	for _, p := range authorizeParams {
+		if len(q[p]) > 1 {
+			return nil, &pageError{http.StatusBadRequest, fmt.Sprintf("The parameter %s is repeated.", p)}
+		}
+	}
+	clientID := q.Get("client_id")
+	if clientID == "" {
+		return nil, &pageError{http.StatusBadRequest, "Missing required parameter: client_id"}
+	}
+	c, err := s.store.Client(ctx, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, &pageError{http.StatusBadRequest, "Unknown client: " + clientID}
+	}
+	if err != nil {
+		return nil, err
+	}
+	ar := &authorizeRequest{client: c, redirectURI: q.Get("redirect_uri"), state: q.Get("state"), query: rawQuery}
+	switch {
+	case ar.redirectURI == "" && len(c.Callbacks) == 1 && !strings.Contains(c.Callbacks[0], "*"):
+		// RFC 6749 section 3.1.2.3: one registered URI may be left out.
+		ar.redirectURI = c.Callbacks[0]
+	case ar.redirectURI == "":
+		return nil, &pageError{http.StatusBadRequest, "Missing required parameter: redirect_uri"}
+	case !redirects.MatchCallback(c.Callbacks, ar.redirectURI):
+		return nil, &pageError{http.StatusBadRequest, fmt.Sprintf("The redirect_uri %q is not in the Allowed Callback URLs of the application %s.", ar.redirectURI, c.Name)}
+	}
+	// From here on, errors go back to the redirect URI.
+	ar.responseMode = q.Get("response_mode")
+	switch ar.responseMode {
+	case "":
+		ar.responseMode = "query"
+	case "query", "form_post":
+	default:
+		ar.responseMode = "query"
+		return ar, ErrInvalidRequest.WithDescription("Unsupported response_mode: " + q.Get("response_mode"))
+	}
+	if rt := q.Get("response_type"); rt != "code" {
+		if rt == "" {
+			return ar, ErrInvalidRequest.WithDescription("Missing required parameter: response_type")
+		}
+		return ar, errUnsupportedResponseType.WithDescription("Unsupported response_type: " + rt + " (only code is supported)")
+	}
+	if !c.AllowsGrant(clients.GrantAuthorizationCode) {
+		return ar, ErrUnauthorizedClient.WithDescription("Grant type `authorization_code` not allowed for the client.")
+	}
+	ar.nonce = q.Get("nonce")
+	ar.loginHint = q.Get("login_hint")
+	scope := q.Get("scope")
+	if err := checkScopeSyntax(scope); err != nil {
+		return ar, err
+	}
+	for _, sc := range strings.Fields(scope) {
+		if !slices.Contains(ar.scopes, sc) {
+			ar.scopes = append(ar.scopes, sc)
+		}
+	}
+	if len(ar.scopes) == 0 {
+		// Auth0 assumes openid when no scope is sent.
+		ar.scopes = []string{access.ScopeOpenID}
+	}
+	if err := ar.readPKCE(q); err != nil {
+		return ar, err
+	}
+	ar.prompt = q.Get("prompt")
+	switch ar.prompt {
+	case "", "none", "login", "consent":
+	default:
+		return ar, ErrInvalidRequest.WithDescription("Unsupported prompt: " + ar.prompt + " (use none, login or consent)")
+	}
+	ar.maxAge = -1
+	if v := q.Get("max_age"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return ar, ErrInvalidRequest.WithDescription("max_age must be a number of seconds.")
+		}
+		ar.maxAge = time.Duration(n) * time.Second
+	}
+	audience := q.Get("audience")
+	if audience == "" {
+		settings, err := tenant.LoadSettings(ctx, s.store)
+		if err != nil {
+			return ar, err
+		}
+		audience = settings.DefaultAudience
+	}
+	if audience != "" {
+		api, err := s.store.ResourceServerByIdentifier(ctx, audience)
+		if errors.Is(err, storage.ErrNotFound) {
+			return ar, ErrAccessDenied.WithDescription("Service not found: " + audience)
+		}
+		if err != nil {
+			return ar, err
+		}
+		if api.IsSystem {
+			return ar, ErrAccessDenied.WithDescription("The Management API cannot be accessed on behalf of users.")
+		}
+		ar.api = api
+	}
+	return ar, nil
+}
+
+// readPKCE reads code_challenge and code_challenge_method (RFC 7636). A
+// public client must send a challenge, with S256; plain is refused unless
+// the client allows it.
+func (ar *authorizeRequest) readPKCE(q url.Values) error {
+	ar.codeChallenge = q.Get("code_challenge")
+	ar.codeChallengeMethod = q.Get("code_challenge_method")
+	if ar.codeChallenge == "" {
+		if ar.codeChallengeMethod != "" {
+			return ErrInvalidRequest.WithDescription("code_challenge_method was sent without code_challenge.")
+		}
+		if ar.client.IsPublic() {
+			return ErrInvalidRequest.WithDescription("A public client must use PKCE: send code_challenge and code_challenge_method=S256.")
+		}
+		return nil
+	}
+	if !validPKCEValue(ar.codeChallenge) {
+		return ErrInvalidRequest.WithDescription("code_challenge must be 43 to 128 characters of A-Z, a-z, 0-9, -, ., _ and ~.")
+	}
+	switch ar.codeChallengeMethod {
+	case "S256":
+	case "", "plain":
+		if !ar.client.AllowPKCEPlain {
+			return ErrInvalidRequest.WithDescription("code_challenge_method must be S256 (plain is not allowed for this client).")
+		}
+		ar.codeChallengeMethod = "plain"
+	default:
+		return ErrInvalidRequest.WithDescription("Unsupported code_challenge_method: " + ar.codeChallengeMethod)
+	}
+	return nil
+}
+
+// validPKCEValue checks a code challenge or verifier: 43 to 128 unreserved
+// characters (RFC 7636 section 4.1).
+func validPKCEValue(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for _, r := range v {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' || r == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+var errUnsupportedResponseType = &Error{Code: "unsupported_response_type", Status: http.StatusBadRequest}
+
+// serveAuthorize is the authorization endpoint (RFC 6749 section 3.1):
+// with a live login session it goes on to consent and the code; without
+// one it shows the login page.
+func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		s.showError(w, r, &pageError{http.StatusMethodNotAllowed, "The authorization endpoint accepts only GET."})
+		return
+	}
+	ar, err := s.parseAuthorize(r.Context(), r.URL.Query(), r.URL.RawQuery)
+	if err != nil {
+		s.authorizeFailed(w, r, ar, err)
+		return
+	}
+	ses, err := s.currentSession(r)
+	if err != nil {
+		s.authorizeFailed(w, r, ar, err)
+		return
+	}
+	s.continueAuthorization(w, r, ar, ses, false)
+}
+
+// continueAuthorization takes an authorization request with the user's
+// session (nil without one) to its next step: the login page, the consent
+// page, or the code. fresh is true right after the user signed in.
+func (s *Server) continueAuthorization(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, ses *sessions.Session, fresh bool) {
+	ctx := r.Context()
+	needLogin := ses == nil ||
+		(!fresh && ar.prompt == "login") ||
+		(ar.maxAge >= 0 && s.now().Sub(ses.AuthTime) > ar.maxAge)
+	if needLogin {
+		if ar.prompt == "none" {
+			s.authorizeFailed(w, r, ar, errLoginRequired.WithDescription("The user is not signed in."))
+			return
+		}
+		s.showLogin(w, r, ar, http.StatusOK, "", ar.loginHint)
+		return
+	}
+	user, err := s.store.User(ctx, ses.UserID)
+	if err != nil || user.Blocked {
+		// The session outlived its user, or the user was blocked since.
+		_ = s.store.DeleteSession(ctx, ses.ID)
+		if err == nil || errors.Is(err, storage.ErrNotFound) {
+			s.showLogin(w, r, ar, http.StatusOK, "", ar.loginHint)
+			return
+		}
+		s.authorizeFailed(w, r, ar, err)
+		return
+	}
+	granted, err := s.grantedScopes(ctx, ar, user.UserID)
+	if err != nil {
+		s.authorizeFailed(w, r, ar, err)
+		return
+	}
+	if ask, err := s.needsConsent(ctx, ar, user.UserID, granted); err != nil {
+		s.authorizeFailed(w, r, ar, err)
+		return
+	} else if ask {
+		if ar.prompt == "none" {
+			s.authorizeFailed(w, r, ar, errConsentRequired.WithDescription("The user has not consented to the requested scopes."))
+			return
+		}
+		s.showConsent(w, r, ar, user.Email, granted)
+		return
+	}
+	s.issueCode(w, r, ar, ses, granted)
+}
+
+var (
+	errLoginRequired   = &Error{Code: "login_required", Status: http.StatusBadRequest}
+	errConsentRequired = &Error{Code: "consent_required", Status: http.StatusBadRequest}
+)
+
+// grantedScopes decides the scopes of the authorization: the requested
+// OpenID Connect scopes (offline_access only when the API allows offline
+// access and the client may use refresh tokens), then the API permissions
+// that access.UserScopes allows the user.
+func (s *Server) grantedScopes(ctx context.Context, ar *authorizeRequest, userID string) ([]string, error) {
+	var out, apiScopes []string
+	for _, sc := range ar.scopes {
+		switch {
+		case sc == access.ScopeOfflineAccess:
+			if ar.api != nil && ar.api.AllowOfflineAccess && ar.client.AllowsGrant(clients.GrantRefreshToken) {
+				out = append(out, sc)
+			}
+		case slices.Contains(access.OIDCScopes, sc):
+			out = append(out, sc)
+		default:
+			apiScopes = append(apiScopes, sc)
+		}
+	}
+	if ar.api == nil {
+		return out, nil
+	}
+	grant, err := s.store.FindClientGrant(ctx, ar.client.ClientID, ar.api.Identifier, access.SubjectUser)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return nil, err
+	}
+	var permissions []string
+	if ar.api.EnforcePolicies {
+		if permissions, err = s.store.EffectivePermissions(ctx, userID, ar.api.Identifier); err != nil {
+			return nil, err
+		}
+	}
+	allowed, err := access.UserScopes(ar.api, grant, ar.client.ClientID, permissions, apiScopes)
+	var denial *access.Denial
+	if errors.As(err, &denial) {
+		return nil, ErrAccessDenied.WithDescription(denial.Reason)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append(out, allowed...), nil
+}
+
+// issueCode stores an authorization code for the request and sends it to
+// the client.
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, ses *sessions.Session, granted []string) {
+	code := sessions.NewSecret()
+	now := s.now()
+	ac := &sessions.AuthorizationCode{
+		ID:                  sessions.Key(code),
+		ClientID:            ar.client.ClientID,
+		UserID:              ses.UserID,
+		RedirectURI:         ar.redirectURI,
+		Scopes:              granted,
+		Nonce:               ar.nonce,
+		CodeChallenge:       ar.codeChallenge,
+		CodeChallengeMethod: ar.codeChallengeMethod,
+		AuthTime:            ses.AuthTime,
+		SessionID:           ses.ID,
+		FamilyID:            sessions.NewSecret(),
+		ExpiresAt:           now.Add(CodeLifetime),
+	}
+	if ar.api != nil {
+		ac.Audience = ar.api.Identifier
+	}
+	if err := s.store.CreateAuthorizationCode(r.Context(), ac); err != nil {
+		s.authorizeFailed(w, r, ar, err)
+		return
+	}
+	s.logger.Info("issued authorization code", zap.String("client_id", ac.ClientID), zap.String("user_id", ac.UserID), zap.String("audience", ac.Audience))
+	s.respondToClient(w, ar, url.Values{"code": {code}})
+}
+
+// authorizeFailed answers a failed authorization request: on a page when
+// the redirect URI is not trusted, otherwise at the redirect URI. Errors
+// that are not *Error become server_error, their text only logged.
+func (s *Server) authorizeFailed(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, err error) {
+	var pe *pageError
+	if errors.As(err, &pe) || ar == nil {
+		if pe == nil {
+			s.logger.Error("authorization request failed", zap.Error(err))
+			pe = &pageError{http.StatusInternalServerError, "The server could not complete the request."}
+		}
+		s.showError(w, r, pe)
+		return
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		s.logger.Error("authorization request failed", zap.Error(err))
+		e = ErrServerError.WithDescription("The server could not complete the request.")
+	}
+	params := url.Values{"error": {e.Code}}
+	if e.Description != "" {
+		params.Set("error_description", e.Description)
+	}
+	s.respondToClient(w, ar, params)
+}
+
+// respondToClient sends an authorization response (the code, or an error)
+// to the redirect URI with the request's state and the issuer (RFC 9207),
+// in the query or, for response_mode=form_post, in a form the browser
+// posts.
+func (s *Server) respondToClient(w http.ResponseWriter, ar *authorizeRequest, params url.Values) {
+	if ar.state != "" {
+		params.Set("state", ar.state)
+	}
+	params.Set("iss", s.issuer)
+	if ar.responseMode == "form_post" {
+		fields := make(map[string]string, len(params))
+		for k := range params {
+			fields[k] = params.Get(k)
+		}
+		page := &ui.FormPost{Page: ui.Page{Title: "Signing in"}, Action: ar.redirectURI, Fields: fields}
+		page.Branding = s.branding(context.Background())
+		ui.Render(w, http.StatusOK, "form_post", page, originOf(ar.redirectURI))
+		return
+	}
+	u, _ := url.Parse(ar.redirectURI) // it matched a validated callback
+	q := u.Query()
+	for k := range params {
+		q.Set(k, params.Get(k))
+	}
+	u.RawQuery = q.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", u.String())
+	w.WriteHeader(http.StatusFound)
+}
+
+// originOf returns scheme://host of an absolute URL, for a CSP source.
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "'none'"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// verifiable reports whether a redirect URI proves which application it
+// leads to: Auth0 never skips consent for localhost callbacks, which any
+// application on the user's machine could serve.
+func verifiable(redirectURI string) bool {
+	u, err := url.Parse(redirectURI)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
+}
