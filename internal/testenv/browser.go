@@ -34,8 +34,7 @@ const DefaultChromium = "/usr/bin/chromium"
 // certificate database of the user's adds to that trust.
 //
 // When the test fails and PORTCULLIS_SCREENSHOTS names a directory, the
-// page the browser shows at the end is saved there (see Screenshot), and
-// what Chromium printed is logged.
+// page the browser shows at the end is saved there (see Screenshot).
 func Browser(t testing.TB, c *Caddy) context.Context {
 	t.Helper()
 	binary := os.Getenv("PORTCULLIS_CHROMIUM")
@@ -47,6 +46,7 @@ func Browser(t testing.TB, c *Caddy) context.Context {
 	}
 
 	home := t.TempDir()
+	// What Chromium prints, for when it does not start.
 	var output bytes.Buffer
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(binary),
@@ -71,13 +71,13 @@ func Browser(t testing.TB, c *Caddy) context.Context {
 		}
 		cancel()
 		cancelAlloc()
-		if t.Failed() {
-			t.Logf("Chromium's output:\n%s", output.String())
-		}
 	})
 	// The first run starts the browser; it must not be bounded by the
 	// caller's timeouts, which would end the browser with them.
 	if err := chromedp.Do(ctx); err != nil {
+		// Once the browser has ended, its output is complete.
+		cancel()
+		cancelAlloc()
 		t.Fatalf("starting %s: %v\n%s", binary, err, output.String())
 	}
 	return ctx
