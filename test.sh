@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # Runs every test of Portcullis on a fresh machine: installs what is
-# missing (Node.js and npm from Debian's packages, the Go modules, the npm
-# packages of the interop tests), then vets and tests everything.
+# missing (Node.js, npm and Chromium from Debian's packages, the Go modules,
+# the npm packages of the interop tests), then vets and tests everything.
 set -euo pipefail
 cd "$(dirname "$0")"
 
+packages=()
 if ! command -v npm >/dev/null 2>&1; then
+	packages+=(nodejs npm)
+fi
+# The browser tests' headless Chromium (see internal/testenv/browser.go);
+# its dependencies bring the DejaVu fonts that pages render in.
+if [ ! -x "${PORTCULLIS_CHROMIUM:-/usr/bin/chromium}" ]; then
+	packages+=(chromium)
+fi
+if [ ${#packages[@]} -gt 0 ]; then
 	apt-get update
-	apt-get install -y --no-install-recommends nodejs npm
+	apt-get install -y --no-install-recommends "${packages[@]}"
 fi
 go mod download
 npm ci --prefix interop/auth0-sdk --no-audit --no-fund
+npm ci --prefix interop/express-oidc --no-audit --no-fund
 
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './interop/auth0-sdk/node_modules/*'))
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*'))
 if [ -n "$unformatted" ]; then
 	echo "gofmt would change: $unformatted" >&2
 	exit 1

@@ -115,6 +115,16 @@ func nodeEnv() []string {
 		"PORTCULLIS_CLIENT_ID=",
 		"PORTCULLIS_CLIENT_SECRET=",
 		"PORTCULLIS_TEST_CERT_PEM=",
+		// interop/express-oidc/app.mjs
+		"ISSUER_BASE_URL=",
+		"BASE_URL=",
+		"CLIENT_ID=",
+		"CLIENT_SECRET=",
+		"SECRET=",
+		"PORT=",
+		"AUDIENCE=",
+		"SCOPE=",
+		"API_URL=",
 	}
 	var env []string
 	for _, kv := range os.Environ() {
