@@ -279,6 +279,14 @@ func (s *Server) RotateKeys(ctx context.Context) error {
 	return s.ReloadKeys(ctx)
 }
 
+// PurgeExpired deletes login sessions, authorization codes and refresh
+// tokens that have ended, and failed sign-ins older than the brute-force
+// window. Call it now and then; nothing depends on it for correctness.
+func (s *Server) PurgeExpired(ctx context.Context) error {
+	now := s.now()
+	return s.store.PurgeExpired(ctx, now, now.Add(-s.bruteForce.Window))
+}
+
 // Issuer returns the issuer URL.
 func (s *Server) Issuer() string { return s.issuer }
 

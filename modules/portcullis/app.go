@@ -6,12 +6,16 @@
 package portcullis
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
 	"github.com/portcullis-gw/portcullis/authserver"
@@ -53,10 +57,28 @@ type App struct {
 	// certificate it forwards in Auth0's headers. Default: none (forwarded
 	// certificates are refused).
 	EdgeKey string `json:"edge_key,omitempty"`
+	// BruteForceProtection bounds failed sign-ins on the login page.
+	// Default: 10 failures per account and IP address, 100 per IP address,
+	// counted over 15 minutes.
+	BruteForceProtection *BruteForceProtection `json:"brute_force_protection,omitempty"`
 
 	server   *authserver.Server
+	stop     context.CancelFunc
 	storeKey string
 	logger   *zap.Logger
+}
+
+// BruteForceProtection bounds failed sign-ins (see
+// authserver.BruteForceProtection); zero fields take the defaults.
+type BruteForceProtection struct {
+	// UserAttempts is how many failures to one account from one IP
+	// address lock that account from that address. Default: 10.
+	UserAttempts int `json:"user_attempts,omitempty"`
+	// IPAttempts is how many failures from one IP address lock that
+	// address out. Default: 100.
+	IPAttempts int `json:"ip_attempts,omitempty"`
+	// Window is how long failures count. Default: 15m.
+	Window caddy.Duration `json:"window,omitempty"`
 }
 
 // Storage selects a storage backend.
@@ -101,6 +123,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("portcullis: client_ca: %w", err)
 		}
 	}
+	var bruteForce authserver.BruteForceProtection
+	if b := a.BruteForceProtection; b != nil {
+		bruteForce = authserver.BruteForceProtection{UserAttempts: b.UserAttempts, IPAttempts: b.IPAttempts, Window: time.Duration(b.Window)}
+	}
 	st, key, err := acquireStore(a.Storage)
 	if err != nil {
 		return err
@@ -115,6 +141,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		MTLSEndpointAliases: repl.ReplaceKnown(a.MTLSEndpointAliases, ""),
 		ClientCAs:           clientCAs,
 		EdgeKey:             repl.ReplaceKnown(a.EdgeKey, ""),
+		BruteForce:          bruteForce,
+		ClientIP:            clientIP,
 	})
 	if err != nil {
 		return fmt.Errorf("starting the authorization server: %w", err)
@@ -133,14 +161,51 @@ func (a *App) Validate() error {
 	if err := a.Storage.validate(); err != nil {
 		return fmt.Errorf("portcullis: %w", err)
 	}
+	if b := a.BruteForceProtection; b != nil && (b.UserAttempts < 0 || b.IPAttempts < 0 || b.Window < 0) {
+		return errors.New("portcullis: brute_force_protection: attempts and window must not be negative")
+	}
 	return nil
 }
 
-// Start does nothing: the server has no background work of its own.
-func (a *App) Start() error { return nil }
+// clientIP is the client address Caddy decided on, which honours the
+// server's trusted_proxies.
+func clientIP(r *http.Request) string {
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	return ip
+}
 
-// Stop does nothing; Cleanup releases the storage.
-func (a *App) Stop() error { return nil }
+// purgeInterval is how often ended sessions, codes, refresh tokens and
+// old failed sign-ins are deleted.
+const purgeInterval = 10 * time.Minute
+
+// Start begins deleting ended sign-in state every purgeInterval.
+func (a *App) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stop = cancel
+	go func() {
+		tick := time.NewTicker(purgeInterval)
+		defer tick.Stop()
+		for {
+			if err := a.server.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
+				a.logger.Warn("purging ended sign-in state", zap.Error(err))
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return nil
+}
+
+// Stop ends the purging; Cleanup releases the storage.
+func (a *App) Stop() error {
+	if a.stop != nil {
+		a.stop()
+	}
+	return nil
+}
 
 // Cleanup releases this config's reference to the storage.
 func (a *App) Cleanup() error {

@@ -2,7 +2,9 @@ package portcullis
 
 import (
 	"errors"
+	"strconv"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -28,6 +30,11 @@ func init() {
 //		mtls_endpoint_aliases <base url>
 //		client_ca <pem file...>
 //		edge_key <cname-api-key>
+//		brute_force_protection {
+//			user_attempts <n>
+//			ip_attempts <n>
+//			window <duration>
+//		}
 //	}
 //
 // bootstrap_admin with no arguments (both environment variables unset) is
@@ -63,6 +70,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 			if app.EdgeKey, err = oneArg(d); err != nil {
 				return nil, err
 			}
+		case "brute_force_protection":
+			if app.BruteForceProtection, err = parseBruteForce(d); err != nil {
+				return nil, err
+			}
 		case "bootstrap_admin":
 			args := d.RemainingArgs()
 			switch len(args) {
@@ -77,6 +88,42 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 		}
 	}
 	return httpcaddyfile.App{Name: "portcullis", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// parseBruteForce reads the brute_force_protection block.
+func parseBruteForce(d *caddyfile.Dispenser) (*BruteForceProtection, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	b := new(BruteForceProtection)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		arg, err := oneArg(d)
+		if err != nil {
+			return nil, err
+		}
+		switch name {
+		case "user_attempts", "ip_attempts":
+			n, err := strconv.Atoi(arg)
+			if err != nil || n < 1 {
+				return nil, d.Errf("%s must be a positive number, got %q", name, arg)
+			}
+			if name == "user_attempts" {
+				b.UserAttempts = n
+			} else {
+				b.IPAttempts = n
+			}
+		case "window":
+			w, err := caddy.ParseDuration(arg)
+			if err != nil || w <= 0 {
+				return nil, d.Errf("window must be a positive duration such as 15m, got %q", arg)
+			}
+			b.Window = caddy.Duration(w)
+		default:
+			return nil, d.Errf("unrecognized brute_force_protection option: %s", name)
+		}
+	}
+	return b, nil
 }
 
 // oneArg reads the single argument of an option.
