@@ -22,6 +22,7 @@ var mgmtScopes = []string{
 	"read:users", "create:users", "update:users", "delete:users",
 	"read:roles", "create:roles", "update:roles", "delete:roles",
 	"read:role_members", "create:role_members", "delete:role_members",
+	"read:tenant_settings", "update:tenant_settings", "read:branding", "update:branding",
 }
 
 var counter atomic.Int64
@@ -173,7 +174,14 @@ func (e *env) state(t *testing.T, fx *fixture) string {
 // wantUnchanged fails if the state differs from before.
 func (e *env) wantUnchanged(t *testing.T, fx *fixture, before string) {
 	t.Helper()
-	if after := e.state(t, fx); after != before {
+	wantSameState(t, before, e.state(t, fx))
+}
+
+// wantSameState fails if after, what is stored after a refused request,
+// differs from before.
+func wantSameState(t *testing.T, before, after string) {
+	t.Helper()
+	if after != before {
 		t.Errorf("a refused request changed what is stored:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }

@@ -270,7 +270,7 @@ func TestRoleScopes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.createAPI(t, gatedAPI, []string{"read:x"}, nil)
-	testScopeGating(t, e, roleEndpoints, func(t *testing.T) (string, string) {
+	testScopeGating(t, e, roleEndpoints, e.rbacState, func(t *testing.T) (string, string) {
 		return e.createUser(t, newEmail("scoped"), nil)["user_id"].(string), e.createRole(t, uniq("role"))
 	})
 }

@@ -92,9 +92,7 @@ func (e *env) rbacState(t *testing.T) string {
 
 func (e *env) wantRBACUnchanged(t *testing.T, before string) {
 	t.Helper()
-	if after := e.rbacState(t); after != before {
-		t.Errorf("a refused request changed what is stored:\nbefore:\n%s\nafter:\n%s", before, after)
-	}
+	wantSameState(t, before, e.rbacState(t))
 }
 
 func TestUsers(t *testing.T) {
@@ -300,8 +298,9 @@ var userEndpoints = []rbacEndpoint{
 }
 
 // testScopeGating checks that each endpoint refuses a token with every
-// scope but its own, changing nothing, and takes one with only its own.
-func testScopeGating(t *testing.T, e *env, eps []rbacEndpoint, fixture func(t *testing.T) (user, role string)) {
+// scope but its own, changing nothing that state takes in, and takes one
+// with only its own.
+func testScopeGating(t *testing.T, e *env, eps []rbacEndpoint, state func(t *testing.T) string, fixture func(t *testing.T) (user, role string)) {
 	for _, ep := range eps {
 		t.Run(ep.method+" "+ep.path, func(t *testing.T) {
 			user, role := fixture(t)
@@ -314,10 +313,10 @@ func testScopeGating(t *testing.T, e *env, eps []rbacEndpoint, fixture func(t *t
 				return e.do(t, req)
 			}
 			others := slices.DeleteFunc(slices.Clone(mgmtScopes), func(s string) bool { return s == ep.scope })
-			before := e.rbacState(t)
+			before := state(t)
 			r := call(e.token(t, e.admin, e.mgmtAudience(), others...).AccessToken)
 			wantMgmtError(t, r, http.StatusForbidden, "insufficient_scope", "Insufficient scope, expected any of: "+ep.scope)
-			e.wantRBACUnchanged(t, before)
+			wantSameState(t, before, state(t))
 			if r := call(e.token(t, e.admin, e.mgmtAudience(), ep.scope).AccessToken); r.status != ep.ok {
 				t.Errorf("with only %s: %s, want %d", ep.scope, r, ep.ok)
 			}
@@ -328,7 +327,7 @@ func testScopeGating(t *testing.T, e *env, eps []rbacEndpoint, fixture func(t *t
 func TestUserScopes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	testScopeGating(t, e, userEndpoints, func(t *testing.T) (string, string) {
+	testScopeGating(t, e, userEndpoints, e.rbacState, func(t *testing.T) (string, string) {
 		return e.createUser(t, newEmail("scoped"), nil)["user_id"].(string), ""
 	})
 }

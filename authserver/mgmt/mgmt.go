@@ -1,8 +1,8 @@
 // Package mgmt serves Auth0's Management API v2 for Portcullis: clients
 // and their certificate credentials, resource servers (APIs), client
-// grants, users, roles and their permissions, with Auth0's paths, field names
-// and error bodies, each endpoint gated by its management scope. Auth0's own
-// SDKs work against it.
+// grants, users, roles and their permissions, tenant settings and branding,
+// with Auth0's paths, field names and error bodies, each endpoint gated by
+// its management scope. Auth0's own SDKs work against it.
 package mgmt
 
 import (
@@ -139,6 +139,14 @@ func New(cfg Config) http.Handler {
 	route("/roles/{id}/users", map[string]endpoint{
 		"GET":  {"read:role_members", a.listRoleUsers, list},
 		"POST": {"create:role_members", a.assignRoleUsers, nil},
+	})
+	route("/tenants/settings", map[string]endpoint{
+		"GET":   {"read:tenant_settings", a.getTenantSettings, projection},
+		"PATCH": {"update:tenant_settings", a.updateTenantSettings, nil},
+	})
+	route("/branding", map[string]endpoint{
+		"GET":   {"read:branding", a.getBranding, nil},
+		"PATCH": {"update:branding", a.updateBranding, nil},
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound("not_found", "Not Found"))

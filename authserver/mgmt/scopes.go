@@ -38,4 +38,8 @@ var Scopes = []Scope{
 	{"read:role_members", "Read the users of roles and the roles of users"},
 	{"create:role_members", "Assign roles to users"},
 	{"delete:role_members", "Remove roles from users"},
+	{"read:tenant_settings", "Read tenant settings"},
+	{"update:tenant_settings", "Update tenant settings"},
+	{"read:branding", "Read branding"},
+	{"update:branding", "Update branding"},
 }

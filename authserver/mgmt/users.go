@@ -37,9 +37,10 @@ type userFields struct {
 }
 
 // setNullable sets *dst to the value sent, or clears it for null.
-func setNullable(dst *string, n nullable[string]) {
+func setNullable[T any](dst *T, n nullable[T]) {
 	if n.Sent {
-		*dst = ""
+		var zero T
+		*dst = zero
 		set(dst, n.Value)
 	}
 }

@@ -70,7 +70,7 @@ func (r *Role) Validate() error {
 		{"name", r.Name, MaxRoleNameLength},
 		{"description", r.Description, MaxRoleDescriptionLength},
 	} {
-		if err := checkText(f.name, f.value, f.max); err != nil {
+		if err := CheckText(f.name, f.value, f.max); err != nil {
 			return err
 		}
 	}

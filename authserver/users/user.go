@@ -230,7 +230,7 @@ func (u *User) Validate() error {
 		{"given_name", u.GivenName, MaxGivenNameLength},
 		{"family_name", u.FamilyName, MaxFamilyNameLength},
 	} {
-		if err := checkText(f.name, f.value, f.max); err != nil {
+		if err := CheckText(f.name, f.value, f.max); err != nil {
 			return err
 		}
 	}
@@ -367,9 +367,9 @@ func checkKeys(property string, v any) error {
 	return nil
 }
 
-// checkText checks a free-text property: valid UTF-8, at most max
+// CheckText checks a free-text property: valid UTF-8, at most max
 // characters, no control characters.
-func checkText(name, value string, max int) error {
+func CheckText(name, value string, max int) error {
 	if !utf8.ValidString(value) {
 		return fmt.Errorf("%s must be valid UTF-8", name)
 	}

@@ -439,6 +439,51 @@ describe('Auth0 Node SDK against Portcullis', () => {
     await rejectsWith(management.users.get({ id: user.user_id }), 404);
   });
 
+  it('tenants and branding: updateSettings, getSettings', async () => {
+    // What this test changes is put back afterwards.
+    const settingsBefore = (await management.tenants.getSettings()).data;
+    const brandingBefore = (await management.branding.getSettings()).data;
+    try {
+      const friendlyName = `Interop ${run}`;
+      const updated = await management.tenants.updateSettings({ friendly_name: friendlyName, session_lifetime: 96 });
+      assert.equal(updated.status, 200);
+      assert.equal(updated.data.friendly_name, friendlyName);
+      assert.equal(updated.data.session_lifetime, 96);
+      const settings = (await management.tenants.getSettings()).data;
+      assert.equal(settings.friendly_name, friendlyName);
+      assert.equal(settings.session_lifetime, 96);
+      assert.equal(settings.idle_session_lifetime, settingsBefore.idle_session_lifetime);
+      const only = (await management.tenants.getSettings({ fields: 'friendly_name', include_fields: true })).data;
+      assert.deepEqual(only, { friendly_name: friendlyName });
+      const refused = await rejectsWith(management.tenants.updateSettings({ session_lifetime: 721 }), 400);
+      assert.equal(refused.errorCode, 'invalid_body');
+      assert.match(refused.message, /session_lifetime/);
+
+      const logoURL = `https://cdn.example.com/${run}/logo.svg`;
+      const branded = await management.branding.updateSettings({ colors: { primary: '#0059d6' }, logo_url: logoURL });
+      assert.equal(branded.status, 200);
+      assert.equal(branded.data.colors.primary, '#0059d6');
+      assert.equal(branded.data.logo_url, logoURL);
+      const branding = (await management.branding.getSettings()).data;
+      assert.equal(branding.colors.primary, '#0059d6');
+      assert.equal(branding.logo_url, logoURL);
+      // The colours go into the login pages' CSS: anything but a hex colour
+      // is refused.
+      const injected = await rejectsWith(management.branding.updateSettings({ colors: { primary: 'red;}body{display:none' } }), 400);
+      assert.equal(injected.errorCode, 'invalid_body');
+      assert.match(injected.message, /colors\.primary/);
+    } finally {
+      await management.tenants.updateSettings({
+        friendly_name: settingsBefore.friendly_name ?? null, session_lifetime: settingsBefore.session_lifetime,
+      });
+      await management.branding.updateSettings({
+        logo_url: brandingBefore.logo_url ?? null, colors: { primary: brandingBefore.colors?.primary ?? null },
+      });
+    }
+    assert.deepEqual((await management.tenants.getSettings()).data, settingsBefore);
+    assert.deepEqual((await management.branding.getSettings()).data, brandingBefore);
+  });
+
   it('clientGrants.delete', async () => {
     const res = await management.clientGrants.delete({ id: grant.id });
     assert.equal(res.status, 204);
