@@ -206,3 +206,22 @@ func TestMemoForgetsNothingItShouldNot(t *testing.T) {
 		t.Fatal("remembered allow served after the grant lost the scope")
 	}
 }
+
+// input.token.subject_type tells user tokens from machine-to-machine ones.
+func TestSubjectType(t *testing.T) {
+	p, err := Load(t.Context(), policy(`decision := {"allow": true, "reason": input.token.subject_type}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		m2m  bool
+		want string
+	}{{true, "client"}, {false, "user"}} {
+		in := input()
+		in.Token = &Token{Subject: "auth0|u1", ClientID: "app", IsM2M: tc.m2m}
+		in.Token.value = in.Token.astValue()
+		if d, err := p.Decide(t.Context(), in); err != nil || d.Reason != tc.want {
+			t.Errorf("is_m2m %v: subject_type %q, %v; want %q", tc.m2m, d.Reason, err, tc.want)
+		}
+	}
+}

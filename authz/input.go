@@ -120,6 +120,16 @@ func NewToken(c *tokens.Claims, claims map[string]any, local bool) (*Token, erro
 	return t, nil
 }
 
+// SubjectType is input.token.subject_type, in the words of Auth0's client
+// grants: "client" for a machine-to-machine token, "user" for a token
+// issued to a user.
+func (t *Token) SubjectType() string {
+	if t.IsM2M {
+		return "client"
+	}
+	return "user"
+}
+
 // astValue builds input.token.
 func (t *Token) astValue() ast.Value {
 	claims := t.claims
@@ -135,6 +145,7 @@ func (t *Token) astValue() ast.Value {
 		item("permissions", stringArray(nonNil(t.Permissions))),
 		item("cert_thumbprint", ast.String(t.CertThumbprint)),
 		item("is_m2m", ast.Boolean(t.IsM2M)),
+		item("subject_type", ast.String(t.SubjectType())),
 		item("local_issuer", ast.Boolean(t.LocalIssuer)),
 	)
 }

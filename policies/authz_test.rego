@@ -9,14 +9,14 @@ base := {
 	"token": {
 		"claims": {}, "subject": "auth0|alice", "client_id": "app1", "issuer": "https://auth.example.com/",
 		"scopes": ["read:orders", "create:orders"], "permissions": ["delete:orders"],
-		"is_m2m": false, "local_issuer": true, "cert_thumbprint": "",
+		"is_m2m": false, "subject_type": "user", "local_issuer": true, "cert_thumbprint": "",
 	},
 	"route": {"required_scopes": ["read:orders"], "required_permissions": []},
 	"client_grant": null,
 	"client_cert": null,
 }
 
-m2m := object.union(base, {"token": object.union(base.token, {"subject": "c1@clients", "client_id": "c1", "is_m2m": true})})
+m2m := object.union(base, {"token": object.union(base.token, {"subject": "c1@clients", "client_id": "c1", "is_m2m": true, "subject_type": "client"})})
 
 grant(scopes) := {"id": "cgr_1", "client_id": "c1", "audience": "https://api.example.com", "scopes": scopes, "allow_all_scopes": false}
 
