@@ -66,7 +66,7 @@ func (s *Server) clientCredentials(ctx context.Context, c *clients.Client, req t
 	token, jti, err := tokens.Issue(signer, tokens.AccessToken{
 		Issuer:      s.issuer,
 		Subject:     c.ClientID + "@clients",
-		Audience:    api.Identifier,
+		Audience:    []string{api.Identifier},
 		ClientID:    c.ClientID,
 		GrantType:   tokens.GTYClientCC,
 		Scopes:      scopes,
