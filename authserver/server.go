@@ -3,7 +3,10 @@
 // New builds a Server on a storage.Store, and Handler serves its endpoints
 // under the issuer's path:
 //
-//	POST /oauth/token                             client_credentials grant
+//	POST /oauth/token                             client_credentials, authorization_code
+//	                                              and refresh_token grants
+//	POST /oauth/revoke                            refresh token revocation (RFC 7009)
+//	GET  /userinfo (and POST)                     the user's claims (OIDC)
 //	GET  /.well-known/openid-configuration        discovery (OIDC)
 //	GET  /.well-known/oauth-authorization-server  discovery (RFC 8414)
 //	GET  /.well-known/jwks.json                   signing keys
@@ -87,6 +90,8 @@ type Server struct {
 	mtlsAliasBase string
 	clientCAs     *x509.CertPool
 	edgeKey       string
+	// origins is every origin a client allows, for CORS preflights.
+	origins atomic.Pointer[originIndex]
 }
 
 // ValidateIssuer checks an issuer URL (see Config.Issuer).
@@ -178,7 +183,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc(s.prefix+"oauth/token", s.serveToken)
+	mux.HandleFunc(s.prefix+"oauth/token", s.cors("POST", s.serveToken))
+	mux.HandleFunc(s.prefix+"oauth/revoke", s.cors("POST", s.serveRevoke))
+	mux.HandleFunc(s.prefix+"userinfo", s.cors("GET, POST", s.serveUserinfo))
 	mux.HandleFunc(s.prefix+".well-known/openid-configuration", s.serveDiscovery)
 	mux.HandleFunc(s.prefix+".well-known/oauth-authorization-server", s.serveDiscovery)
 	mux.HandleFunc(s.prefix+".well-known/jwks.json", s.serveJWKS)
@@ -270,7 +277,7 @@ func (s *Server) Owns(path string) bool {
 	if !ok {
 		return false
 	}
-	return rest == "oauth/token" || strings.HasPrefix(rest, ".well-known/") || rest == "api/v2" || strings.HasPrefix(rest, "api/v2/")
+	return rest == "oauth/token" || rest == "oauth/revoke" || rest == "userinfo" || strings.HasPrefix(rest, ".well-known/") || rest == "api/v2" || strings.HasPrefix(rest, "api/v2/")
 }
 
 // Store returns the server's (cached) store.
