@@ -15,6 +15,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
+	"golang.org/x/oauth2"
 
 	"github.com/portcullis-gw/portcullis/authserver"
 	"github.com/portcullis-gw/portcullis/authserver/sessions"
@@ -783,4 +784,46 @@ func mapsEqual(a, b map[string]any) bool {
 		}
 	}
 	return true
+}
+
+func TestOAuth2ClientLibrary(t *testing.T) {
+	t.Parallel()
+	f := newFlows(t)
+	e := f.e
+	cfg := oauth2.Config{
+		ClientID:    f.spa,
+		RedirectURL: spaCallback,
+		Endpoint:    oauth2.Endpoint{TokenURL: e.issuer + "oauth/token", AuthStyle: oauth2.AuthStyleInParams},
+	}
+	v := oauth2.GenerateVerifier()
+	code := f.code(t, func(c *sessions.AuthorizationCode) { c.CodeChallenge = oauth2.S256ChallengeFromVerifier(v) })
+	tok, err := cfg.Exchange(e.ctx(t), code, oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatalf("Exchange: %v", err)
+	}
+	if id, _ := tok.Extra("id_token").(string); id == "" || tok.RefreshToken == "" || tok.Expiry.IsZero() {
+		t.Fatalf("token %+v: want an ID token, a refresh token and an expiry", tok)
+	}
+	if _, err := cfg.Exchange(e.ctx(t), code, oauth2.VerifierOption(v)); err == nil {
+		t.Fatal("a second Exchange of the code succeeded")
+	}
+	// The replay revoked the first exchange's refresh token.
+	stale := *tok
+	stale.Expiry = time.Now().Add(-time.Minute)
+	if _, err := cfg.TokenSource(e.ctx(t), &stale).Token(); err == nil {
+		t.Fatal("refreshed with a token the code replay revoked")
+	}
+
+	code = f.code(t, func(c *sessions.AuthorizationCode) { c.CodeChallenge = oauth2.S256ChallengeFromVerifier(v) })
+	if tok, err = cfg.Exchange(e.ctx(t), code, oauth2.VerifierOption(v)); err != nil {
+		t.Fatalf("Exchange: %v", err)
+	}
+	tok.Expiry = time.Now().Add(-time.Minute)
+	fresh, err := cfg.TokenSource(e.ctx(t), tok).Token()
+	if err != nil {
+		t.Fatalf("TokenSource refresh: %v", err)
+	}
+	if fresh.AccessToken == tok.AccessToken || fresh.RefreshToken == "" || fresh.RefreshToken == tok.RefreshToken {
+		t.Errorf("refresh did not rotate: %+v", fresh)
+	}
 }
