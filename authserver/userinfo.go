@@ -32,7 +32,10 @@ func (s *Server) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !strings.EqualFold(scheme, "Bearer") || token == "" {
-		writeBearerError(w, ErrInvalidToken.WithDescription("Missing access token: send it in an Authorization: Bearer header."), "")
+		// RFC 6750 section 3.1: a request without credentials gets a
+		// challenge without error details.
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		writeError(w, ErrInvalidToken.WithDescription("Missing access token: send it in an Authorization: Bearer header."))
 		return
 	}
 	claims, err := s.verifier.Verify(r.Context(), token, UserinfoAudience(s.issuer))
