@@ -176,24 +176,24 @@ func (r *RefreshTokenConfig) validate() error {
 // the shape of Auth0's Management API v2 Client object. The secret itself is
 // never stored: SecretHash holds its keyed hash.
 type Client struct {
-	ClientID                string           `json:"client_id"`
-	Name                    string           `json:"name"`
-	Description             string           `json:"description,omitempty"`
-	AppType                 AppType          `json:"app_type,omitempty"`
-	IsFirstParty            bool             `json:"is_first_party"`
-	OIDCConformant          bool             `json:"oidc_conformant"`
-	GrantTypes              []string         `json:"grant_types"`
-	TokenEndpointAuthMethod AuthMethod       `json:"token_endpoint_auth_method"`
-	Callbacks               []string         `json:"callbacks,omitempty"`
-	AllowedOrigins          []string         `json:"allowed_origins,omitempty"`
-	WebOrigins              []string         `json:"web_origins,omitempty"`
-	AllowedLogoutURLs       []string         `json:"allowed_logout_urls,omitempty"`
-	LogoURI                 string           `json:"logo_uri,omitempty"`
-	InitiateLoginURI        string           `json:"initiate_login_uri,omitempty"`
-	JWTConfiguration        JWTConfiguration `json:"jwt_configuration"`
+	ClientID                string            `json:"client_id"`
+	Name                    string            `json:"name"`
+	Description             string            `json:"description,omitempty"`
+	AppType                 AppType           `json:"app_type,omitempty"`
+	IsFirstParty            bool              `json:"is_first_party"`
+	OIDCConformant          bool              `json:"oidc_conformant"`
+	GrantTypes              []string          `json:"grant_types"`
+	TokenEndpointAuthMethod AuthMethod        `json:"token_endpoint_auth_method"`
+	Callbacks               []string          `json:"callbacks,omitempty"`
+	AllowedOrigins          []string          `json:"allowed_origins,omitempty"`
+	WebOrigins              []string          `json:"web_origins,omitempty"`
+	AllowedLogoutURLs       []string          `json:"allowed_logout_urls,omitempty"`
+	LogoURI                 string            `json:"logo_uri,omitempty"`
+	InitiateLoginURI        string            `json:"initiate_login_uri,omitempty"`
+	JWTConfiguration        JWTConfiguration  `json:"jwt_configuration"`
+	ClientMetadata          map[string]string `json:"client_metadata,omitempty"`
 	// RefreshToken configures the client's refresh tokens.
-	RefreshToken   RefreshTokenConfig `json:"refresh_token"`
-	ClientMetadata map[string]string  `json:"client_metadata,omitempty"`
+	RefreshToken RefreshTokenConfig `json:"refresh_token"`
 	// RequireProofOfPossession binds the client's tokens to the TLS client
 	// certificate it presents at the token endpoint (RFC 8705), and refuses
 	// tokens when it presents none.
