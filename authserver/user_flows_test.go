@@ -827,3 +827,16 @@ func TestOAuth2ClientLibrary(t *testing.T) {
 		t.Errorf("refresh did not rotate: %+v", fresh)
 	}
 }
+
+func TestOwns(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for path, want := range map[string]bool{
+		"/oauth/token": true, "/oauth/revoke": true, "/userinfo": true, "/.well-known/jwks.json": true, "/api/v2/clients": true,
+		"/userinfo/x": false, "/oauth/other": false, "/app": false,
+	} {
+		if got := e.srv.Owns(path); got != want {
+			t.Errorf("Owns(%q) = %t, want %t", path, got, want)
+		}
+	}
+}
