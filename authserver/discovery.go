@@ -14,6 +14,8 @@ type metadata struct {
 	AuthorizationEndpoint         string   `json:"authorization_endpoint"`
 	TokenEndpoint                 string   `json:"token_endpoint"`
 	EndSessionEndpoint            string   `json:"end_session_endpoint"`
+	UserinfoEndpoint              string   `json:"userinfo_endpoint"`
+	RevocationEndpoint            string   `json:"revocation_endpoint"`
 	JWKSURI                       string   `json:"jwks_uri"`
 	ScopesSupported               []string `json:"scopes_supported"`
 	ResponseTypesSupported        []string `json:"response_types_supported"`
@@ -26,6 +28,8 @@ type metadata struct {
 	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
 	SubjectTypesSupported                      []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported           []string `json:"id_token_signing_alg_values_supported"`
+	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
+	ClaimsSupported                            []string `json:"claims_supported"`
 	// RFC 8705: tokens can be bound to client certificates, and the
 	// endpoints that take mTLS may live on another host.
 	TLSClientCertificateBoundAccessTokens bool              `json:"tls_client_certificate_bound_access_tokens"`
@@ -35,13 +39,18 @@ type metadata struct {
 func (s *Server) discovery() ([]byte, error) {
 	var aliases map[string]string
 	if base := s.mtlsAliasBase; base != "" {
-		aliases = map[string]string{"token_endpoint": base + "oauth/token"}
+		aliases = map[string]string{"token_endpoint": base + "oauth/token", "revocation_endpoint": base + "oauth/revoke"}
 	}
+	// How clients authenticate at the token and revocation endpoints;
+	// none is public clients', with PKCE.
+	authMethods := []string{"client_secret_basic", "client_secret_post", "tls_client_auth", "self_signed_tls_client_auth", "none"}
 	return json.Marshal(metadata{
 		Issuer:                        s.issuer,
 		AuthorizationEndpoint:         s.issuer + "authorize",
 		TokenEndpoint:                 s.issuer + "oauth/token",
 		EndSessionEndpoint:            s.issuer + "oidc/logout",
+		UserinfoEndpoint:              s.issuer + "userinfo",
+		RevocationEndpoint:            s.issuer + "oauth/revoke",
 		JWKSURI:                       s.issuer + ".well-known/jwks.json",
 		ScopesSupported:               access.OIDCScopes,
 		ResponseTypesSupported:        []string{"code"},
@@ -50,10 +59,15 @@ func (s *Server) discovery() ([]byte, error) {
 		PromptValuesSupported:         []string{"none", "login", "consent"},
 
 		AuthorizationResponseISSParameterSupported: true,
-		GrantTypesSupported:                        []string{"client_credentials"},
-		TokenEndpointAuthMethodsSupported:          []string{"client_secret_basic", "client_secret_post", "tls_client_auth", "self_signed_tls_client_auth"},
-		SubjectTypesSupported:                      []string{"public"},
-		IDTokenSigningAlgValuesSupported:           []string{"RS256", "PS256", "ES256"},
+		GrantTypesSupported:                        []string{"authorization_code", "refresh_token", "client_credentials"},
+		TokenEndpointAuthMethodsSupported:          authMethods,
+		RevocationEndpointAuthMethodsSupported:     authMethods,
+		ClaimsSupported: []string{
+			"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash",
+			"name", "nickname", "given_name", "family_name", "picture", "updated_at", "email", "email_verified",
+		},
+		SubjectTypesSupported:            []string{"public"},
+		IDTokenSigningAlgValuesSupported: []string{"RS256", "PS256", "ES256"},
 
 		TLSClientCertificateBoundAccessTokens: true,
 		MTLSEndpointAliases:                   aliases,

@@ -53,6 +53,15 @@ var (
 	ErrMethodNotAllowed     = &Error{Code: "invalid_request", Status: http.StatusMethodNotAllowed}
 	ErrTooLarge             = &Error{Code: "invalid_request", Status: http.StatusRequestEntityTooLarge}
 	ErrNotFound             = &Error{Code: "not_found", Status: http.StatusNotFound}
+	// ErrOriginNotAllowed refuses a browser request from an origin the
+	// client does not allow (CORS).
+	ErrOriginNotAllowed = &Error{Code: "invalid_request", Status: http.StatusForbidden}
+)
+
+// Errors of endpoints that take an access token (RFC 6750 section 3.1).
+var (
+	ErrInvalidToken      = &Error{Code: "invalid_token", Status: http.StatusUnauthorized}
+	ErrInsufficientScope = &Error{Code: "insufficient_scope", Status: http.StatusForbidden}
 )
 
 // writeError writes err as an OAuth JSON error. Errors that are not *Error

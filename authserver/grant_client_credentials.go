@@ -66,7 +66,7 @@ func (s *Server) clientCredentials(ctx context.Context, c *clients.Client, req t
 	token, jti, err := tokens.Issue(signer, tokens.AccessToken{
 		Issuer:      s.issuer,
 		Subject:     c.ClientID + "@clients",
-		Audience:    api.Identifier,
+		Audience:    []string{api.Identifier},
 		ClientID:    c.ClientID,
 		GrantType:   tokens.GTYClientCC,
 		Scopes:      scopes,
@@ -96,9 +96,12 @@ func (s *Server) clientCredentials(ctx context.Context, c *clients.Client, req t
 // request's client certificate when the client requires proof of
 // possession or the API has an mtls proof_of_possession, nothing otherwise.
 // A required binding without a certificate is an error, never an unbound
-// token.
+// token. api is nil for tokens good only at /userinfo.
 func binding(c *clients.Client, api *access.ResourceServer, cert clientcert.Info) (string, error) {
-	pop := api.ProofOfPossession
+	var pop *access.ProofOfPossession
+	if api != nil {
+		pop = api.ProofOfPossession
+	}
 	wanted := c.RequireProofOfPossession || pop != nil
 	required := c.RequireProofOfPossession || (pop != nil && pop.Required)
 	switch {

@@ -6,7 +6,10 @@
 //	GET  /authorize                               authorization endpoint (code, PKCE)
 //	     /u/login, /u/consent                     Universal Login: sign-in and consent forms
 //	GET  /v2/logout, /oidc/logout                 logout (Auth0's, and OIDC RP-initiated)
-//	POST /oauth/token                             token endpoint
+//	POST /oauth/token                             client_credentials, authorization_code
+//	                                              and refresh_token grants
+//	POST /oauth/revoke                            refresh token revocation (RFC 7009)
+//	GET  /userinfo (and POST)                     the user's claims (OIDC)
 //	GET  /.well-known/openid-configuration        discovery (OIDC)
 //	GET  /.well-known/oauth-authorization-server  discovery (RFC 8414)
 //	GET  /.well-known/jwks.json                   signing keys
@@ -100,6 +103,8 @@ type Server struct {
 	clientIPFunc  func(*http.Request) string
 	// hashing bounds how many password verifications run at once.
 	hashing chan struct{}
+	// origins is every origin a client allows, for CORS preflights.
+	origins atomic.Pointer[originIndex]
 }
 
 // ValidateIssuer checks an issuer URL (see Config.Issuer).
@@ -195,7 +200,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc(s.prefix+"oauth/token", s.serveToken)
+	mux.HandleFunc(s.prefix+"oauth/token", s.cors("POST", s.serveToken))
+	mux.HandleFunc(s.prefix+"oauth/revoke", s.cors("POST", s.serveRevoke))
+	mux.HandleFunc(s.prefix+"userinfo", s.cors("GET, POST", s.serveUserinfo))
 	mux.HandleFunc(s.prefix+"authorize", s.serveAuthorize)
 	mux.HandleFunc(s.prefix+"u/login", s.serveLogin)
 	mux.HandleFunc(s.prefix+"u/consent", s.serveConsent)
@@ -305,7 +312,7 @@ func (s *Server) Owns(path string) bool {
 		return false
 	}
 	switch rest {
-	case "oauth/token", "authorize", "u/login", "u/consent", "v2/logout", "oidc/logout", "api/v2":
+	case "oauth/token", "oauth/revoke", "userinfo", "authorize", "u/login", "u/consent", "v2/logout", "oidc/logout", "api/v2":
 		return true
 	}
 	return strings.HasPrefix(rest, ".well-known/") || strings.HasPrefix(rest, "api/v2/")

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -250,9 +251,26 @@ func TestDiscovery(t *testing.T) {
 				t.Errorf("metadata: issuer %q, token_endpoint %q, jwks_uri %q; want %q, %[4]soauth/token, %[4]s.well-known/jwks.json",
 					cfg.IssuerURL, cfg.TokenURL, cfg.JWKSURL, e.issuer)
 			}
+			if cfg.AuthURL != e.issuer+"authorize" || cfg.UserInfoURL != e.issuer+"userinfo" {
+				t.Errorf("authorization_endpoint %q, userinfo_endpoint %q", cfg.AuthURL, cfg.UserInfoURL)
+			}
 			m := r.object(t)
-			if gts, _ := m["grant_types_supported"].([]any); !slices.Contains(gts, any("client_credentials")) {
-				t.Errorf("grant_types_supported = %v, want client_credentials listed", m["grant_types_supported"])
+			for name, want := range map[string]any{
+				"grant_types_supported":                          []any{"authorization_code", "refresh_token", "client_credentials"},
+				"response_types_supported":                       []any{"code"},
+				"response_modes_supported":                       []any{"query", "form_post"},
+				"code_challenge_methods_supported":               []any{"S256", "plain"},
+				"scopes_supported":                               []any{"openid", "profile", "email", "offline_access"},
+				"end_session_endpoint":                           e.issuer + "oidc/logout",
+				"revocation_endpoint":                            e.issuer + "oauth/revoke",
+				"authorization_response_iss_parameter_supported": true,
+			} {
+				if !reflect.DeepEqual(m[name], want) {
+					t.Errorf("%s = %v, want %v", name, m[name], want)
+				}
+			}
+			if methods, _ := m["token_endpoint_auth_methods_supported"].([]any); !slices.Contains(methods, any("none")) || !slices.Contains(methods, any("client_secret_basic")) {
+				t.Errorf("token_endpoint_auth_methods_supported = %v", methods)
 			}
 			// A provider built from this document verifies the server's
 			// tokens: its jwks_uri works.

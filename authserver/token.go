@@ -27,6 +27,10 @@ type tokenResponse struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int    `json:"expires_in"`
 	Scope       string `json:"scope"`
+	// IDToken is issued in user flows when openid is granted.
+	IDToken string `json:"id_token,omitempty"`
+	// RefreshToken is issued when offline_access is granted.
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
 // tokenRequest holds the parameters of a token request, each present at
@@ -40,7 +44,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrMethodNotAllowed.WithDescription("The token endpoint accepts only POST."))
 		return
 	}
-	resp, err := s.token(r)
+	resp, err := s.token(w, r)
 	if err != nil {
 		if c := s.logger.Check(zapcore.DebugLevel, "token request refused"); c != nil {
 			c.Write(zap.Error(err))
@@ -51,7 +55,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) token(r *http.Request) (*tokenResponse, error) {
+func (s *Server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, error) {
 	req, err := readTokenRequest(r)
 	if err != nil {
 		return nil, err
@@ -68,9 +72,16 @@ func (s *Server) token(r *http.Request) (*tokenResponse, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := allowOrigin(w, r, client); err != nil {
+		return nil, err
+	}
 	switch grantType {
 	case clients.GrantClientCredentials:
 		return s.clientCredentials(r.Context(), client, req, cert)
+	case clients.GrantAuthorizationCode:
+		return s.authorizationCode(r.Context(), client, req, cert)
+	case clients.GrantRefreshToken:
+		return s.refreshToken(r.Context(), client, req, cert)
 	default:
 		return nil, ErrUnsupportedGrantType.WithDescription(fmt.Sprintf("Unsupported grant type: %s", grantType))
 	}

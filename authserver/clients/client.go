@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/portcullis-gw/portcullis/authserver/redirects"
 )
@@ -61,6 +62,116 @@ type JWTConfiguration struct {
 	LifetimeInSeconds int `json:"lifetime_in_seconds,omitempty"`
 }
 
+// Refresh token rotation and expiration types (refresh_token.rotation_type
+// and refresh_token.expiration_type).
+const (
+	RefreshRotating    = "rotating"
+	RefreshNonRotating = "non-rotating"
+	RefreshExpiring    = "expiring"
+	RefreshNonExpiring = "non-expiring"
+)
+
+// Limits and defaults of a client's refresh_token configuration, in
+// seconds. The default lifetimes are Auth0's; MaxRefreshTokenLifetime (a
+// year) bounds both lifetimes and MaxRefreshTokenLeeway (an hour) the
+// reuse interval.
+const (
+	DefaultRefreshTokenLifetime     = 2592000 // 30 days
+	DefaultRefreshTokenIdleLifetime = 1296000 // 15 days
+	MaxRefreshTokenLifetime         = 31557600
+	MaxRefreshTokenLeeway           = 3600
+)
+
+// RefreshTokenConfig is Auth0's refresh_token: how the client's refresh
+// tokens rotate and expire.
+type RefreshTokenConfig struct {
+	// RotationType "rotating" replaces a refresh token by a new one at each
+	// use, and a second use of the old one revokes its whole family;
+	// "non-rotating" keeps one token. Default: rotating (Auth0's default
+	// is non-rotating; RFC 9700 section 4.14.2 asks public clients for
+	// rotation, and this server rotates for everyone unless told not to).
+	RotationType string `json:"rotation_type"`
+	// ExpirationType "expiring" ends tokens after TokenLifetime from the
+	// first one of the family and after IdleTokenLifetime unused;
+	// "non-expiring" never ends them. Rotating tokens must expire.
+	ExpirationType string `json:"expiration_type"`
+	// Leeway is the reuse interval of rotating tokens: for this many
+	// seconds after its first use, a token may be used again without
+	// being taken for a stolen one. Default 0.
+	Leeway int `json:"leeway"`
+	// TokenLifetime is the absolute lifetime in seconds, unless
+	// InfiniteTokenLifetime. Default 2592000 (30 days).
+	TokenLifetime         int  `json:"token_lifetime"`
+	InfiniteTokenLifetime bool `json:"infinite_token_lifetime"`
+	// IdleTokenLifetime is how long in seconds an unused token stays
+	// valid, unless InfiniteIdleTokenLifetime. Default 1296000 (15 days).
+	IdleTokenLifetime         int  `json:"idle_token_lifetime"`
+	InfiniteIdleTokenLifetime bool `json:"infinite_idle_token_lifetime"`
+}
+
+// ApplyDefaults fills what is unset with the defaults above.
+func (r *RefreshTokenConfig) ApplyDefaults() {
+	if r.RotationType == "" {
+		r.RotationType = RefreshRotating
+	}
+	if r.ExpirationType == "" {
+		r.ExpirationType = RefreshExpiring
+	}
+	if r.TokenLifetime == 0 {
+		r.TokenLifetime = DefaultRefreshTokenLifetime
+	}
+	if r.IdleTokenLifetime == 0 {
+		r.IdleTokenLifetime = DefaultRefreshTokenIdleLifetime
+	}
+}
+
+// Lifetimes returns the absolute and idle lifetimes of the tokens; zero
+// means none.
+func (r *RefreshTokenConfig) Lifetimes() (absolute, idle time.Duration) {
+	if r.ExpirationType == RefreshNonExpiring {
+		return 0, 0
+	}
+	if !r.InfiniteTokenLifetime {
+		absolute = time.Duration(r.TokenLifetime) * time.Second
+	}
+	if !r.InfiniteIdleTokenLifetime {
+		idle = time.Duration(r.IdleTokenLifetime) * time.Second
+	}
+	return absolute, idle
+}
+
+// validate checks the configuration after ApplyDefaults.
+func (r *RefreshTokenConfig) validate() error {
+	switch r.RotationType {
+	case RefreshRotating, RefreshNonRotating:
+	default:
+		return fmt.Errorf("refresh_token.rotation_type must be one of rotating, non-rotating")
+	}
+	switch r.ExpirationType {
+	case RefreshExpiring, RefreshNonExpiring:
+	default:
+		return fmt.Errorf("refresh_token.expiration_type must be one of expiring, non-expiring")
+	}
+	if r.RotationType == RefreshRotating && r.ExpirationType != RefreshExpiring {
+		return fmt.Errorf("refresh_token: rotating refresh tokens must have expiration_type expiring")
+	}
+	if r.Leeway < 0 || r.Leeway > MaxRefreshTokenLeeway {
+		return fmt.Errorf("refresh_token.leeway must be between 0 and %d seconds", MaxRefreshTokenLeeway)
+	}
+	for _, l := range []struct {
+		name  string
+		value int
+	}{{"token_lifetime", r.TokenLifetime}, {"idle_token_lifetime", r.IdleTokenLifetime}} {
+		if l.value < 1 || l.value > MaxRefreshTokenLifetime {
+			return fmt.Errorf("refresh_token.%s must be between 1 and %d seconds", l.name, MaxRefreshTokenLifetime)
+		}
+	}
+	if !r.InfiniteTokenLifetime && !r.InfiniteIdleTokenLifetime && r.IdleTokenLifetime > r.TokenLifetime {
+		return fmt.Errorf("refresh_token.idle_token_lifetime must not exceed token_lifetime")
+	}
+	return nil
+}
+
 // Client is an application registered with the authorization server, in
 // the shape of Auth0's Management API v2 Client object. The secret itself is
 // never stored: SecretHash holds its keyed hash.
@@ -81,6 +192,8 @@ type Client struct {
 	InitiateLoginURI        string            `json:"initiate_login_uri,omitempty"`
 	JWTConfiguration        JWTConfiguration  `json:"jwt_configuration"`
 	ClientMetadata          map[string]string `json:"client_metadata,omitempty"`
+	// RefreshToken configures the client's refresh tokens.
+	RefreshToken RefreshTokenConfig `json:"refresh_token"`
 	// RequireProofOfPossession binds the client's tokens to the TLS client
 	// certificate it presents at the token endpoint (RFC 8705), and refuses
 	// tokens when it presents none.
@@ -167,6 +280,7 @@ func (c *Client) ApplyDefaults() {
 	if c.JWTConfiguration.LifetimeInSeconds == 0 {
 		c.JWTConfiguration.LifetimeInSeconds = 36000
 	}
+	c.RefreshToken.ApplyDefaults()
 }
 
 // Validate checks the client against the rules of the Management API and
@@ -209,6 +323,9 @@ func (c *Client) Validate() error {
 	}
 	if c.JWTConfiguration.LifetimeInSeconds < 0 {
 		return fmt.Errorf("jwt_configuration.lifetime_in_seconds must not be negative")
+	}
+	if err := c.RefreshToken.validate(); err != nil {
+		return err
 	}
 	if err := c.validateURLs(); err != nil {
 		return err

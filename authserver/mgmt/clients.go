@@ -31,6 +31,7 @@ type clientFields struct {
 	LogoURI                  *string                      `json:"logo_uri"`
 	InitiateLoginURI         *string                      `json:"initiate_login_uri"`
 	JWTConfiguration         *clients.JWTConfiguration    `json:"jwt_configuration"`
+	RefreshToken             *refreshTokenFields          `json:"refresh_token"`
 	ClientMetadata           *map[string]string           `json:"client_metadata"`
 	RequireProofOfPossession *bool                        `json:"require_proof_of_possession"`
 	AllowPKCEPlain           *bool                        `json:"allow_pkce_plain"`
@@ -63,8 +64,33 @@ func (f *clientFields) apply(c *clients.Client) {
 	set(&c.LogoURI, f.LogoURI)
 	set(&c.InitiateLoginURI, f.InitiateLoginURI)
 	set(&c.JWTConfiguration, f.JWTConfiguration)
+	if rt := f.RefreshToken; rt != nil {
+		rt.apply(&c.RefreshToken)
+	}
 	set(&c.ClientMetadata, f.ClientMetadata)
 	set(&c.RequireProofOfPossession, f.RequireProofOfPossession)
+}
+
+// refreshTokenFields are the properties of refresh_token; as in Auth0, an
+// update changes only the properties it sends.
+type refreshTokenFields struct {
+	RotationType              *string `json:"rotation_type"`
+	ExpirationType            *string `json:"expiration_type"`
+	Leeway                    *int    `json:"leeway"`
+	TokenLifetime             *int    `json:"token_lifetime"`
+	InfiniteTokenLifetime     *bool   `json:"infinite_token_lifetime"`
+	IdleTokenLifetime         *int    `json:"idle_token_lifetime"`
+	InfiniteIdleTokenLifetime *bool   `json:"infinite_idle_token_lifetime"`
+}
+
+func (f *refreshTokenFields) apply(r *clients.RefreshTokenConfig) {
+	set(&r.RotationType, f.RotationType)
+	set(&r.ExpirationType, f.ExpirationType)
+	set(&r.Leeway, f.Leeway)
+	set(&r.TokenLifetime, f.TokenLifetime)
+	set(&r.InfiniteTokenLifetime, f.InfiniteTokenLifetime)
+	set(&r.IdleTokenLifetime, f.IdleTokenLifetime)
+	set(&r.InfiniteIdleTokenLifetime, f.InfiniteIdleTokenLifetime)
 }
 
 // set copies *src into *dst when src is given.

@@ -50,6 +50,15 @@ func (c *CachedStore) Invalidate() {
 	c.mu.Unlock()
 }
 
+// Generation counts the times the cache was emptied, so that a caller may
+// keep something derived from the store's objects and rebuild it when the
+// number changes.
+func (c *CachedStore) Generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
 // cachedLookup returns a clone of the cached value for key, or loads it.
 // A nil value in the map records that the object does not exist.
 func cachedLookup[K comparable, V interface{ Clone() V }](c *CachedStore, m func() map[K]V, key K, load func() (V, error)) (V, error) {

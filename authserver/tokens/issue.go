@@ -25,9 +25,12 @@ const (
 
 // AccessToken describes a token to issue.
 type AccessToken struct {
-	Issuer   string
-	Subject  string
-	Audience string
+	Issuer  string
+	Subject string
+	// Audience names the APIs the token is for: usually one, and the
+	// issuer's /userinfo besides it when the token also serves OpenID
+	// Connect. One audience is written as a string, several as an array.
+	Audience []string
 	ClientID string
 	// GrantType is the Auth0 gty claim, e.g. "client-credentials".
 	GrantType string
@@ -52,7 +55,7 @@ type Confirmation struct {
 type claims struct {
 	Issuer      string        `json:"iss"`
 	Subject     string        `json:"sub"`
-	Audience    string        `json:"aud"`
+	Audience    audClaim      `json:"aud"`
 	IssuedAt    int64         `json:"iat"`
 	Expiry      int64         `json:"exp"`
 	JTI         string        `json:"jti"`
@@ -64,6 +67,17 @@ type claims struct {
 	Cnf         *Confirmation `json:"cnf,omitempty"`
 }
 
+// audClaim is the aud claim: a string when it names one audience, an array
+// when it names several (RFC 7519 section 4.1.3).
+type audClaim []string
+
+func (a audClaim) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
 // Issue signs t with s and returns the compact JWT and its jti.
 //
 // Both dialects carry iss, sub, aud, iat, exp, jti and scope. Auth0's
@@ -71,10 +85,13 @@ type claims struct {
 // (rfc9068_profile*) adds client_id with typ at+jwt. The *_authz dialects
 // add permissions, an array even when empty.
 func Issue(s keys.Signer, t AccessToken) (token, jti string, err error) {
+	if len(t.Audience) == 0 {
+		return "", "", fmt.Errorf("access token without an audience")
+	}
 	c := claims{
 		Issuer:   t.Issuer,
 		Subject:  t.Subject,
-		Audience: t.Audience,
+		Audience: audClaim(t.Audience),
 		IssuedAt: t.IssuedAt.Unix(),
 		Expiry:   t.IssuedAt.Add(t.Lifetime).Unix(),
 		JTI:      rand.Text(),
@@ -98,20 +115,30 @@ func Issue(s keys.Signer, t AccessToken) (token, jti string, err error) {
 		}
 		c.Permissions = &perms
 	}
-	payload, err := json.Marshal(c)
-	if err != nil {
-		return "", "", err
-	}
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.KeyIDKey, s.KID); err != nil {
-		return "", "", err
-	}
-	if err := hdr.Set(jws.TypeKey, typ); err != nil {
-		return "", "", err
-	}
-	signed, err := jws.Sign(payload, jws.WithKey(s.Alg, s.Key, jws.WithProtectedHeaders(hdr)))
+	token, err = sign(s, typ, c)
 	if err != nil {
 		return "", "", fmt.Errorf("signing access token with %s key %s: %w", s.Alg, s.KID, err)
 	}
-	return string(signed), c.JTI, nil
+	return token, c.JTI, nil
+}
+
+// sign serializes claims as the payload of a compact JWS signed by s, with
+// the header's kid and typ.
+func sign(s keys.Signer, typ string, claims any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	hdr := jws.NewHeaders()
+	if err := hdr.Set(jws.KeyIDKey, s.KID); err != nil {
+		return "", err
+	}
+	if err := hdr.Set(jws.TypeKey, typ); err != nil {
+		return "", err
+	}
+	signed, err := jws.Sign(payload, jws.WithKey(s.Alg, s.Key, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		return "", err
+	}
+	return string(signed), nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -52,7 +53,7 @@ func signer(t testing.TB, alg jwa.SignatureAlgorithm) keys.Signer {
 func issue(t testing.TB, alg jwa.SignatureAlgorithm, d access.Dialect, at time.Time) string {
 	t.Helper()
 	tok, _, err := Issue(signer(t, alg), AccessToken{
-		Issuer: issuer, Subject: "c1@clients", Audience: audience, ClientID: "c1",
+		Issuer: issuer, Subject: "c1@clients", Audience: []string{audience}, ClientID: "c1",
 		GrantType: GTYClientCC, Scopes: []string{"read:a", "write:a"}, Permissions: []string{"read:a", "write:a"},
 		IssuedAt: at, Lifetime: time.Hour, Dialect: d,
 	})
@@ -271,7 +272,7 @@ func TestVerifyAcceptsAnyPublishedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok, _, err := Issue(keys.Signer{KID: next.KID, Alg: next.Alg, Key: &raw}, AccessToken{
-		Issuer: issuer, Subject: "s", Audience: audience, ClientID: "c", IssuedAt: now, Lifetime: time.Hour, Dialect: access.DialectAuth0,
+		Issuer: issuer, Subject: "s", Audience: []string{audience}, ClientID: "c", IssuedAt: now, Lifetime: time.Hour, Dialect: access.DialectAuth0,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -317,5 +318,76 @@ func TestUnverifiedIssuer(t *testing.T) {
 		if _, err := UnverifiedIssuer(bad); !errors.Is(err, ErrInvalidToken) {
 			t.Errorf("UnverifiedIssuer(%q) = %v, want ErrInvalidToken", bad, err)
 		}
+	}
+}
+
+func TestIssueSeveralAudiences(t *testing.T) {
+	userinfo := issuer + "userinfo"
+	tok, _, err := Issue(signer(t, jwa.RS256), AccessToken{
+		Issuer: issuer, Subject: "auth0|u1", Audience: []string{audience, userinfo}, ClientID: "c1",
+		Scopes: []string{"openid", "read:a"}, IssuedAt: now, Lifetime: time.Hour, Dialect: access.DialectAuth0,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aud, ok := part(t, tok, 1)["aud"].([]any)
+	if !ok || len(aud) != 2 || aud[0] != audience || aud[1] != userinfo {
+		t.Fatalf("aud = %v, want [%s %s]", part(t, tok, 1)["aud"], audience, userinfo)
+	}
+	if _, ok := part(t, tok, 1)["gty"]; ok {
+		t.Error("a user token without GrantType has a gty claim")
+	}
+	for _, want := range []string{audience, userinfo} {
+		if _, err := verifier(now).Verify(t.Context(), tok, want); err != nil {
+			t.Errorf("Verify for audience %s: %v", want, err)
+		}
+	}
+	if _, err := verifier(now).Verify(t.Context(), tok, "https://other.example/"); err == nil {
+		t.Error("Verify accepted an audience the token does not name")
+	}
+	if _, _, err := Issue(signer(t, jwa.RS256), AccessToken{Issuer: issuer, Subject: "s", IssuedAt: now, Lifetime: time.Hour}); err == nil {
+		t.Error("Issue signed a token without an audience")
+	}
+}
+
+func TestIssueIDToken(t *testing.T) {
+	for _, alg := range []jwa.SignatureAlgorithm{jwa.RS256, jwa.PS256, jwa.ES256} {
+		t.Run(alg.String(), func(t *testing.T) {
+			s := signer(t, alg)
+			authTime := now.Add(-time.Minute)
+			tok, err := IssueIDToken(s, IDToken{
+				Issuer: issuer, Subject: "auth0|u1", ClientID: "c1", IssuedAt: now, Lifetime: 10 * time.Hour,
+				AuthTime: authTime, Nonce: "n-0S6", AccessToken: "the.access.token",
+				UserClaims: map[string]any{"email": "a@example.com", "iss": "https://evil.example/"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := jws.Verify([]byte(tok), jws.WithKeySet(testRing.PublicKeys(), jws.WithRequireKid(true))); err != nil {
+				t.Fatalf("signature: %v", err)
+			}
+			hdr := part(t, tok, 0)
+			if hdr["typ"] != "JWT" || hdr["kid"] != s.KID || hdr["alg"] != alg.String() {
+				t.Errorf("header %v, want typ JWT, kid %s, alg %s", hdr, s.KID, alg)
+			}
+			sum := sha256.Sum256([]byte("the.access.token"))
+			c := part(t, tok, 1)
+			want := map[string]any{
+				"iss": issuer, "sub": "auth0|u1", "aud": "c1", "azp": "c1", "iat": float64(now.Unix()),
+				"exp": float64(now.Add(10 * time.Hour).Unix()), "auth_time": float64(authTime.Unix()), "nonce": "n-0S6",
+				"at_hash": base64.RawURLEncoding.EncodeToString(sum[:16]), "email": "a@example.com",
+			}
+			if len(c) != len(want) {
+				t.Errorf("claims %v, want %v", c, want)
+			}
+			for k, v := range want {
+				if c[k] != v {
+					t.Errorf("%s = %v, want %v", k, c[k], v)
+				}
+			}
+		})
+	}
+	if _, err := AccessTokenHash(jwa.HS512, "x"); err == nil {
+		t.Error("AccessTokenHash accepted HS512")
 	}
 }

@@ -105,6 +105,10 @@ func newClient(id string) *clients.Client {
 		ClientMetadata:           map[string]string{"tier": "gold", "owner": id},
 		RequireProofOfPossession: true,
 		AllowPKCEPlain:           true,
+		RefreshToken: clients.RefreshTokenConfig{
+			RotationType: clients.RefreshNonRotating, ExpirationType: clients.RefreshExpiring, Leeway: 5,
+			TokenLifetime: 86400, InfiniteTokenLifetime: true, IdleTokenLifetime: 3600, InfiniteIdleTokenLifetime: true,
+		},
 		ClientAuthenticationMethods: &clients.AuthenticationMethods{
 			SelfSignedTLSClientAuth: &clients.MethodCredentials{Credentials: []clients.CredentialRef{{ID: "cred_" + id}}},
 		},
