@@ -235,7 +235,7 @@ func TestAuthorizeSignInAndCode(t *testing.T) {
 	p := b.authorize(fx.params("audience", fx.api, "scope", "openid profile create:events read:events update:events delete:events"))
 	wantLoginPage(t, p)
 	for name, want := range map[string]string{
-		"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+		"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "Referrer-Policy": "same-origin",
 	} {
 		if got := p.header.Get(name); got != want {
 			t.Errorf("login page %s = %q, want %q", name, got, want)
@@ -406,7 +406,7 @@ func TestLoginFailuresAndLockout(t *testing.T) {
 		b.login(p, fx.email, "wrong password!")
 	}
 	locked := b.login(p, fx.email, userPassword)
-	if locked.status != http.StatusTooManyRequests || !strings.Contains(locked.message(), "blocked after multiple consecutive login attempts") {
+	if locked.status != http.StatusTooManyRequests || locked.message() != "Your account has been blocked after multiple consecutive login attempts. Try again in 15 minutes." {
 		t.Fatalf("after 10 failures: %d %q", locked.status, locked.message())
 	}
 	// Another account from the same address is not locked.

@@ -88,7 +88,7 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, ar *authori
 		UserEmail:  email,
 		Groups:     groups,
 	}
-	ui.Render(w, http.StatusOK, "consent", page)
+	ui.Render(w, http.StatusOK, "consent", page, originOf(ar.redirectURI))
 }
 
 // serveConsent takes the consent form's answer: accept stores the consent

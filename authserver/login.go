@@ -62,7 +62,9 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, ar *authorize
 		Email:      email,
 		ClientName: ar.client.Name,
 	}
-	ui.Render(w, status, "login", page)
+	// The form's answer may redirect to the client, which form-action
+	// must allow (browsers apply it to the redirects of a submission).
+	ui.Render(w, status, "login", page, originOf(ar.redirectURI))
 }
 
 // serveLogin is Universal Login's form: GET shows it, POST signs the user
@@ -121,7 +123,7 @@ func (s *Server) signIn(ctx context.Context, email, password, ip string) (*users
 	since := now.Add(-s.bruteForce.Window)
 	ipKey := "ip|" + ip
 	userKey := "user|" + users.EmailKey(users.DefaultConnection, email) + "|" + ip
-	retry := s.bruteForce.Window.Round(time.Minute).String()
+	retry := humanDuration(s.bruteForce.Window)
 	if n, err := s.store.LoginFailures(ctx, ipKey, since); err != nil {
 		return nil, 0, "", err
 	} else if n >= s.bruteForce.IPAttempts {
@@ -163,6 +165,19 @@ func (s *Server) signIn(ctx context.Context, email, password, ip string) (*users
 	}
 	s.logger.Info("signed in", zap.String("user_id", user.UserID), zap.String("ip", ip))
 	return user, 0, "", nil
+}
+
+// humanDuration writes d as a whole number of minutes, rounded up, or of
+// seconds when shorter than a minute.
+func humanDuration(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d seconds", int(d.Round(time.Second).Seconds()))
+	}
+	m := int((d + time.Minute - 1) / time.Minute)
+	if m == 1 {
+		return "1 minute"
+	}
+	return fmt.Sprintf("%d minutes", m)
 }
 
 // checkPassword verifies the password of user (nil when there is no such

@@ -97,7 +97,8 @@ type FormPost struct {
 
 // Render writes the page with the given template name (login, consent,
 // message, form_post) and status. formAction lists origins, beyond the
-// server's own, that the page's forms may post to.
+// server's own, that the page's forms may post to or be redirected to
+// after posting.
 func Render(w http.ResponseWriter, status int, name string, page interface{ base() *Page }, formAction ...string) {
 	nonce := rand.Text()
 	page.base().Nonce = nonce
@@ -111,7 +112,7 @@ func Render(w http.ResponseWriter, status int, name string, page interface{ base
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; script-src 'nonce-"+nonce+"'; img-src https: data:; form-action "+strings.Join(actions, " ")+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	h.Set("Content-Type", "text/html; charset=utf-8")

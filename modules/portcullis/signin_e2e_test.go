@@ -57,7 +57,7 @@ https://localhost:%[7]d {
 	}
 	reverse_proxy 127.0.0.1:%[9]d
 }
-http://127.0.0.1:%[9]d {
+http://:%[9]d {
 	bind 127.0.0.1
 	echo
 }
@@ -81,6 +81,10 @@ type callbackServer struct {
 func newCallbackServer(t *testing.T) *callbackServer {
 	cb := &callbackServer{responses: make(chan map[string]string, 8)}
 	cb.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/callback" {
+			http.NotFound(w, r) // such as the browser's /favicon.ico
+			return
+		}
 		q := r.URL.Query()
 		cb.responses <- map[string]string{"code": q.Get("code"), "state": q.Get("state"), "error": q.Get("error"), "iss": q.Get("iss")}
 		fmt.Fprint(w, "<!DOCTYPE html><title>Back at the app</title><p id=done>Back at the app.</p>")
@@ -144,8 +148,13 @@ func TestBrowserSignIn(t *testing.T) {
 		oauth2.SetAuthURLParam("audience", eventsAPI))
 
 	browser := testenv.Browser(t, s.caddy)
-	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
-	defer cancel()
+	// ctx is the browser for one step, bounded in time.
+	var ctx context.Context
+	step := func(t *testing.T) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(browser, 30*time.Second)
+		t.Cleanup(cancel)
+	}
 	login := func(t *testing.T, email, password string) {
 		t.Helper()
 		if err := chromedp.Do(ctx,
@@ -153,9 +162,11 @@ func TestBrowserSignIn(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
 			chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), email),
 			chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
-			chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
 		); err != nil {
 			t.Fatalf("the login page: %v at %s", err, testenv.Page(browser))
+		}
+		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[type="submit"]`))); err != nil {
+			t.Fatalf("signing in: %v at %s", err, testenv.Page(browser))
 		}
 	}
 	alert := func(t *testing.T) string {
@@ -168,6 +179,7 @@ func TestBrowserSignIn(t *testing.T) {
 	}
 
 	t.Run("wrong password", func(t *testing.T) {
+		step(t)
 		login(t, email, "not the password")
 		if got := alert(t); got != "Wrong email or password." {
 			t.Errorf("message %q", got)
@@ -177,6 +189,7 @@ func TestBrowserSignIn(t *testing.T) {
 
 	var first *oauth2.Token
 	t.Run("sign in, consent, exchange, call the API", func(t *testing.T) {
+		step(t)
 		login(t, email, password)
 		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`button[value="accept"]`))); err != nil {
 			t.Fatalf("no consent page: %v at %s", err, testenv.Page(browser))
@@ -191,8 +204,8 @@ func TestBrowserSignIn(t *testing.T) {
 			t.Errorf("the consent page asks for a permission the user does not hold: %s", page)
 		}
 		testenv.Screenshot(t, ctx, "consent")
-		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[value="accept"]`))); err != nil {
-			t.Fatal(err)
+		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[value="accept"]`))); err != nil {
+			t.Fatalf("accepting: %v at %s", err, testenv.Page(browser))
 		}
 		resp := cb.next(t)
 		if resp["state"] != "state-1" || resp["code"] == "" || resp["iss"] != s.issuer {
@@ -240,6 +253,7 @@ func TestBrowserSignIn(t *testing.T) {
 	})
 
 	t.Run("SSO: no login the second time; PKCE mismatch and code replay", func(t *testing.T) {
+		step(t)
 		if err := chromedp.Do(ctx, chromedp.Navigate(authURL)); err != nil {
 			t.Fatal(err)
 		}
@@ -258,6 +272,7 @@ func TestBrowserSignIn(t *testing.T) {
 	})
 
 	t.Run("replayed code revokes its refresh token", func(t *testing.T) {
+		step(t)
 		if err := chromedp.Do(ctx, chromedp.Navigate(authURL)); err != nil {
 			t.Fatal(err)
 		}
@@ -284,6 +299,7 @@ func TestBrowserSignIn(t *testing.T) {
 	})
 
 	t.Run("lock-out", func(t *testing.T) {
+		step(t)
 		if err := chromedp.Do(ctx, chromedp.Navigate(s.issuer+"v2/logout")); err != nil {
 			t.Fatal(err)
 		}
