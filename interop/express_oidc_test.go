@@ -28,7 +28,9 @@ const browserTimeout = 30 * time.Second
 // TestExpressOpenIDConnect signs a user in with a real browser to the web
 // app interop/express-oidc/app.mjs, built on Auth0's express-openid-connect
 // and configured with nothing but Portcullis's issuer URL and the
-// credentials of a regular_web client, and reads back who is signed in.
+// credentials of a regular_web client, and reads back who is signed in;
+// then the app calls an API behind bearer_auth with the user's access
+// token, whose scope RBAC narrowed, and the upstream sees the user.
 func TestExpressOpenIDConnect(t *testing.T) {
 	repo := repoRoot(t)
 	if _, err := os.Stat(filepath.Join(repo, "interop", "express-oidc", "node_modules", "express-openid-connect")); err != nil {
@@ -41,7 +43,9 @@ func TestExpressOpenIDConnect(t *testing.T) {
 
 	dir := t.TempDir()
 	origin := fmt.Sprintf("https://localhost:%d", testenv.FreePort(t))
+	apiOrigin := fmt.Sprintf("https://localhost:%d", testenv.FreePort(t))
 	issuer := origin + "/"
+	const audience = "https://api.example.com/notes"
 	caddyfile := fmt.Sprintf(`{
 %s
 	portcullis {
@@ -55,8 +59,23 @@ func TestExpressOpenIDConnect(t *testing.T) {
 	tls internal
 	authorization_server
 }
-`, testenv.TestGlobals(dir), issuer, filepath.Join(dir, "portcullis.db"), adminClientID, adminClientSecret, origin)
-	c := testenv.Start(t, dir, caddyfile, issuer+".well-known/openid-configuration")
+
+%s {
+	tls internal
+	bearer_auth {
+		audience %s
+		permissions GET /notes* read:notes
+	}
+	reverse_proxy 127.0.0.1:%d
+}
+
+http://:%[9]d {
+	bind 127.0.0.1
+	echo
+}
+`, testenv.TestGlobals(dir), issuer, filepath.Join(dir, "portcullis.db"), adminClientID, adminClientSecret, origin,
+		apiOrigin, audience, testenv.FreePort(t))
+	c := testenv.Start(t, dir, caddyfile, issuer+".well-known/openid-configuration", apiOrigin+"/")
 	api := managementAPI(t, c, issuer)
 
 	appPort := testenv.FreePort(t)
@@ -84,6 +103,15 @@ func TestExpressOpenIDConnect(t *testing.T) {
 		"email":      email,
 		"password":   password,
 	}, &user)
+	// An API with RBAC whose read:notes the user holds directly.
+	var rs map[string]any
+	api.post(t, "resource-servers", map[string]any{
+		"name": "Notes", "identifier": audience, "enforce_policies": true, "token_dialect": "access_token_authz",
+		"scopes": []map[string]string{{"value": "read:notes"}, {"value": "write:notes"}},
+	}, &rs)
+	api.post(t, "users/"+url.PathEscape(user.UserID)+"/permissions", map[string]any{"permissions": []map[string]string{
+		{"resource_server_identifier": audience, "permission_name": "read:notes"},
+	}}, nil)
 
 	startApp(t, node, repo, appPort,
 		"ISSUER_BASE_URL="+issuer,
@@ -91,6 +119,9 @@ func TestExpressOpenIDConnect(t *testing.T) {
 		"CLIENT_ID="+client.ClientID,
 		"CLIENT_SECRET="+client.ClientSecret,
 		"SECRET=interop-cookie-secret-0123456789abcdef-test-only",
+		"AUDIENCE="+audience,
+		"SCOPE=read:notes write:notes",
+		"API_URL="+apiOrigin+"/notes/1",
 		// Trust Caddy's local CA in addition to the usual roots; TLS
 		// verification stays on.
 		"NODE_EXTRA_CA_CERTS="+c.RootCAPath(),
@@ -104,8 +135,6 @@ func TestExpressOpenIDConnect(t *testing.T) {
 		t.Fatalf("the app's home page: %d %q, want 200 %q", status, body, "signed out")
 	}
 
-	// The browser sign-in needs GET /authorize, which Portcullis does not
-	// have yet. The lead engineer removes this gate when it lands.
 	var discovery struct {
 		AuthorizationEndpoint string `json:"authorization_endpoint"`
 	}
@@ -113,14 +142,6 @@ func TestExpressOpenIDConnect(t *testing.T) {
 		t.Fatalf("discovery: %d %s", status, body)
 	} else if err := json.Unmarshal([]byte(body), &discovery); err != nil {
 		t.Fatalf("discovery: %v", err)
-	}
-	if discovery.AuthorizationEndpoint == "" {
-		status, body := get(t, app, baseURL+"/profile")
-		msg := fmt.Sprintf("Portcullis's discovery document has no authorization_endpoint yet, so there is no browser sign-in to test; express-openid-connect answers /profile with %d %s", status, body)
-		if os.Getenv("PORTCULLIS_REQUIRE_BROWSER_FLOWS") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
 	}
 
 	// Signed out, /profile sends the browser to Portcullis with an
@@ -142,7 +163,8 @@ func TestExpressOpenIDConnect(t *testing.T) {
 		"client_id":             client.ClientID,
 		"response_type":         "code",
 		"redirect_uri":          baseURL + "/callback",
-		"scope":                 "openid profile email",
+		"scope":                 "openid profile email read:notes write:notes",
+		"audience":              audience,
 		"code_challenge_method": "S256",
 	} {
 		if got := q.Get(name); got != want {
@@ -171,9 +193,20 @@ func TestExpressOpenIDConnect(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), email),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
-		chromedp.Click(chromedp.CSS(`button[type="submit"], input[type="submit"]`)),
 	); err != nil {
 		t.Fatalf("signing in: %v at %s", err, testenv.Page(browser))
+	}
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[type="submit"]`))); err != nil {
+		t.Fatalf("signing in: %v at %s", err, testenv.Page(browser))
+	}
+	// The app's callback is on localhost, which proves nothing about which
+	// application it is, so even this first-party app asks for consent to
+	// the API's permissions (as Auth0 does).
+	if page := testenv.Page(browser); !strings.Contains(page, "read:notes") || strings.Contains(page, "write:notes") {
+		t.Fatalf("want the consent page asking for read:notes only, got %s", page)
+	}
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[value="accept"]`))); err != nil {
+		t.Fatalf("consenting: %v at %s", err, testenv.Page(browser))
 	}
 	waitForLocation(t, ctx, browser, baseURL+"/profile")
 
@@ -190,6 +223,7 @@ func TestExpressOpenIDConnect(t *testing.T) {
 			Iss string `json:"iss"`
 			Aud any    `json:"aud"`
 		} `json:"idTokenClaims"`
+		AccessTokenScope string `json:"accessTokenScope"`
 	}
 	if err := json.Unmarshal([]byte(text), &profile); err != nil {
 		t.Fatalf("signed in, /profile shows no JSON (%v): %s", err, text)
@@ -199,6 +233,33 @@ func TestExpressOpenIDConnect(t *testing.T) {
 	}
 	if profile.IDTokenClaims.Iss != issuer || profile.IDTokenClaims.Aud != client.ClientID {
 		t.Errorf("the ID token is from %q for %v, want from %q for %q", profile.IDTokenClaims.Iss, profile.IDTokenClaims.Aud, issuer, client.ClientID)
+	}
+	// RBAC: of the two permissions asked for, the token has the one the
+	// user holds.
+	if profile.AccessTokenScope != "openid profile email read:notes" {
+		t.Errorf("the access token's scope is %q, want %q", profile.AccessTokenScope, "openid profile email read:notes")
+	}
+
+	// The app calls the API with the user's access token; bearer_auth lets
+	// it through with the user's identity.
+	if err := chromedp.Do(ctx, chromedp.Navigate(baseURL+"/call-api")); err != nil {
+		t.Fatal(err)
+	}
+	text, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var call struct {
+		Status int `json:"status"`
+		Body   struct {
+			Headers map[string][]string `json:"headers"`
+		} `json:"body"`
+	}
+	if err := json.Unmarshal([]byte(text), &call); err != nil {
+		t.Fatalf("/call-api shows no JSON (%v): %s", err, text)
+	}
+	if call.Status != http.StatusOK || strings.Join(call.Body.Headers["X-Portcullis-Subject"], ",") != user.UserID {
+		t.Errorf("the API call through bearer_auth: %s, want 200 with X-Portcullis-Subject %s", text, user.UserID)
 	}
 }
 
@@ -248,7 +309,8 @@ func managementAPI(t *testing.T, c *testenv.Caddy, issuer string) *mgmt {
 	return &mgmt{c: c, base: issuer + "api/v2/", token: tok.AccessToken}
 }
 
-// post creates an object at path and decodes the answer into out.
+// post creates an object at path and decodes the answer into out, unless
+// out is nil.
 func (m *mgmt) post(t *testing.T, path string, body, out any) {
 	t.Helper()
 	data, err := json.Marshal(body)
@@ -269,6 +331,9 @@ func (m *mgmt) post(t *testing.T, path string, body, out any) {
 	answer, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST /api/v2/%s: %d %s", path, resp.StatusCode, answer)
+	}
+	if out == nil {
+		return
 	}
 	if err := json.Unmarshal(answer, out); err != nil {
 		t.Fatalf("POST /api/v2/%s: %v: %s", path, err, answer)
