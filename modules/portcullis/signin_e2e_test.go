@@ -325,4 +325,3 @@ func callAPI(t *testing.T, c *http.Client, method, url string) (int, string) {
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
 }
-
