@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Portcullis on a fresh machine: installs what is
-# missing (Node.js, npm and Chromium from Debian's packages, the Go modules,
-# the npm packages of the interop tests), then vets and tests everything.
+# missing (Node.js, npm, Chromium, curl and openssl from Debian's packages,
+# the Go modules, the npm packages of the interop tests), then vets and
+# tests everything.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -9,6 +10,10 @@ packages=()
 if ! command -v npm >/dev/null 2>&1; then
 	packages+=(nodejs npm)
 fi
+# The sign-in demo's script (demo/signin.sh) and its test use both.
+for tool in curl openssl; do
+	command -v "$tool" >/dev/null 2>&1 || packages+=("$tool")
+done
 # The browser tests' headless Chromium (see internal/testenv/browser.go);
 # its dependencies bring the DejaVu fonts that pages render in.
 if [ ! -x "${PORTCULLIS_CHROMIUM:-/usr/bin/chromium}" ]; then

@@ -189,12 +189,12 @@ func (ar *authorizeRequest) readPKCE(q url.Values) error {
 		return ErrInvalidRequest.WithDescription("code_challenge must be 43 to 128 characters of A-Z, a-z, 0-9, -, ., _ and ~.")
 	}
 	switch ar.codeChallengeMethod {
-	case "S256":
-	case "", "plain":
+	case PKCES256:
+	case "", PKCEPlain:
 		if !ar.client.AllowPKCEPlain {
 			return ErrInvalidRequest.WithDescription("code_challenge_method must be S256 (plain is not allowed for this client).")
 		}
-		ar.codeChallengeMethod = "plain"
+		ar.codeChallengeMethod = PKCEPlain
 	default:
 		return ErrInvalidRequest.WithDescription("Unsupported code_challenge_method: " + ar.codeChallengeMethod)
 	}

@@ -44,7 +44,7 @@ func (s *Server) authorizationCode(ctx context.Context, c *clients.Client, req t
 		return nil, ErrInvalidRequest.WithDescription("Missing required parameter: code")
 	}
 	verifier, hasVerifier := req["code_verifier"]
-	if hasVerifier && !validVerifier(verifier) {
+	if hasVerifier && !validPKCEValue(verifier) {
 		return nil, ErrInvalidRequest.WithDescription("code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, \"-\", \".\", \"_\" and \"~\" (RFC 7636 section 4.1).")
 	}
 	now := s.now()
@@ -125,19 +125,4 @@ func checkPKCE(c *clients.Client, code *sessions.AuthorizationCode, verifier str
 		return ErrInvalidGrant.WithDescription("Failed to verify code_verifier")
 	}
 	return nil
-}
-
-// validVerifier reports whether v is a code_verifier of RFC 7636 section
-// 4.1: 43 to 128 unreserved characters.
-func validVerifier(v string) bool {
-	if len(v) < 43 || len(v) > 128 {
-		return false
-	}
-	for i := range len(v) {
-		c := v[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
-			return false
-		}
-	}
-	return true
 }

@@ -221,19 +221,7 @@ func (e *env) do(t *testing.T, req request) reply {
 	case req.body != nil:
 		r.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := e.ts.Client().Do(r)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.method, req.path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading the response: %v", req.method, req.path, err)
-	}
-	if resp.StatusCode >= 500 {
-		t.Errorf("%s %s: server error %s", req.method, req.path, data)
-	}
-	return reply{status: resp.StatusCode, header: resp.Header, body: data}
+	return e.send(t, r)
 }
 
 func TestDiscovery(t *testing.T) {

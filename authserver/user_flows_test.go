@@ -115,12 +115,12 @@ func (e *env) send(t *testing.T, r *http.Request) reply {
 	t.Helper()
 	resp, err := e.ts.Client().Do(r)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s %s: %v", r.Method, r.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s %s: reading the response: %v", r.Method, r.URL.Path, err)
 	}
 	if resp.StatusCode >= 500 {
 		t.Errorf("%s %s: server error %s", r.Method, r.URL.Path, body)
