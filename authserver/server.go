@@ -38,6 +38,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/mgmt"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
+	"github.com/portcullis-gw/portcullis/authserver/users"
 )
 
 // Config configures a Server.
@@ -65,6 +66,9 @@ type Config struct {
 	// certificate it forwards in Auth0's headers. Default: none, and such
 	// forwarded certificates are refused.
 	EdgeKey string
+	// PasswordPolicy is what passwords of users must satisfy when the
+	// Management API sets them. Default: at least 8 characters.
+	PasswordPolicy users.PasswordPolicy
 	// BruteForce bounds failed sign-ins on the login page.
 	BruteForce BruteForceProtection
 	// ClientIP returns the address of the client of a request, such as
@@ -146,6 +150,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("no storage configured")
 	}
+	if err := cfg.PasswordPolicy.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.MTLSEndpointAliases != "" {
 		if err := ValidateIssuer(cfg.MTLSEndpointAliases); err != nil {
 			return nil, fmt.Errorf("mtls_endpoint_aliases: %w", err)
@@ -218,6 +225,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Audience: ManagementAudience(s.issuer),
 		Logger:   s.logger.Named("mgmt"),
 		Now:      s.now,
+
+		PasswordPolicy: cfg.PasswordPolicy,
 	})))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrNotFound.WithDescription("No such endpoint."))

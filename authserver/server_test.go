@@ -49,13 +49,21 @@ type env struct {
 
 	// adminToken carries every Management API scope.
 	adminToken string
+	// configure, when set, changes the server's configuration at each
+	// start.
+	configure func(*authserver.Config)
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with configure applied to the server's
+// configuration.
+func newEnvWith(t *testing.T, configure func(*authserver.Config)) *env {
 	t.Helper()
 	e := &env{
-		dbPath: filepath.Join(t.TempDir(), "p.db"),
-		admin:  authserver.Credentials{ClientID: "portcullis-admin", ClientSecret: adminSecret},
+		dbPath:    filepath.Join(t.TempDir(), "p.db"),
+		admin:     authserver.Credentials{ClientID: "portcullis-admin", ClientSecret: adminSecret},
+		configure: configure,
 	}
 	// The issuer is the server's URL, so the server starts first and gets
 	// its handler once the authorization server is built.
@@ -82,12 +90,16 @@ func (e *env) start(t *testing.T) {
 		t.Fatalf("sqlite.Open: %v", err)
 	}
 	e.store = st
-	srv, err := authserver.New(context.Background(), authserver.Config{
+	cfg := authserver.Config{
 		Issuer:         e.issuer,
 		Store:          st,
 		BootstrapAdmin: &e.admin,
 		Now:            func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) },
-	})
+	}
+	if e.configure != nil {
+		e.configure(&cfg)
+	}
+	srv, err := authserver.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("authserver.New: %v", err)
 	}

@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/portcullis-gw/portcullis/authserver"
+	"github.com/portcullis-gw/portcullis/authserver/storage/sqlite"
 	"github.com/portcullis-gw/portcullis/authserver/users"
 )
 
@@ -330,4 +333,41 @@ func TestUserScopes(t *testing.T) {
 	testScopeGating(t, e, userEndpoints, e.rbacState, func(t *testing.T) (string, string) {
 		return e.createUser(t, newEmail("scoped"), nil)["user_id"].(string), ""
 	})
+}
+
+// The configured password policy decides which passwords the Management
+// API takes; a policy that is not one stops the server from starting.
+func TestConfiguredPasswordPolicy(t *testing.T) {
+	e := newEnvWith(t, func(c *authserver.Config) {
+		c.PasswordPolicy = users.PasswordPolicy{Strength: users.StrengthExcellent, MinLength: 12, NoPersonalInfo: true}
+	})
+	for _, tc := range []struct {
+		password string
+		status   int
+		msg      string
+	}{
+		{"Sh0rt!pass", 400, "at least 12 characters"},
+		{"alllowercaseletters", 400, "at least 3 of"},
+		{"Maaargaret-1234", 400, "more than twice in a row"},
+		{"margaret-Hamilton-1969", 400, "must not contain the user's name"},
+		{"Apollo-Guidance-1969", 201, ""},
+	} {
+		r := e.mgmt(t, "POST", "users", obj{"email": newEmail("margaret"), "password": tc.password, "connection": "Username-Password-Authentication", "name": "Margaret"})
+		if tc.status == 201 {
+			if r.status != 201 {
+				t.Errorf("password %q: %s, want 201", tc.password, r)
+			}
+			continue
+		}
+		wantMgmtError(t, r, tc.status, "invalid_body", tc.msg)
+	}
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "bad.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, err = authserver.New(t.Context(), authserver.Config{Issuer: "https://auth.example/", Store: st, PasswordPolicy: users.PasswordPolicy{Strength: "mighty"}})
+	if err == nil || !strings.Contains(err.Error(), "strength must be one of") {
+		t.Errorf("a bad policy: %v", err)
+	}
 }

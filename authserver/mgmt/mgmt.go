@@ -24,6 +24,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/clients"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
+	"github.com/portcullis-gw/portcullis/authserver/users"
 )
 
 // MaxBodySize bounds a request body, in bytes.
@@ -37,7 +38,10 @@ type Config struct {
 	// identifier, which tokens must carry in aud.
 	Verifier *tokens.Verifier
 	Audience string
-	Logger   *zap.Logger
+	// PasswordPolicy is what the Username-Password-Authentication
+	// connection requires of passwords.
+	PasswordPolicy users.PasswordPolicy
+	Logger         *zap.Logger
 	// Now is the clock, for the creation time of credentials; nil is
 	// time.Now.
 	Now func() time.Time

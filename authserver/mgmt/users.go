@@ -12,10 +12,6 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/users"
 )
 
-// passwordPolicy is what the Username-Password-Authentication connection
-// requires of passwords: the policy's defaults.
-var passwordPolicy users.PasswordPolicy
-
 // userFields are the writable properties of a user, with the names of
 // Auth0's UserCreate and UserUpdate. A nil field is left as it is (PATCH)
 // or defaulted (POST). The password is only ever hashed, never stored or
@@ -111,10 +107,10 @@ func checkConnection(name string) error {
 	return nil
 }
 
-// setPassword checks password against the policy and stores its hash in u.
-// The error never holds the password.
-func setPassword(u *users.User, password string) error {
-	if err := passwordPolicy.Check(password, u); err != nil {
+// setPassword checks password against the connection's policy and stores
+// its hash in u. The error never holds the password.
+func (a *api) setPassword(u *users.User, password string) error {
+	if err := a.PasswordPolicy.Check(password, u); err != nil {
 		var pe *users.PasswordError
 		if errors.As(err, &pe) {
 			return errBadRequest("invalid_body", "PasswordStrengthError: Password is too weak: %s.", pe.Error())
@@ -162,7 +158,7 @@ func (a *api) createUser(r *http.Request, caller *tokens.Claims) (int, any, erro
 	if err := u.Validate(); err != nil {
 		return 0, nil, invalid(err)
 	}
-	if err := setPassword(u, *f.Password); err != nil {
+	if err := a.setPassword(u, *f.Password); err != nil {
 		return 0, nil, err
 	}
 	if err := a.Store.CreateUser(r.Context(), u); err != nil {
@@ -219,7 +215,7 @@ func (a *api) updateUser(r *http.Request, caller *tokens.Claims) (int, any, erro
 			return invalid(err)
 		}
 		if f.Password != nil {
-			if err := setPassword(u, *f.Password); err != nil {
+			if err := a.setPassword(u, *f.Password); err != nil {
 				return err
 			}
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/storage/sqlite"
+	"github.com/portcullis-gw/portcullis/authserver/users"
 	"github.com/portcullis-gw/portcullis/clientcert"
 )
 
@@ -61,6 +62,9 @@ type App struct {
 	// Default: 10 failures per account and IP address, 100 per IP address,
 	// counted over 15 minutes.
 	BruteForceProtection *BruteForceProtection `json:"brute_force_protection,omitempty"`
+	// PasswordPolicy is what users' passwords must satisfy. Default: at
+	// least 8 characters.
+	PasswordPolicy *PasswordPolicy `json:"password_policy,omitempty"`
 
 	server   *authserver.Server
 	stop     context.CancelFunc
@@ -79,6 +83,27 @@ type BruteForceProtection struct {
 	IPAttempts int `json:"ip_attempts,omitempty"`
 	// Window is how long failures count. Default: 15m.
 	Window caddy.Duration `json:"window,omitempty"`
+}
+
+// PasswordPolicy is the password policy of the database connection, as
+// Auth0's connection options name it.
+type PasswordPolicy struct {
+	// Strength is Auth0's level: none, low, fair, good or excellent.
+	// Default: none.
+	Strength string `json:"strength,omitempty"`
+	// MinLength is the minimum number of characters; the strength may ask
+	// for more. Default: 8.
+	MinLength int `json:"min_length,omitempty"`
+	// NoPersonalInfo refuses passwords containing the user's name or the
+	// local part of the e-mail address.
+	NoPersonalInfo bool `json:"no_personal_info,omitempty"`
+}
+
+func (p *PasswordPolicy) policy() users.PasswordPolicy {
+	if p == nil {
+		return users.PasswordPolicy{}
+	}
+	return users.PasswordPolicy{MinLength: p.MinLength, Strength: users.Strength(p.Strength), NoPersonalInfo: p.NoPersonalInfo}
 }
 
 // Storage selects a storage backend.
@@ -142,6 +167,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		ClientCAs:           clientCAs,
 		EdgeKey:             repl.ReplaceKnown(a.EdgeKey, ""),
 		BruteForce:          bruteForce,
+		PasswordPolicy:      a.PasswordPolicy.policy(),
 		ClientIP:            clientIP,
 	})
 	if err != nil {
@@ -163,6 +189,9 @@ func (a *App) Validate() error {
 	}
 	if b := a.BruteForceProtection; b != nil && (b.UserAttempts < 0 || b.IPAttempts < 0 || b.Window < 0) {
 		return errors.New("portcullis: brute_force_protection: attempts and window must not be negative")
+	}
+	if err := a.PasswordPolicy.policy().Validate(); err != nil {
+		return fmt.Errorf("portcullis: %w", err)
 	}
 	return nil
 }

@@ -35,6 +35,11 @@ func init() {
 //			ip_attempts <n>
 //			window <duration>
 //		}
+//		password_policy {
+//			strength none|low|fair|good|excellent
+//			min_length <n>
+//			no_personal_info
+//		}
 //	}
 //
 // bootstrap_admin with no arguments (both environment variables unset) is
@@ -72,6 +77,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 			}
 		case "brute_force_protection":
 			if app.BruteForceProtection, err = parseBruteForce(d); err != nil {
+				return nil, err
+			}
+		case "password_policy":
+			if app.PasswordPolicy, err = parsePasswordPolicy(d); err != nil {
 				return nil, err
 			}
 		case "bootstrap_admin":
@@ -124,6 +133,43 @@ func parseBruteForce(d *caddyfile.Dispenser) (*BruteForceProtection, error) {
 		}
 	}
 	return b, nil
+}
+
+// parsePasswordPolicy reads the password_policy block.
+func parsePasswordPolicy(d *caddyfile.Dispenser) (*PasswordPolicy, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	p := new(PasswordPolicy)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "strength":
+			arg, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			p.Strength = arg
+		case "min_length":
+			arg, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			if p.MinLength, err = strconv.Atoi(arg); err != nil || p.MinLength < 1 {
+				return nil, d.Errf("min_length must be a positive number, got %q", arg)
+			}
+		case "no_personal_info":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			p.NoPersonalInfo = true
+		default:
+			return nil, d.Errf("unrecognized password_policy option: %s", d.Val())
+		}
+	}
+	if err := p.policy().Validate(); err != nil {
+		return nil, d.WrapErr(err)
+	}
+	return p, nil
 }
 
 // oneArg reads the single argument of an option.
