@@ -359,7 +359,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authorize
 		return
 	}
 	s.logger.Info("issued authorization code", zap.String("client_id", ac.ClientID), zap.String("user_id", ac.UserID), zap.String("audience", ac.Audience))
-	s.respondToClient(w, ar, url.Values{"code": {code}})
+	s.respondToClient(w, r, ar, url.Values{"code": {code}})
 }
 
 // authorizeFailed answers a failed authorization request: on a page when
@@ -384,14 +384,14 @@ func (s *Server) authorizeFailed(w http.ResponseWriter, r *http.Request, ar *aut
 	if e.Description != "" {
 		params.Set("error_description", e.Description)
 	}
-	s.respondToClient(w, ar, params)
+	s.respondToClient(w, r, ar, params)
 }
 
 // respondToClient sends an authorization response (the code, or an error)
 // to the redirect URI with the request's state and the issuer (RFC 9207),
 // in the query or, for response_mode=form_post, in a form the browser
 // posts.
-func (s *Server) respondToClient(w http.ResponseWriter, ar *authorizeRequest, params url.Values) {
+func (s *Server) respondToClient(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, params url.Values) {
 	if ar.state != "" {
 		params.Set("state", ar.state)
 	}
@@ -402,7 +402,7 @@ func (s *Server) respondToClient(w http.ResponseWriter, ar *authorizeRequest, pa
 			fields[k] = params.Get(k)
 		}
 		page := &ui.FormPost{Page: ui.Page{Title: "Signing in"}, Action: ar.redirectURI, Fields: fields}
-		page.Branding = s.branding(context.Background())
+		page.Branding = s.branding(r.Context())
 		ui.Render(w, http.StatusOK, "form_post", page, originOf(ar.redirectURI))
 		return
 	}
