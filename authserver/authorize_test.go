@@ -167,12 +167,12 @@ const (
 	callback     = "https://app.example/callback"
 	userPassword = "correct horse battery staple"
 	challenge    = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM" // RFC 7636 appendix B
-	verifier     = "dBjftJeZ4CVP-mJ0kHpNIOaUVpjFk7L0h8oNvVpNCg8M"
+	verifier     = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 )
 
 // signinFixture is a regular web client, a user and an API with RBAC.
 type signinFixture struct {
-	clientID, userID, email, api string
+	clientID, clientSecret, userID, email, api string
 }
 
 func (e *env) newSigninFixture(t *testing.T, clientFields obj) signinFixture {
@@ -183,7 +183,8 @@ func (e *env) newSigninFixture(t *testing.T, clientFields obj) signinFixture {
 	for k, v := range clientFields {
 		fields[k] = v
 	}
-	fx.clientID = e.createClient(t, fields).ClientID
+	creds := e.createClient(t, fields)
+	fx.clientID, fx.clientSecret = creds.ClientID, creds.ClientSecret
 	e.createAPI(t, fx.api, []string{"create:events", "read:events", "update:events", "delete:events"},
 		obj{"enforce_policies": true, "allow_offline_access": true, "skip_consent_for_verifiable_first_party_clients": true})
 	var u struct {
@@ -642,5 +643,54 @@ func TestBrandingOnLoginPage(t *testing.T) {
 	}
 	if p := e.browser(t).authorize(fx.params()); strings.Contains(p.body, "display:none") {
 		t.Error("branding injected CSS")
+	}
+}
+
+// exchange redeems a code of the fixture's client (code_verifier verifier).
+func (fx signinFixture) exchange(t *testing.T, e *env, code string) reply {
+	t.Helper()
+	return e.post(t, "oauth/token", nil, "grant_type", "authorization_code", "client_id", fx.clientID, "client_secret", fx.clientSecret,
+		"code", code, "redirect_uri", callback, "code_verifier", verifier)
+}
+
+// The API's user access policy applies to every user flow: at the
+// authorization request, at the code exchange and at each refresh.
+func TestUserAccessPolicies(t *testing.T) {
+	e := newEnv(t)
+	fx := e.newSigninFixture(t, nil)
+	setPolicy := func(policy string) {
+		e.must(t, "PATCH", "resource-servers/"+url.PathEscape(fx.api), obj{"subject_type_authorization": obj{
+			"user": obj{"policy": policy}, "client": obj{"policy": "require_client_grant"},
+		}}, http.StatusOK, nil)
+	}
+	params := fx.params("audience", fx.api, "scope", "openid offline_access create:events read:events update:events")
+	b := e.browser(t)
+	wantRedirect(t, b.login(b.authorize(fx.params()), fx.email, userPassword), callback)
+
+	// require_client_grant: no user grant, no token.
+	setPolicy("require_client_grant")
+	wantAuthorizeError(t, e, b.authorize(params), callback, "access_denied", "subject_type user")
+	// A client grant of subject_type client does not count.
+	e.grant(t, fx.clientID, fx.api, "create:events")
+	wantAuthorizeError(t, e, b.authorize(params), callback, "access_denied", "subject_type user")
+	// A user grant is the ceiling, within the user's permissions (RBAC).
+	e.must(t, "POST", "client-grants", obj{"client_id": fx.clientID, "audience": fx.api, "scope": []string{"create:events", "read:events"}, "subject_type": "user"}, http.StatusCreated, nil)
+	q := wantRedirect(t, b.authorize(params), callback)
+	tok := fx.exchange(t, e, q.Get("code"))
+	if tok.status != http.StatusOK || tok.object(t)["scope"] != "openid offline_access create:events" {
+		t.Fatalf("under require_client_grant: %s", tok)
+	}
+	refresh := tok.object(t)["refresh_token"].(string)
+
+	// deny_all refuses the authorization, a pending code and refreshes.
+	pending := wantRedirect(t, b.authorize(params), callback).Get("code")
+	setPolicy("deny_all")
+	wantAuthorizeError(t, e, b.authorize(params), callback, "access_denied", "denied by the API's access policy")
+	if r := fx.exchange(t, e, pending); r.status != http.StatusForbidden || r.object(t)["error"] != "access_denied" {
+		t.Errorf("exchanging a code under deny_all: %s", r)
+	}
+	r := e.post(t, "oauth/token", nil, "grant_type", "refresh_token", "client_id", fx.clientID, "client_secret", fx.clientSecret, "refresh_token", refresh)
+	if r.status != http.StatusForbidden || r.object(t)["error"] != "access_denied" {
+		t.Errorf("refreshing under deny_all: %s", r)
 	}
 }
