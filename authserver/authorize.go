@@ -105,6 +105,14 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values, rawQuery stri
 		ar.responseMode = "query"
 		return ar, ErrInvalidRequest.WithDescription("Unsupported response_mode: " + q.Get("response_mode"))
 	}
+	// OpenID Connect Core section 6: request objects (JAR) and pushed
+	// requests (PAR) are not supported, and must not be ignored.
+	if q.Has("request") {
+		return ar, errRequestNotSupported.WithDescription("Request objects (the request parameter) are not supported.")
+	}
+	if q.Has("request_uri") {
+		return ar, errRequestURINotSupported.WithDescription("The request_uri parameter is not supported.")
+	}
 	if rt := q.Get("response_type"); rt != "code" {
 		if rt == "" {
 			return ar, ErrInvalidRequest.WithDescription("Missing required parameter: response_type")
@@ -215,7 +223,12 @@ func validPKCEValue(v string) bool {
 	return true
 }
 
-var errUnsupportedResponseType = &Error{Code: "unsupported_response_type", Status: http.StatusBadRequest}
+// Errors of the authorization endpoint beyond those of the token endpoint.
+var (
+	errUnsupportedResponseType = &Error{Code: "unsupported_response_type", Status: http.StatusBadRequest}
+	errRequestNotSupported     = &Error{Code: "request_not_supported", Status: http.StatusBadRequest}
+	errRequestURINotSupported  = &Error{Code: "request_uri_not_supported", Status: http.StatusBadRequest}
+)
 
 // serveAuthorize is the authorization endpoint (RFC 6749 section 3.1):
 // with a live login session it goes on to consent and the code; without

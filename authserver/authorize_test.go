@@ -356,6 +356,8 @@ func TestAuthorizeRequestErrors(t *testing.T) {
 		{"response_type token", fx.params("response_type", "token"), callback, "unsupported_response_type", "only code is supported"},
 		{"no response_type", fx.params("response_type", ""), callback, "invalid_request", "Missing required parameter: response_type"},
 		{"response_mode fragment", fx.params("response_mode", "fragment"), callback, "invalid_request", "Unsupported response_mode"},
+		{"request object", fx.params("request", "eyJhbGciOiJub25lIn0.e30."), callback, "request_not_supported", "not supported"},
+		{"pushed request", fx.params("request_uri", "urn:ietf:params:oauth:request_uri:x"), callback, "request_uri_not_supported", "not supported"},
 		{"client without the code grant", fx.params("client_id", m2m.ClientID), callback, "unauthorized_client", "Grant type `authorization_code` not allowed for the client."},
 		{"unknown audience", fx.params("audience", "https://nowhere.example"), callback, "access_denied", "Service not found: https://nowhere.example"},
 		{"the Management API", fx.params("audience", e.mgmtAudience()), callback, "access_denied", "Management API"},
