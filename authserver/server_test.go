@@ -431,3 +431,17 @@ func decodeSegment(t *testing.T, token string, i int) map[string]any {
 	}
 	return m
 }
+
+// With an mTLS alias host, discovery points clients there for the token
+// and revocation endpoints (RFC 8705 section 5).
+func TestDiscoveryMTLSAliases(t *testing.T) {
+	e := newEnvWith(t, func(c *authserver.Config) { c.MTLSEndpointAliases = "https://mtls.auth.example/" })
+	m := e.do(t, request{method: "GET", path: ".well-known/openid-configuration"}).object(t)
+	want := map[string]any{"token_endpoint": "https://mtls.auth.example/oauth/token", "revocation_endpoint": "https://mtls.auth.example/oauth/revoke"}
+	if !reflect.DeepEqual(m["mtls_endpoint_aliases"], want) || m["tls_client_certificate_bound_access_tokens"] != true {
+		t.Errorf("mtls_endpoint_aliases %v, bound tokens %v; want %v, true", m["mtls_endpoint_aliases"], m["tls_client_certificate_bound_access_tokens"], want)
+	}
+	if m := newEnv(t).do(t, request{method: "GET", path: ".well-known/openid-configuration"}).object(t); m["mtls_endpoint_aliases"] != nil {
+		t.Errorf("without an alias host: mtls_endpoint_aliases %v", m["mtls_endpoint_aliases"])
+	}
+}
