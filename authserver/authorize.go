@@ -257,9 +257,8 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 // page, or the code. fresh is true right after the user signed in.
 func (s *Server) continueAuthorization(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, ses *sessions.Session, fresh bool) {
 	ctx := r.Context()
-	needLogin := ses == nil ||
-		(!fresh && ar.prompt == "login") ||
-		(ar.maxAge >= 0 && s.now().Sub(ses.AuthTime) > ar.maxAge)
+	needLogin := ses == nil || (!fresh &&
+		(ar.prompt == "login" || (ar.maxAge >= 0 && s.now().Sub(ses.AuthTime) > ar.maxAge)))
 	if needLogin {
 		if ar.prompt == "none" {
 			s.authorizeFailed(w, r, ar, errLoginRequired.WithDescription("The user is not signed in."))

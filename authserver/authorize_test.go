@@ -303,6 +303,11 @@ func TestAuthorizeSignInAndCode(t *testing.T) {
 	wantLoginPage(t, b.authorize(fx.params("prompt", "login")))
 	e.skew.Store(int64(2 * time.Second))
 	wantLoginPage(t, b.authorize(fx.params("max_age", "1")))
+	// max_age=0 asks every time, and signing in satisfies it.
+	q = wantRedirect(t, b.login(b.authorize(fx.params("max_age", "0")), fx.email, userPassword), callback)
+	if q.Get("code") == "" {
+		t.Errorf("max_age=0 after signing in: %v", q)
+	}
 	q = wantRedirect(t, b.authorize(fx.params("max_age", "3600")), callback)
 	if q.Get("code") == "" {
 		t.Errorf("max_age within the session's age: %v", q)
