@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/portcullis-gw/portcullis/authserver"
+	"github.com/portcullis-gw/portcullis/authserver/clients"
 	"github.com/portcullis-gw/portcullis/authserver/sessions"
 )
 
@@ -772,6 +773,22 @@ func TestClientRefreshTokenConfiguration(t *testing.T) {
 			wantMgmtError(t, e.mgmt(t, "PATCH", "clients/"+id, obj{"refresh_token": tc.rt}), 400, "invalid_body", tc.msg)
 		})
 	}
+
+	// A client stored before refresh_token existed reads with the
+	// defaults and can be changed.
+	old, err := e.srv.Store().Client(t.Context(), made)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.RefreshToken = clients.RefreshTokenConfig{}
+	if err := e.srv.Store().UpdateClient(t.Context(), old); err != nil {
+		t.Fatal(err)
+	}
+	want["leeway"], want["rotation_type"] = 0.0, "rotating"
+	if got := get(t, made); !mapsEqual(got, want) {
+		t.Errorf("a client without refresh_token reads %v, want the defaults %v", got, want)
+	}
+	e.must(t, "PATCH", "clients/"+made, obj{"name": "renamed"}, http.StatusOK, nil)
 }
 
 func mapsEqual(a, b map[string]any) bool {

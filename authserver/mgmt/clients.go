@@ -109,7 +109,12 @@ type clientView struct {
 	Credentials *struct{} `json:"credentials,omitempty"`
 }
 
-func view(c *clients.Client) clientView { return clientView{Client: c} }
+// view returns the view of c, with the defaults of refresh_token filled
+// in for clients stored before it existed.
+func view(c *clients.Client) clientView {
+	c.RefreshToken.ApplyDefaults()
+	return clientView{Client: c}
+}
 
 // clientWithSecret is a client as returned on create and rotate, the only
 // two responses that carry its secret.
@@ -227,6 +232,8 @@ func (a *api) updateClient(r *http.Request, caller *tokens.Claims) (int, any, er
 		if c, err = tx.Client(r.Context(), r.PathValue("id")); err != nil {
 			return err
 		}
+		// A client stored before refresh_token existed has the defaults.
+		c.RefreshToken.ApplyDefaults()
 		f.apply(c)
 		if f.ClientAuthenticationMethods.Sent {
 			// Replaced as a whole; Validate checks the references.
