@@ -34,6 +34,9 @@ var readOnly = map[string]bool{
 	"Consent": true, "SaveConsent": true,
 	"RecordLoginFailure": true, "LoginFailures": true, "ClearLoginFailures": true,
 	"PurgeExpired": true, "Setting": true, "SaveSetting": true,
+	// The change version is what tells the cache to empty itself; rate
+	// limits are never cached.
+	"MarkChanged": true, "ChangeVersion": true, "CountHit": true,
 }
 
 func TestCachedStoreOverridesEveryWrite(t *testing.T) {

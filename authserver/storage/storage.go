@@ -184,9 +184,21 @@ type Store interface {
 	ClearLoginFailures(ctx context.Context, key string) error
 
 	// PurgeExpired deletes sessions, authorization codes and refresh
-	// tokens that ended before now, and failed sign-ins recorded before
-	// failuresBefore.
+	// tokens that ended before now, and failed sign-ins and rate-limit
+	// windows recorded before failuresBefore.
 	PurgeExpired(ctx context.Context, now, failuresBefore time.Time) error
+
+	// MarkChanged records that something other processes may hold in
+	// memory changed: a client, an API, a client grant or a signing key.
+	// ChangeVersion counts such changes, so that every process sharing the
+	// database can tell when to drop what it cached (see CachedStore).
+	MarkChanged(ctx context.Context) error
+	ChangeVersion(ctx context.Context) (int64, error)
+
+	// CountHit adds a hit to the rate-limit window of key that started at
+	// window, and returns the window's hits so far, this one included.
+	// Processes sharing the database share the counts.
+	CountHit(ctx context.Context, key string, window time.Time) (int, error)
 
 	// Setting returns the JSON document of the tenant setting name (such
 	// as "tenant" or "branding"), or ErrNotFound.

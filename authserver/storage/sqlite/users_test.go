@@ -33,6 +33,7 @@ func TestUpgradeFromSchemaVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, stmt := range []string{
+		`DROP TABLE changes`, `DROP TABLE rate_limits`,
 		`DROP TABLE sessions`, `DROP TABLE authorization_codes`, `DROP TABLE refresh_tokens`,
 		`DROP TABLE consents`, `DROP TABLE login_failures`, `DROP TABLE settings`,
 		`DROP TABLE user_permissions`, `DROP TABLE user_roles`, `DROP TABLE role_permissions`,

@@ -137,6 +137,25 @@ var migrations = []func(d Dialect) []string{
 			)`,
 		}
 	},
+	// 4: several processes on one database. changes holds one row whose
+	// version counts the changes to what processes cache; rate_limits
+	// counts hits per key and fixed window (window_start, Unix
+	// milliseconds).
+	func(d Dialect) []string {
+		return []string{
+			`CREATE TABLE changes (
+				id INTEGER PRIMARY KEY NOT NULL,
+				version BIGINT NOT NULL
+			)`,
+			`INSERT INTO changes (id, version) VALUES (1, 0)`,
+			`CREATE TABLE rate_limits (
+				key TEXT NOT NULL,
+				window_start BIGINT NOT NULL,
+				hits BIGINT NOT NULL,
+				PRIMARY KEY (key, window_start)
+			)`,
+		}
+	},
 }
 
 // migrate brings the schema up to date in one transaction.

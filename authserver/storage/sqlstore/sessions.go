@@ -264,8 +264,8 @@ func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
 	return nil
 }
 
-// PurgeExpired deletes what ended before now, and failures recorded before
-// failuresBefore, in one transaction.
+// PurgeExpired deletes what ended before now, and failures and rate-limit
+// windows recorded before failuresBefore, in one transaction.
 func (s *Store) PurgeExpired(ctx context.Context, now, failuresBefore time.Time) error {
 	err := s.atomically(ctx, func(tx *Store) error {
 		for _, table := range []string{"sessions", "authorization_codes", "refresh_tokens"} {
@@ -273,7 +273,10 @@ func (s *Store) PurgeExpired(ctx context.Context, now, failuresBefore time.Time)
 				return err
 			}
 		}
-		_, err := tx.exec(ctx, `DELETE FROM login_failures WHERE at < ?`, millis(failuresBefore))
+		if _, err := tx.exec(ctx, `DELETE FROM login_failures WHERE at < ?`, millis(failuresBefore)); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `DELETE FROM rate_limits WHERE window_start < ?`, millis(failuresBefore))
 		return err
 	})
 	if err != nil {
@@ -300,4 +303,34 @@ func (s *Store) SaveSetting(ctx context.Context, name string, doc []byte) error 
 		return fmt.Errorf("save setting %q: %w", name, err)
 	}
 	return nil
+}
+
+// MarkChanged increments the change version.
+func (s *Store) MarkChanged(ctx context.Context) error {
+	if _, err := s.exec(ctx, `UPDATE changes SET version = version + 1 WHERE id = 1`); err != nil {
+		return fmt.Errorf("mark changed: %w", err)
+	}
+	return nil
+}
+
+// ChangeVersion returns the change version.
+func (s *Store) ChangeVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.queryRow(ctx, `SELECT version FROM changes WHERE id = 1`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read change version: %w", err)
+	}
+	return v, nil
+}
+
+// CountHit adds a hit to the window of key with one upsert, which both
+// engines run atomically, and returns the window's hits.
+func (s *Store) CountHit(ctx context.Context, key string, window time.Time) (int, error) {
+	var hits int
+	err := s.queryRow(ctx, `INSERT INTO rate_limits (key, window_start, hits) VALUES (?, ?, 1)
+		ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limits.hits + 1
+		RETURNING hits`, key, millis(window)).Scan(&hits)
+	if err != nil {
+		return 0, fmt.Errorf("count hit: %w", err)
+	}
+	return hits, nil
 }

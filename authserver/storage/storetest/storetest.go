@@ -77,6 +77,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"PurgeExpired", testPurgeExpired},
 		{"SigninCascades", testSigninCascades},
 		{"Settings", testSettings},
+		{"ChangeVersion", testChangeVersion},
+		{"CountHit", testCountHit},
 	} {
 		t.Run(suite.name, func(t *testing.T) { suite.run(t, fresh) })
 	}
