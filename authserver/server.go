@@ -247,25 +247,35 @@ func newSecretHashKey() []byte { return []byte(rand.Text() + rand.Text()) }
 
 // ReloadKeys reads the signing keys from storage, completing the rings
 // first if an algorithm lacks a current or next key.
+//
+// Only completing writes, so that reloading after another process's change
+// records no change of its own.
 func (s *Server) ReloadKeys(ctx context.Context) error {
-	var stored []keys.SigningKey
-	err := s.store.Atomically(ctx, func(tx storage.Store) error {
-		var err error
-		if stored, err = tx.SigningKeys(ctx); err != nil {
-			return err
-		}
-		missing, err := keys.Complete(stored, s.now())
-		if err != nil || len(missing) == 0 {
-			return err
-		}
-		if err := tx.SaveSigningKeys(ctx, missing); err != nil {
-			return err
-		}
-		stored, err = tx.SigningKeys(ctx)
-		return err
-	})
+	stored, err := s.store.SigningKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("loading signing keys: %w", err)
+	}
+	if missing, err := keys.Complete(stored, s.now()); err != nil {
+		return fmt.Errorf("loading signing keys: %w", err)
+	} else if len(missing) > 0 {
+		err = s.store.Atomically(ctx, func(tx storage.Store) error {
+			// Another process may have completed the rings meanwhile.
+			if stored, err = tx.SigningKeys(ctx); err != nil {
+				return err
+			}
+			missing, err := keys.Complete(stored, s.now())
+			if err != nil || len(missing) == 0 {
+				return err
+			}
+			if err := tx.SaveSigningKeys(ctx, missing); err != nil {
+				return err
+			}
+			stored, err = tx.SigningKeys(ctx)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("loading signing keys: %w", err)
+		}
 	}
 	ring, err := keys.NewRing(stored)
 	if err != nil {

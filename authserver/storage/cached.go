@@ -16,20 +16,42 @@ import (
 // identifier, and a client grant by (client, audience, subject type),
 // including the fact that one does not exist. Every write made through the
 // returned Store empties the cache, so this process never serves a stale
-// object; writes made by other processes are not seen until Invalidate is
-// called.
+// object, and records a change (Store.MarkChanged) in the same
+// transaction; other processes on the same database see it at their next
+// Refresh, which empties their caches.
 func Cached(s Store) *CachedStore {
-	c := &CachedStore{Store: s}
+	c := &CachedStore{Store: s, seen: -1}
 	c.Invalidate()
 	return c
+}
+
+// Refresh reads the store's change version and empties the cache when
+// another process (or this one) changed something since the last Refresh.
+// It reports whether it did. A failed read leaves the cache as it is.
+func (c *CachedStore) Refresh(ctx context.Context) (bool, error) {
+	v, err := c.Store.ChangeVersion(ctx)
+	if err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	changed := v != c.seen
+	c.seen = v
+	c.mu.Unlock()
+	if changed {
+		c.Invalidate()
+	}
+	return changed, nil
 }
 
 // CachedStore is the Store returned by Cached.
 type CachedStore struct {
 	Store
 
-	mu      sync.RWMutex
-	gen     uint64 // counts invalidations, so a slow load cannot cache a stale value
+	mu  sync.RWMutex
+	gen uint64 // counts invalidations, so a slow load cannot cache a stale value
+	// seen is the change version the cache holds objects of; -1 before
+	// the first Refresh.
+	seen    int64
 	clients map[string]*clients.Client
 	apis    map[string]*access.ResourceServer
 	grants  map[grantKey]*access.ClientGrant
@@ -110,53 +132,61 @@ func (c *CachedStore) FindClientGrant(ctx context.Context, clientID, audience st
 		})
 }
 
-// written empties the cache after a write, whatever its outcome: a failed
-// write may still have reached the database.
-func (c *CachedStore) written(err error) error {
+// write runs a write on the wrapped store in one transaction with
+// MarkChanged, then empties the cache, whatever the outcome: a failed
+// commit may still have reached the database.
+func (c *CachedStore) write(ctx context.Context, fn func(tx Store) error) error {
+	err := c.Store.Atomically(ctx, func(tx Store) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.MarkChanged(ctx)
+	})
 	c.Invalidate()
 	return err
 }
 
-// The writes: each goes to the wrapped store, then empties the cache.
+// The writes: each goes to the wrapped store with a recorded change, then
+// empties the cache.
 
 func (c *CachedStore) CreateClient(ctx context.Context, cl *clients.Client) error {
-	return c.written(c.Store.CreateClient(ctx, cl))
+	return c.write(ctx, func(tx Store) error { return tx.CreateClient(ctx, cl) })
 }
 
 func (c *CachedStore) UpdateClient(ctx context.Context, cl *clients.Client) error {
-	return c.written(c.Store.UpdateClient(ctx, cl))
+	return c.write(ctx, func(tx Store) error { return tx.UpdateClient(ctx, cl) })
 }
 
 func (c *CachedStore) DeleteClient(ctx context.Context, id string) error {
-	return c.written(c.Store.DeleteClient(ctx, id))
+	return c.write(ctx, func(tx Store) error { return tx.DeleteClient(ctx, id) })
 }
 
 func (c *CachedStore) CreateResourceServer(ctx context.Context, rs *access.ResourceServer) error {
-	return c.written(c.Store.CreateResourceServer(ctx, rs))
+	return c.write(ctx, func(tx Store) error { return tx.CreateResourceServer(ctx, rs) })
 }
 
 func (c *CachedStore) UpdateResourceServer(ctx context.Context, rs *access.ResourceServer) error {
-	return c.written(c.Store.UpdateResourceServer(ctx, rs))
+	return c.write(ctx, func(tx Store) error { return tx.UpdateResourceServer(ctx, rs) })
 }
 
 func (c *CachedStore) DeleteResourceServer(ctx context.Context, id string) error {
-	return c.written(c.Store.DeleteResourceServer(ctx, id))
+	return c.write(ctx, func(tx Store) error { return tx.DeleteResourceServer(ctx, id) })
 }
 
 func (c *CachedStore) CreateClientGrant(ctx context.Context, g *access.ClientGrant) error {
-	return c.written(c.Store.CreateClientGrant(ctx, g))
+	return c.write(ctx, func(tx Store) error { return tx.CreateClientGrant(ctx, g) })
 }
 
 func (c *CachedStore) UpdateClientGrant(ctx context.Context, g *access.ClientGrant) error {
-	return c.written(c.Store.UpdateClientGrant(ctx, g))
+	return c.write(ctx, func(tx Store) error { return tx.UpdateClientGrant(ctx, g) })
 }
 
 func (c *CachedStore) DeleteClientGrant(ctx context.Context, id string) error {
-	return c.written(c.Store.DeleteClientGrant(ctx, id))
+	return c.write(ctx, func(tx Store) error { return tx.DeleteClientGrant(ctx, id) })
 }
 
 func (c *CachedStore) SaveSigningKeys(ctx context.Context, ks []keys.SigningKey) error {
-	return c.written(c.Store.SaveSigningKeys(ctx, ks))
+	return c.write(ctx, func(tx Store) error { return tx.SaveSigningKeys(ctx, ks) })
 }
 
 // Users, roles and their permissions are not cached, but their writes
@@ -164,55 +194,55 @@ func (c *CachedStore) SaveSigningKeys(ctx context.Context, ks []keys.SigningKey)
 // ever depends on reasoning about which writes could change it.
 
 func (c *CachedStore) CreateUser(ctx context.Context, u *users.User) error {
-	return c.written(c.Store.CreateUser(ctx, u))
+	return c.write(ctx, func(tx Store) error { return tx.CreateUser(ctx, u) })
 }
 
 func (c *CachedStore) UpdateUser(ctx context.Context, u *users.User) error {
-	return c.written(c.Store.UpdateUser(ctx, u))
+	return c.write(ctx, func(tx Store) error { return tx.UpdateUser(ctx, u) })
 }
 
 func (c *CachedStore) DeleteUser(ctx context.Context, userID string) error {
-	return c.written(c.Store.DeleteUser(ctx, userID))
+	return c.write(ctx, func(tx Store) error { return tx.DeleteUser(ctx, userID) })
 }
 
 func (c *CachedStore) CreateRole(ctx context.Context, r *users.Role) error {
-	return c.written(c.Store.CreateRole(ctx, r))
+	return c.write(ctx, func(tx Store) error { return tx.CreateRole(ctx, r) })
 }
 
 func (c *CachedStore) UpdateRole(ctx context.Context, r *users.Role) error {
-	return c.written(c.Store.UpdateRole(ctx, r))
+	return c.write(ctx, func(tx Store) error { return tx.UpdateRole(ctx, r) })
 }
 
 func (c *CachedStore) DeleteRole(ctx context.Context, id string) error {
-	return c.written(c.Store.DeleteRole(ctx, id))
+	return c.write(ctx, func(tx Store) error { return tx.DeleteRole(ctx, id) })
 }
 
 func (c *CachedStore) AddRolePermissions(ctx context.Context, roleID string, ps []users.Permission) error {
-	return c.written(c.Store.AddRolePermissions(ctx, roleID, ps))
+	return c.write(ctx, func(tx Store) error { return tx.AddRolePermissions(ctx, roleID, ps) })
 }
 
 func (c *CachedStore) RemoveRolePermissions(ctx context.Context, roleID string, ps []users.Permission) error {
-	return c.written(c.Store.RemoveRolePermissions(ctx, roleID, ps))
+	return c.write(ctx, func(tx Store) error { return tx.RemoveRolePermissions(ctx, roleID, ps) })
 }
 
 func (c *CachedStore) AssignUserRoles(ctx context.Context, userID string, roleIDs []string) error {
-	return c.written(c.Store.AssignUserRoles(ctx, userID, roleIDs))
+	return c.write(ctx, func(tx Store) error { return tx.AssignUserRoles(ctx, userID, roleIDs) })
 }
 
 func (c *CachedStore) RemoveUserRoles(ctx context.Context, userID string, roleIDs []string) error {
-	return c.written(c.Store.RemoveUserRoles(ctx, userID, roleIDs))
+	return c.write(ctx, func(tx Store) error { return tx.RemoveUserRoles(ctx, userID, roleIDs) })
 }
 
 func (c *CachedStore) AddUserPermissions(ctx context.Context, userID string, ps []users.Permission) error {
-	return c.written(c.Store.AddUserPermissions(ctx, userID, ps))
+	return c.write(ctx, func(tx Store) error { return tx.AddUserPermissions(ctx, userID, ps) })
 }
 
 func (c *CachedStore) RemoveUserPermissions(ctx context.Context, userID string, ps []users.Permission) error {
-	return c.written(c.Store.RemoveUserPermissions(ctx, userID, ps))
+	return c.write(ctx, func(tx Store) error { return tx.RemoveUserPermissions(ctx, userID, ps) })
 }
 
-// Atomically runs fn on the wrapped store's transaction, then empties the
-// cache.
+// Atomically runs fn on the wrapped store's transaction, with a recorded
+// change, then empties the cache.
 func (c *CachedStore) Atomically(ctx context.Context, fn func(tx Store) error) error {
-	return c.written(c.Store.Atomically(ctx, fn))
+	return c.write(ctx, fn)
 }

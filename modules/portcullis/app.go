@@ -62,6 +62,14 @@ type App struct {
 	// Default: 10 failures per account and IP address, 100 per IP address,
 	// counted over 15 minutes.
 	BruteForceProtection *BruteForceProtection `json:"brute_force_protection,omitempty"`
+	// ChangePollInterval is how often the database is asked whether
+	// another instance changed a client, an API, a client grant or a
+	// signing key; such changes take effect here within it. Default: 1s.
+	ChangePollInterval caddy.Duration `json:"change_poll_interval,omitempty"`
+	// MaxStale is how long cached clients, APIs and client grants keep
+	// serving while the database does not answer; after it, requests that
+	// need them fail with 503 until it answers again. Default: 5m.
+	MaxStale caddy.Duration `json:"max_stale,omitempty"`
 	// PasswordPolicy is what users' passwords must satisfy. Default: at
 	// least 8 characters.
 	PasswordPolicy *PasswordPolicy `json:"password_policy,omitempty"`
@@ -190,6 +198,9 @@ func (a *App) Validate() error {
 	if b := a.BruteForceProtection; b != nil && (b.UserAttempts < 0 || b.IPAttempts < 0 || b.Window < 0) {
 		return errors.New("portcullis: brute_force_protection: attempts and window must not be negative")
 	}
+	if a.ChangePollInterval < 0 || a.MaxStale < 0 {
+		return errors.New("portcullis: change_poll_interval and max_stale must not be negative")
+	}
 	if err := a.PasswordPolicy.policy().Validate(); err != nil {
 		return fmt.Errorf("portcullis: %w", err)
 	}
@@ -207,10 +218,13 @@ func clientIP(r *http.Request) string {
 // old failed sign-ins are deleted.
 const purgeInterval = 10 * time.Minute
 
-// Start begins deleting ended sign-in state every purgeInterval.
+// Start begins following changes other instances make to the database
+// (authserver.Server.Watch) and deleting ended sign-in state every
+// purgeInterval.
 func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
+	go a.server.Watch(ctx, time.Duration(a.ChangePollInterval), time.Duration(a.MaxStale))
 	go func() {
 		tick := time.NewTicker(purgeInterval)
 		defer tick.Stop()
@@ -228,7 +242,7 @@ func (a *App) Start() error {
 	return nil
 }
 
-// Stop ends the purging; Cleanup releases the storage.
+// Stop ends the watching and purging; Cleanup releases the storage.
 func (a *App) Stop() error {
 	if a.stop != nil {
 		a.stop()

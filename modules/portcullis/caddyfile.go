@@ -35,6 +35,8 @@ func init() {
 //			ip_attempts <n>
 //			window <duration>
 //		}
+//		change_poll_interval <duration>
+//		max_stale <duration>
 //		password_policy {
 //			strength none|low|fair|good|excellent
 //			min_length <n>
@@ -78,6 +80,21 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 		case "brute_force_protection":
 			if app.BruteForceProtection, err = parseBruteForce(d); err != nil {
 				return nil, err
+			}
+		case "change_poll_interval", "max_stale":
+			name := d.Val()
+			arg, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			dur, err := caddy.ParseDuration(arg)
+			if err != nil || dur <= 0 {
+				return nil, d.Errf("%s must be a positive duration, got %q", name, arg)
+			}
+			if name == "max_stale" {
+				app.MaxStale = caddy.Duration(dur)
+			} else {
+				app.ChangePollInterval = caddy.Duration(dur)
 			}
 		case "password_policy":
 			if app.PasswordPolicy, err = parsePasswordPolicy(d); err != nil {
