@@ -412,7 +412,7 @@ func TestInstances(t *testing.T) {
 			}
 		}
 		msg := ""
-		c.signInMessage(b, web["client_id"].(string), "grace@example.com", "Compiler-A-0-1952!", &msg)
+		c.signInMessage(c.browser(), b, web["client_id"].(string), "grace@example.com", "Compiler-A-0-1952!", &msg)
 		if !strings.Contains(msg, "blocked after multiple consecutive login attempts") {
 			t.Errorf("after three failures spread over A and B, B says %q", msg)
 		}
@@ -429,17 +429,29 @@ var (
 // cookies, and returns the authorization code ("" when refused).
 func (c *cluster) signIn(nd *node, clientID, email, password string) string {
 	var msg string
-	return c.signInMessage(nd, clientID, email, password, &msg)
+	return c.signInMessage(c.browser(), nd, clientID, email, password, &msg)
 }
 
-func (c *cluster) signInMessage(nd *node, clientID, email, password string, msg *string) string {
-	c.t.Helper()
+// browser is a user agent that keeps cookies and does not follow
+// redirects.
+func (c *cluster) browser() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Transport: c.client.Transport, Jar: jar, Timeout: 30 * time.Second,
+	return &http.Client{Transport: c.client.Transport, Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// authorizeURL is the authorization request of the tests' web clients.
+func (nd *node) authorizeURL(clientID string) string {
 	q := url.Values{"client_id": {clientID}, "redirect_uri": {"https://app.example/cb"}, "response_type": {"code"},
 		"scope": {"openid offline_access read:orders"}, "audience": {ordersAPI}, "state": {"s"}}
-	resp, err := browser.Get(nd.asURL + "authorize?" + q.Encode())
+	return nd.asURL + "authorize?" + q.Encode()
+}
+
+// signInMessage signs in with browser, and sets msg to the login page's
+// message, if any.
+func (c *cluster) signInMessage(browser *http.Client, nd *node, clientID, email, password string, msg *string) string {
+	c.t.Helper()
+	resp, err := browser.Get(nd.authorizeURL(clientID))
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -577,8 +589,9 @@ func TestKillDuringWrites(t *testing.T) {
 	t.Logf("%d creations acknowledged before the kill, all there after the restart (%v stored); %d grants, each with its API", len(want), list["total"], len(grants["client_grants"].([]any)))
 }
 
-// A configuration reload under continuous load drops no request and keeps
-// the signing keys, login sessions and policy.
+// A configuration reload under continuous load drops no request (the
+// protected API, whose policy lets the token through throughout, and the
+// token endpoint) and keeps the signing keys and login sessions.
 func TestReloadUnderLoad(t *testing.T) {
 	c := newCluster(t, 1, clusterStorage(t), true)
 	nd := c.nodes[0]
@@ -592,6 +605,15 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	tok := out["access_token"].(string)
 	jwksBefore := c.jwks(nd)
+	// A signed-in browser, whose session must survive the reloads.
+	c.mgmt(nd, "PATCH", "resource-servers/"+url.PathEscape(ordersAPI), map[string]any{"skip_consent_for_verifiable_first_party_clients": true}, http.StatusOK)
+	web := c.mgmt(nd, "POST", "clients", map[string]any{"name": "web", "app_type": "regular_web", "callbacks": []string{"https://app.example/cb"}}, http.StatusCreated)["client_id"].(string)
+	c.mgmt(nd, "POST", "users", map[string]any{"connection": "Username-Password-Authentication", "email": "ada@example.com", "password": "Analytical-Engine-1843"}, http.StatusCreated)
+	browser := c.browser()
+	var msg string
+	if c.signInMessage(browser, nd, web, "ada@example.com", "Analytical-Engine-1843", &msg) == "" {
+		t.Fatalf("sign-in before the reloads: %s", msg)
+	}
 
 	var failures, done sync.Map
 	var wg sync.WaitGroup
@@ -642,6 +664,14 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("%s requests failed during the reloads", k)
 		return true
 	})
+	resp, err := browser.Get(nd.authorizeURL(web))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc, _ := url.Parse(resp.Header.Get("Location")); resp.StatusCode != http.StatusFound || loc.Query().Get("code") == "" {
+		t.Errorf("after the reloads the login session does not sign in: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
 	if got := c.jwks(nd); got != jwksBefore {
 		t.Errorf("the reloads changed the published keys:\n%s\n%s", jwksBefore, got)
 	}
