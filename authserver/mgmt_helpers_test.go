@@ -23,6 +23,7 @@ var mgmtScopes = []string{
 	"read:roles", "create:roles", "update:roles", "delete:roles",
 	"read:role_members", "create:role_members", "delete:role_members",
 	"read:tenant_settings", "update:tenant_settings", "read:branding", "update:branding",
+	"read:signing_keys", "create:signing_keys", "update:signing_keys",
 }
 
 var counter atomic.Int64

@@ -227,6 +227,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Now:      s.now,
 
 		PasswordPolicy: cfg.PasswordPolicy,
+		Keys:           s,
 	})))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrNotFound.WithDescription("No such endpoint."))
@@ -311,6 +312,37 @@ func (s *Server) RotateKeys(ctx context.Context) error {
 func (s *Server) PurgeExpired(ctx context.Context) error {
 	now := s.now()
 	return s.store.PurgeExpired(ctx, now, now.Add(-s.bruteForce.Window))
+}
+
+// RevokeKey revokes the previous signing key kid: it is no longer
+// published, so tokens it signed stop verifying everywhere (other
+// instances within their change poll interval). Current and next keys
+// cannot be revoked (mgmt.ErrKeyNotRevocable): rotate first.
+func (s *Server) RevokeKey(ctx context.Context, kid string) error {
+	err := s.store.Atomically(ctx, func(tx storage.Store) error {
+		stored, err := tx.SigningKeys(ctx)
+		if err != nil {
+			return err
+		}
+		for _, k := range stored {
+			if k.KID != kid {
+				continue
+			}
+			switch k.State {
+			case keys.StateRevoked:
+				return nil
+			case keys.StatePrevious:
+				k.State = keys.StateRevoked
+				return tx.SaveSigningKeys(ctx, []keys.SigningKey{k})
+			}
+			return mgmt.ErrKeyNotRevocable
+		}
+		return storage.ErrNotFound
+	})
+	if err != nil {
+		return fmt.Errorf("revoking signing key %s: %w", kid, err)
+	}
+	return s.ReloadKeys(ctx)
 }
 
 // Issuer returns the issuer URL.

@@ -38,6 +38,8 @@ type Config struct {
 	// identifier, which tokens must carry in aud.
 	Verifier *tokens.Verifier
 	Audience string
+	// Keys rotates and revokes signing keys.
+	Keys KeyRotator
 	// PasswordPolicy is what the Username-Password-Authentication
 	// connection requires of passwords.
 	PasswordPolicy users.PasswordPolicy
@@ -151,6 +153,18 @@ func New(cfg Config) http.Handler {
 	route("/branding", map[string]endpoint{
 		"GET":   {"read:branding", a.getBranding, nil},
 		"PATCH": {"update:branding", a.updateBranding, nil},
+	})
+	route("/keys/signing", map[string]endpoint{
+		"GET": {"read:signing_keys", a.listSigningKeys, nil},
+	})
+	route("/keys/signing/rotate", map[string]endpoint{
+		"POST": {"create:signing_keys", a.rotateSigningKeys, nil},
+	})
+	route("/keys/signing/{kid}", map[string]endpoint{
+		"GET": {"read:signing_keys", a.getSigningKey, nil},
+	})
+	route("/keys/signing/{kid}/revoke", map[string]endpoint{
+		"PUT": {"update:signing_keys", a.revokeSigningKey, nil},
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound("not_found", "Not Found"))

@@ -42,4 +42,7 @@ var Scopes = []Scope{
 	{"update:tenant_settings", "Update tenant settings"},
 	{"read:branding", "Read branding"},
 	{"update:branding", "Update branding"},
+	{"read:signing_keys", "Read signing keys"},
+	{"create:signing_keys", "Rotate signing keys (with update:signing_keys)"},
+	{"update:signing_keys", "Revoke signing keys"},
 }
