@@ -159,6 +159,10 @@ func (c *CachedStore) SaveSigningKeys(ctx context.Context, ks []keys.SigningKey)
 	return c.written(c.Store.SaveSigningKeys(ctx, ks))
 }
 
+func (c *CachedStore) ReplaceInstallationSecret(ctx context.Context, name string, value []byte) error {
+	return c.written(c.Store.ReplaceInstallationSecret(ctx, name, value))
+}
+
 // Users, roles and their permissions are not cached, but their writes
 // empty the cache all the same: every write does, so that no cached lookup
 // ever depends on reasoning about which writes could change it.
