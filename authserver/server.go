@@ -301,7 +301,9 @@ func loadHasher(ctx context.Context, st storage.Store, kek *keys.KEK) (*clients.
 }
 
 // ReloadKeys reads the signing keys from storage, completing the rings
-// first if an algorithm lacks a current or next key.
+// first if an algorithm lacks a current or next key (see loadRing for the
+// key-encryption key). On error the Server keeps signing with the keys it
+// had.
 func (s *Server) ReloadKeys(ctx context.Context) error {
 	var ring *keys.Ring
 	err := s.store.Atomically(ctx, func(tx storage.Store) error {
