@@ -113,16 +113,18 @@ func EnsureAdminClient(ctx context.Context, st storage.Store, h *clients.Hasher,
 
 // CreateAdminClient makes a new admin client with a generated id and
 // secret on st (see EnsureAdminClient), creating the Management API first
-// if needed, and returns its credentials.
-func CreateAdminClient(ctx context.Context, st storage.Store, issuer string) (Credentials, error) {
+// if needed, and returns its credentials. keyEncryptionKey is the
+// Server's Config.KeyEncryptionKey: the client secret hashing key is
+// stored encrypted with it.
+func CreateAdminClient(ctx context.Context, st storage.Store, issuer string, keyEncryptionKey []byte) (Credentials, error) {
 	if err := ValidateIssuer(issuer); err != nil {
 		return Credentials{}, err
 	}
-	key, err := st.InstallationSecret(ctx, secretHashKeyName, newSecretHashKey)
+	kek, err := newKEK(keyEncryptionKey)
 	if err != nil {
 		return Credentials{}, err
 	}
-	h, err := clients.NewHasher(key)
+	h, err := loadHasher(ctx, st, kek)
 	if err != nil {
 		return Credentials{}, err
 	}

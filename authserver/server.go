@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,15 @@ type Config struct {
 	// Store keeps clients, APIs, grants and keys. The Server does not close
 	// it.
 	Store storage.Store
+	// KeyEncryptionKey, when set, is the 32-byte key that encrypts the
+	// private signing keys and the client secret hashing key in Store (see
+	// keys.KEK); set it in production, so that a copy of the database
+	// alone cannot sign tokens. Plaintext keys stored before it was set are
+	// encrypted on start. Every Server sharing a Store needs the same key,
+	// and New fails on a Store whose keys were encrypted with another key
+	// or when the Store's keys are encrypted and no key is set. Default:
+	// none, and the keys are stored in plaintext.
+	KeyEncryptionKey []byte
 	// BootstrapAdmin, when set, is a client created on start if it does not
 	// exist, with a grant for every Management API scope.
 	BootstrapAdmin *Credentials
@@ -93,6 +103,7 @@ type Server struct {
 	prefix       string // the issuer's path, ending in "/"
 	store        *storage.CachedStore
 	hasher       *clients.Hasher
+	kek          *keys.KEK // nil without Config.KeyEncryptionKey
 	ring         atomic.Pointer[keys.Ring]
 	verifier     *tokens.Verifier
 	handler      http.Handler
@@ -142,7 +153,9 @@ func isLoopback(host string) bool {
 
 // New opens the authorization server on cfg.Store: it loads (on first
 // start, creates) the signing keys, the client secret hashing key and the
-// Management API, and the bootstrap admin client if configured.
+// Management API, and the bootstrap admin client if configured. With
+// cfg.KeyEncryptionKey, it first encrypts the plaintext keys in the store,
+// all in one transaction with the loading.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := ValidateIssuer(cfg.Issuer); err != nil {
 		return nil, err
@@ -158,8 +171,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("mtls_endpoint_aliases: %w", err)
 		}
 	}
+	kek, err := newKEK(cfg.KeyEncryptionKey)
+	if err != nil {
+		return nil, err
+	}
 	u, _ := url.Parse(cfg.Issuer)
 	s := &Server{
+		kek:    kek,
 		issuer: cfg.Issuer,
 		prefix: u.Path,
 		store:  storage.Cached(cfg.Store),
@@ -180,16 +198,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	key, err := s.store.InstallationSecret(ctx, secretHashKeyName, newSecretHashKey)
+	var ring *keys.Ring
+	err = s.store.Atomically(ctx, func(tx storage.Store) error {
+		var err error
+		if ring, err = s.loadRing(ctx, tx); err != nil {
+			return err
+		}
+		s.hasher, err = loadHasher(ctx, tx, s.kek)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("loading the client secret hashing key: %w", err)
-	}
-	if s.hasher, err = clients.NewHasher(key); err != nil {
 		return nil, err
 	}
-	if err := s.ReloadKeys(ctx); err != nil {
-		return nil, err
-	}
+	s.ring.Store(ring)
 	if err := EnsureManagementAPI(ctx, s.store, s.issuer); err != nil {
 		return nil, err
 	}
@@ -246,51 +267,143 @@ const secretHashKeyName = "client_secret_hmac"
 
 func newSecretHashKey() []byte { return []byte(rand.Text() + rand.Text()) }
 
-// ReloadKeys reads the signing keys from storage, completing the rings
-// first if an algorithm lacks a current or next key.
-//
-// Only completing writes, so that reloading after another process's change
-// records no change of its own.
-func (s *Server) ReloadKeys(ctx context.Context) error {
-	stored, err := s.store.SigningKeys(ctx)
-	if err != nil {
-		return fmt.Errorf("loading signing keys: %w", err)
+// newKEK returns the KEK of a configured key-encryption key, nil for none.
+func newKEK(key []byte) (*keys.KEK, error) {
+	if key == nil {
+		return nil, nil
 	}
-	if missing, err := keys.Complete(stored, s.now()); err != nil {
-		return fmt.Errorf("loading signing keys: %w", err)
-	} else if len(missing) > 0 {
-		err = s.store.Atomically(ctx, func(tx storage.Store) error {
-			// Another process may have completed the rings meanwhile.
-			if stored, err = tx.SigningKeys(ctx); err != nil {
-				return err
-			}
-			missing, err := keys.Complete(stored, s.now())
-			if err != nil || len(missing) == 0 {
-				return err
-			}
-			if err := tx.SaveSigningKeys(ctx, missing); err != nil {
-				return err
-			}
-			stored, err = tx.SigningKeys(ctx)
-			return err
+	return keys.NewKEK(key)
+}
+
+// loadHasher reads (on first start, creates) the client secret hashing
+// key, stored encrypted with kek when there is one; a plaintext key is
+// then encrypted in place.
+func loadHasher(ctx context.Context, st storage.Store, kek *keys.KEK) (*clients.Hasher, error) {
+	var key []byte
+	err := st.Atomically(ctx, func(tx storage.Store) error {
+		stored, err := tx.InstallationSecret(ctx, secretHashKeyName, func() []byte {
+			return kek.SealSecret(secretHashKeyName, newSecretHashKey())
 		})
 		if err != nil {
-			return fmt.Errorf("loading signing keys: %w", err)
+			return err
 		}
+		if key, err = kek.OpenSecret(secretHashKeyName, stored); err != nil {
+			return err
+		}
+		if kek == nil || keys.IsEncryptedSecret(stored) {
+			return nil
+		}
+		return tx.ReplaceInstallationSecret(ctx, secretHashKeyName, kek.SealSecret(secretHashKeyName, key))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loading the client secret hashing key: %w", err)
 	}
-	ring, err := keys.NewRing(stored)
+	return clients.NewHasher(key)
+}
+
+// ReloadKeys reads the signing keys from storage, completing the rings
+// first if an algorithm lacks a current or next key (see loadRing for the
+// key-encryption key). On error the Server keeps signing with the keys it
+// had.
+//
+// Most reloads change nothing, and they write nothing: only completing or
+// encrypting keys takes a transaction, so that reloading after another
+// instance's change records no change of its own.
+func (s *Server) ReloadKeys(ctx context.Context) error {
+	stored, plain, err := s.readKeys(ctx, s.store)
 	if err != nil {
 		return fmt.Errorf("loading signing keys: %w", err)
+	}
+	missing, err := keys.Complete(plain, s.now())
+	if err != nil {
+		return fmt.Errorf("loading signing keys: %w", err)
+	}
+	encrypted := s.kek == nil || !slices.ContainsFunc(stored, func(k keys.SigningKey) bool { return !k.Encrypted() })
+	var ring *keys.Ring
+	if len(missing) == 0 && encrypted {
+		if ring, err = keys.NewRing(plain); err != nil {
+			return fmt.Errorf("loading signing keys: %w", err)
+		}
+	} else if err = s.store.Atomically(ctx, func(tx storage.Store) error {
+		var err error
+		ring, err = s.loadRing(ctx, tx)
+		return err
+	}); err != nil {
+		return err
 	}
 	s.ring.Store(ring)
 	return nil
 }
 
+// loadRing builds the ring of the signing keys in tx, a transaction. With
+// a KEK it first encrypts the plaintext keys in place; without one it
+// fails on encrypted keys rather than make new ones. Keys added to
+// complete the rings are stored encrypted likewise.
+func (s *Server) loadRing(ctx context.Context, tx storage.Store) (*keys.Ring, error) {
+	ring, err := s.completeRing(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("loading signing keys: %w", err)
+	}
+	return ring, nil
+}
+
+func (s *Server) completeRing(ctx context.Context, tx storage.Store) (*keys.Ring, error) {
+	stored, plain, err := s.readKeys(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	missing, err := keys.Complete(plain, s.now())
+	if err != nil {
+		return nil, err
+	}
+	var plaintext []keys.SigningKey
+	if s.kek != nil {
+		plaintext = slices.DeleteFunc(stored, keys.SigningKey.Encrypted)
+	}
+	if len(plaintext) == 0 && len(missing) == 0 {
+		return keys.NewRing(plain)
+	}
+	// Encrypting in place comes first, so that a next key Complete
+	// promoted is then stored in its new state.
+	for _, ks := range [][]keys.SigningKey{plaintext, missing} {
+		if err := s.saveKeys(ctx, tx, ks); err != nil {
+			return nil, err
+		}
+	}
+	if _, plain, err = s.readKeys(ctx, tx); err != nil {
+		return nil, err
+	}
+	return keys.NewRing(plain)
+}
+
+// readKeys returns the stored signing keys as stored and decrypted. It
+// fails, before anything is written, when a key was encrypted with another
+// KEK or there is none.
+func (s *Server) readKeys(ctx context.Context, tx storage.Store) (stored, plain []keys.SigningKey, err error) {
+	if stored, err = tx.SigningKeys(ctx); err != nil {
+		return nil, nil, err
+	}
+	if plain, err = s.kek.OpenKeys(stored); err != nil {
+		return nil, nil, err
+	}
+	return stored, plain, nil
+}
+
+// saveKeys stores ks, their private keys encrypted if there is a KEK.
+func (s *Server) saveKeys(ctx context.Context, tx storage.Store, ks []keys.SigningKey) error {
+	sealed, err := s.kek.SealKeys(ks)
+	if err != nil {
+		return err
+	}
+	return tx.SaveSigningKeys(ctx, sealed)
+}
+
 // RotateKeys rotates every signing key ring (see keys.Rotate) and starts
-// signing with the new current keys.
+// signing with the new current keys. With a KEK the new keys are stored
+// encrypted.
 func (s *Server) RotateKeys(ctx context.Context) error {
 	err := s.store.Atomically(ctx, func(tx storage.Store) error {
-		stored, err := tx.SigningKeys(ctx)
+		stored, _, err := s.readKeys(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -298,7 +411,7 @@ func (s *Server) RotateKeys(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		return tx.SaveSigningKeys(ctx, rotated)
+		return s.saveKeys(ctx, tx, rotated)
 	})
 	if err != nil {
 		return fmt.Errorf("rotating signing keys: %w", err)

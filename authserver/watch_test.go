@@ -119,3 +119,22 @@ func TestWatchStaleness(t *testing.T) {
 		t.Error("B lost its keys with the database")
 	}
 }
+
+// Reloading unchanged keys records no change, so that instances reloading
+// after each other's changes do not set each other off for ever.
+func TestReloadKeysRecordsNoChange(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	before, err := e.store.ChangeVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := e.srv.ReloadKeys(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after, err := e.store.ChangeVersion(ctx); err != nil || after != before {
+		t.Errorf("three reloads moved the change version from %d to %d (%v)", before, after, err)
+	}
+}

@@ -189,6 +189,10 @@ func (c *CachedStore) SaveSigningKeys(ctx context.Context, ks []keys.SigningKey)
 	return c.write(ctx, func(tx Store) error { return tx.SaveSigningKeys(ctx, ks) })
 }
 
+func (c *CachedStore) ReplaceInstallationSecret(ctx context.Context, name string, value []byte) error {
+	return c.write(ctx, func(tx Store) error { return tx.ReplaceInstallationSecret(ctx, name, value) })
+}
+
 // Users, roles and their permissions are not cached, but their writes
 // empty the cache all the same: every write does, so that no cached lookup
 // ever depends on reasoning about which writes could change it.

@@ -215,6 +215,9 @@ type Store interface {
 	// storing generate() if there is none. Concurrent callers get the same
 	// value.
 	InstallationSecret(ctx context.Context, name string, generate func() []byte) ([]byte, error)
+	// ReplaceInstallationSecret stores value as the existing secret name,
+	// such as the same secret once encrypted, or returns ErrNotFound.
+	ReplaceInstallationSecret(ctx context.Context, name string, value []byte) error
 
 	// Atomically runs fn with a Store whose changes are committed together
 	// when fn returns nil and discarded otherwise.

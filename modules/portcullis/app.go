@@ -43,6 +43,15 @@ type App struct {
 	// Storage is where clients, APIs, grants and keys are kept.
 	// Default: SQLite at ./data/portcullis.db.
 	Storage Storage `json:"storage,omitempty"`
+	// KeyEncryptionKey encrypts the private signing keys and the client
+	// secret hashing key in storage with AES-256-GCM (see
+	// authserver.Config.KeyEncryptionKey): 32 bytes written as base64
+	// (standard or URL alphabet, padded or not) or 64 hex digits. It goes
+	// through placeholders, so write {env.*} or {file.*} to keep the key
+	// itself out of the config; surrounding white space is trimmed. Set it
+	// in production; every instance sharing the storage needs the same
+	// key. Default: none, and the keys are stored in plaintext.
+	KeyEncryptionKey string `json:"key_encryption_key,omitempty"`
 	// BootstrapAdmin, when set, is a machine-to-machine client created at
 	// start if missing, with a grant for every Management API scope. An
 	// existing client of that id is left as it is.
@@ -160,6 +169,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if b := a.BruteForceProtection; b != nil {
 		bruteForce = authserver.BruteForceProtection{UserAttempts: b.UserAttempts, IPAttempts: b.IPAttempts, Window: time.Duration(b.Window)}
 	}
+	kek, err := resolveKEK(repl, a.KeyEncryptionKey)
+	if err != nil {
+		return fmt.Errorf("portcullis: %w", err)
+	}
 	st, key, err := acquireStore(a.Storage)
 	if err != nil {
 		return err
@@ -170,6 +183,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Store:          st,
 		BootstrapAdmin: a.BootstrapAdmin,
 		Logger:         a.logger,
+
+		KeyEncryptionKey: kek,
 
 		MTLSEndpointAliases: repl.ReplaceKnown(a.MTLSEndpointAliases, ""),
 		ClientCAs:           clientCAs,

@@ -3,6 +3,7 @@ package portcullis
 import (
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -26,6 +27,7 @@ func init() {
 //	portcullis {
 //		issuer <url>
 //		storage sqlite <path>
+//		key_encryption_key <base64 or hex key, or a placeholder>
 //		bootstrap_admin <client_id> <client_secret>
 //		mtls_endpoint_aliases <base url>
 //		client_ca <pem file...>
@@ -45,7 +47,8 @@ func init() {
 //	}
 //
 // bootstrap_admin with no arguments (both environment variables unset) is
-// ignored.
+// ignored. A key_encryption_key without placeholders is checked here; one
+// with placeholders when the app is provisioned.
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
 	d.Next() // consume option name
@@ -65,6 +68,15 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, d.WrapErr(err)
 			}
 			app.Storage = st
+		case "key_encryption_key":
+			if app.KeyEncryptionKey, err = oneArg(d); err != nil {
+				return nil, err
+			}
+			if !strings.Contains(app.KeyEncryptionKey, "{") {
+				if _, err := decodeKEK(app.KeyEncryptionKey); err != nil {
+					return nil, d.WrapErr(err)
+				}
+			}
 		case "mtls_endpoint_aliases":
 			if app.MTLSEndpointAliases, err = oneArg(d); err != nil {
 				return nil, err

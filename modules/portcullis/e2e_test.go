@@ -72,8 +72,15 @@ func startStack(t *testing.T) *stack {
 // and discovers the issuer with go-oidc.
 func runStack(t *testing.T, dir string, port int) *stack {
 	t.Helper()
+	return runCaddyfile(t, dir, port, contractCaddyfile(dir, port))
+}
+
+// runCaddyfile is runStack with another Caddyfile serving the issuer
+// https://localhost:<port>/.
+func runCaddyfile(t *testing.T, dir string, port int, caddyfile string) *stack {
+	t.Helper()
 	s := &stack{t: t, issuer: fmt.Sprintf("https://localhost:%d/", port)}
-	s.caddy = testenv.Start(t, dir, contractCaddyfile(dir, port), s.issuer+".well-known/jwks.json")
+	s.caddy = testenv.Start(t, dir, caddyfile, s.issuer+".well-known/jwks.json")
 	s.ctx = context.WithValue(oidc.ClientContext(t.Context(), s.caddy.Client), oauth2.HTTPClient, s.caddy.Client)
 	var err error
 	if s.provider, err = oidc.NewProvider(s.ctx, s.issuer); err != nil {

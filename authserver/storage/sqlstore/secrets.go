@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/portcullis-gw/portcullis/authserver/keys"
+	"github.com/portcullis-gw/portcullis/authserver/storage"
 )
 
 // SigningKeys returns every stored signing key, revoked ones included,
@@ -82,4 +83,17 @@ func (s *Store) InstallationSecret(ctx context.Context, name string, generate fu
 		return nil, fmt.Errorf("installation secret %q: %w", name, err)
 	}
 	return v, nil
+}
+
+// ReplaceInstallationSecret stores value as the existing secret name, or
+// returns storage.ErrNotFound.
+func (s *Store) ReplaceInstallationSecret(ctx context.Context, name string, value []byte) error {
+	if len(value) == 0 {
+		return fmt.Errorf("installation secret %q: the replacement is empty", name)
+	}
+	err := s.execOne(ctx, `UPDATE installation_secrets SET value = ? WHERE name = ?`, value, name)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("installation secret %q: replace: %w", name, err)
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -126,4 +127,26 @@ func testInstallationSecret(t *testing.T, open func(t *testing.T) storage.Store)
 		must(t, err, "InstallationSecret after the race")
 		wantEqual(t, later, results[0], "secret after the race")
 	})
+}
+
+func testReplaceInstallationSecret(t *testing.T, open func(t *testing.T) storage.Store) {
+	s := open(t)
+	ctx := t.Context()
+	if err := s.ReplaceInstallationSecret(ctx, "missing", []byte("x")); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("ReplaceInstallationSecret of a missing secret = %v, want ErrNotFound", err)
+	}
+	_, err := s.InstallationSecret(ctx, "one", func() []byte { return []byte("first") })
+	must(t, err, "InstallationSecret")
+	_, err = s.InstallationSecret(ctx, "two", func() []byte { return []byte("second") })
+	must(t, err, "InstallationSecret")
+	must(t, s.ReplaceInstallationSecret(ctx, "one", []byte("replaced")), "ReplaceInstallationSecret")
+	got, err := s.InstallationSecret(ctx, "one", func() []byte { return []byte("generated") })
+	must(t, err, "InstallationSecret after the replacement")
+	wantEqual(t, got, []byte("replaced"), "replaced secret")
+	got, err = s.InstallationSecret(ctx, "two", func() []byte { return []byte("generated") })
+	must(t, err, "InstallationSecret of the other name")
+	wantEqual(t, got, []byte("second"), "the other secret")
+	got, err = s.InstallationSecret(ctx, "missing", func() []byte { return []byte("late") })
+	must(t, err, "InstallationSecret after a failed replacement")
+	wantEqual(t, got, []byte("late"), "secret the failed replacement did not create")
 }

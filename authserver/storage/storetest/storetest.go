@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"ClientGrants", testClientGrants},
 		{"SigningKeys", testSigningKeys},
 		{"InstallationSecret", testInstallationSecret},
+		{"ReplaceInstallationSecret", testReplaceInstallationSecret},
 		{"Atomically", testAtomically},
 		{"Users", testUsers},
 		{"Roles", testRoles},
