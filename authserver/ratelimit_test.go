@@ -279,3 +279,22 @@ func TestRateLimitsFailOpen(t *testing.T) {
 		t.Error("no warning that the rate limits were not applied")
 	}
 }
+
+// TestRateLimitsSurvivePurge checks that purging, with a brute-force
+// window shorter than a minute, keeps the counts of the current minute.
+func TestRateLimitsSurvivePurge(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, func(cfg *authserver.Config) {
+		cfg.RateLimits = authserver.RateLimits{TokenPerIP: 2}
+		cfg.BruteForce.Window = 10 * time.Second
+	})
+	e.nextMinute()
+	e.skew.Add(int64(30 * time.Second))
+	for range 2 {
+		wantStatus(t, e.clientCredentials(t, "", e.admin), http.StatusOK)
+	}
+	if err := e.srv.PurgeExpired(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	wantRateLimited(t, e.clientCredentials(t, "", e.admin), ipLimited)
+}
