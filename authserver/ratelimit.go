@@ -55,8 +55,8 @@ func (l RateLimit) or(def RateLimit) RateLimit {
 	return l
 }
 
-// ErrTooManyRequests answers a request over a rate limit. RFC 6749 has no
-// code for it; this is Auth0's.
+// ErrTooManyRequests answers a token or revocation request over a rate
+// limit. RFC 6749 has no code for it; this one names the HTTP status.
 var ErrTooManyRequests = &Error{Code: "too_many_requests", Status: http.StatusTooManyRequests}
 
 // Descriptions of the token endpoint's refusals for a rate limit.
