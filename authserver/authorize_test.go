@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis-gw/portcullis/authserver"
 	"github.com/portcullis-gw/portcullis/authserver/sessions"
 	"github.com/portcullis-gw/portcullis/authserver/tenant"
 )
@@ -437,7 +438,9 @@ func TestLoginFailuresAndLockout(t *testing.T) {
 }
 
 func TestLoginLockoutPerIP(t *testing.T) {
-	e := newEnv(t)
+	// Without the rate limit, which would refuse most of the attempts
+	// before their passwords are checked.
+	e := newEnvWith(t, func(cfg *authserver.Config) { cfg.RateLimits.LoginPerIP = authserver.RateLimitOff })
 	fx := e.newSigninFixture(t, nil)
 	b := e.browser(t)
 	p := b.authorize(fx.params())

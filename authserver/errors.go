@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 )
 
 // Error is an OAuth 2.0 error response (RFC 6749 section 5.2). The
@@ -16,6 +17,9 @@ type Error struct {
 	// BasicChallenge asks the client to authenticate with HTTP Basic
 	// (RFC 6749 section 5.2, invalid_client after a Basic attempt).
 	BasicChallenge bool `json:"-"`
+	// RetryAfter, when positive, is the Retry-After of the response, in
+	// seconds.
+	RetryAfter int `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -74,6 +78,9 @@ func writeError(w http.ResponseWriter, err error) {
 	h := w.Header()
 	if e.BasicChallenge {
 		h.Set("WWW-Authenticate", `Basic realm="oauth", charset="UTF-8"`)
+	}
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 	writeJSON(w, e.Status, e)
 }

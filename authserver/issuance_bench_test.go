@@ -30,7 +30,9 @@ func BenchmarkClientCredentials(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	s, err := New(ctx, Config{Issuer: "https://auth.example.com/", Store: st})
+	// Without rate limits, which would refuse most of the requests.
+	off := RateLimits{TokenPerIP: RateLimitOff, TokenPerClient: RateLimitOff}
+	s, err := New(ctx, Config{Issuer: "https://auth.example.com/", Store: st, RateLimits: off})
 	if err != nil {
 		b.Fatal(err)
 	}

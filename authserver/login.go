@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -51,6 +52,7 @@ const (
 	msgUserLocked       = "Your account has been blocked after multiple consecutive login attempts. Try again in %s."
 	msgIPLocked         = "Too many failed sign-ins from your network. Try again in %s."
 	msgBlocked          = "This account is blocked. Contact the administrator."
+	msgLoginRateLimit   = "Too many sign-in attempts from your network. Try again in %s."
 )
 
 // showLogin renders the login page for the authorization request.
@@ -90,6 +92,11 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email, password := r.PostForm.Get("username"), r.PostForm.Get("password")
+	if retry := s.overLimit(r.Context(), "login-ip|"+s.clientIP(r), s.rateLimits.LoginPerIP); retry > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		s.showLogin(w, r, ar, http.StatusTooManyRequests, fmt.Sprintf(msgLoginRateLimit, humanDuration(time.Duration(retry)*time.Second)), email)
+		return
+	}
 	if email == "" || password == "" {
 		s.showLogin(w, r, ar, http.StatusBadRequest, "Enter your email address and password.", email)
 		return

@@ -37,7 +37,7 @@ func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
-	req, err := readTokenRequest(r)
+	req, err := s.readClientRequest(r)
 	if err != nil {
 		return err
 	}

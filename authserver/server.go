@@ -81,6 +81,9 @@ type Config struct {
 	PasswordPolicy users.PasswordPolicy
 	// BruteForce bounds failed sign-ins on the login page.
 	BruteForce BruteForceProtection
+	// RateLimits bounds requests per minute to the token and revocation
+	// endpoints and the login page.
+	RateLimits RateLimits
 	// ClientIP returns the address of the client of a request, such as
 	// the embedding server's view through trusted proxies. Default: the
 	// connection's peer.
@@ -115,6 +118,7 @@ type Server struct {
 	clientCAs     *x509.CertPool
 	edgeKey       string
 	bruteForce    BruteForceProtection
+	rateLimits    RateLimits
 	clientIPFunc  func(*http.Request) string
 	// hashing bounds how many password verifications run at once.
 	hashing chan struct{}
@@ -188,10 +192,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		clientCAs:     cfg.ClientCAs,
 		edgeKey:       cfg.EdgeKey,
 		bruteForce:    cfg.BruteForce,
+		rateLimits:    cfg.RateLimits,
 		clientIPFunc:  cfg.ClientIP,
 		hashing:       make(chan struct{}, maxConcurrentPasswordChecks),
 	}
 	s.bruteForce.applyDefaults()
+	s.rateLimits.applyDefaults()
 	if s.logger == nil {
 		s.logger = zap.NewNop()
 	}
@@ -420,11 +426,17 @@ func (s *Server) RotateKeys(ctx context.Context) error {
 }
 
 // PurgeExpired deletes login sessions, authorization codes and refresh
-// tokens that have ended, and failed sign-ins older than the brute-force
-// window. Call it now and then; nothing depends on it for correctness.
+// tokens that have ended, and failed sign-ins and rate-limit counts older
+// than the brute-force window (or than the current rate-limit window,
+// when that started earlier). Call it now and then; nothing depends on it
+// for correctness.
 func (s *Server) PurgeExpired(ctx context.Context) error {
 	now := s.now()
-	return s.store.PurgeExpired(ctx, now, now.Add(-s.bruteForce.Window))
+	before := now.Add(-s.bruteForce.Window)
+	if w := rateWindow(now); w.Before(before) {
+		before = w
+	}
+	return s.store.PurgeExpired(ctx, now, before)
 }
 
 // RevokeKey revokes the previous signing key kid: it is no longer

@@ -56,7 +56,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, error) {
-	req, err := readTokenRequest(r)
+	req, err := s.readClientRequest(r)
 	if err != nil {
 		return nil, err
 	}

@@ -79,6 +79,12 @@ type App struct {
 	// serving while the database does not answer; after it, requests that
 	// need them fail with 503 until it answers again. Default: 5m.
 	MaxStale caddy.Duration `json:"max_stale,omitempty"`
+	// RateLimits bounds requests per minute to the token and revocation
+	// endpoints and to the login page, counted in the storage so that
+	// every instance on it shares the counts. Default: 600 requests per
+	// IP address and 300 per client_id to the token and revocation
+	// endpoints, 60 sign-in attempts per IP address.
+	RateLimits *RateLimits `json:"rate_limits,omitempty"`
 	// PasswordPolicy is what users' passwords must satisfy. Default: at
 	// least 8 characters.
 	PasswordPolicy *PasswordPolicy `json:"password_policy,omitempty"`
@@ -100,6 +106,35 @@ type BruteForceProtection struct {
 	IPAttempts int `json:"ip_attempts,omitempty"`
 	// Window is how long failures count. Default: 15m.
 	Window caddy.Duration `json:"window,omitempty"`
+}
+
+// RateLimits are requests per minute, counted in fixed one-minute windows
+// (see authserver.RateLimits). A request over a limit is answered 429
+// with Retry-After. 0 or absent takes the default; a negative number (the
+// Caddyfile's off) turns the limit off. When the storage cannot count a
+// request, the request is let through and a warning logged.
+type RateLimits struct {
+	// TokenPerIP is how many requests to the token and revocation
+	// endpoints one IP address may send in a minute. Default: 600.
+	TokenPerIP int `json:"token_per_ip,omitempty"`
+	// TokenPerClient is how many requests to the token and revocation
+	// endpoints may name one client_id in a minute, authenticated or not.
+	// Default: 300.
+	TokenPerClient int `json:"token_per_client,omitempty"`
+	// LoginPerIP is how many sign-in attempts one IP address may make on
+	// the login page in a minute. Default: 60.
+	LoginPerIP int `json:"login_per_ip,omitempty"`
+}
+
+func (l *RateLimits) limits() authserver.RateLimits {
+	if l == nil {
+		return authserver.RateLimits{}
+	}
+	return authserver.RateLimits{
+		TokenPerIP:     authserver.RateLimit(l.TokenPerIP),
+		TokenPerClient: authserver.RateLimit(l.TokenPerClient),
+		LoginPerIP:     authserver.RateLimit(l.LoginPerIP),
+	}
 }
 
 // PasswordPolicy is the password policy of the database connection, as
@@ -190,6 +225,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		ClientCAs:           clientCAs,
 		EdgeKey:             repl.ReplaceKnown(a.EdgeKey, ""),
 		BruteForce:          bruteForce,
+		RateLimits:          a.RateLimits.limits(),
 		PasswordPolicy:      a.PasswordPolicy.policy(),
 		ClientIP:            clientIP,
 	})

@@ -39,6 +39,11 @@ func init() {
 //		}
 //		change_poll_interval <duration>
 //		max_stale <duration>
+//		rate_limits {
+//			token_per_ip <n>|off
+//			token_per_client <n>|off
+//			login_per_ip <n>|off
+//		}
 //		password_policy {
 //			strength none|low|fair|good|excellent
 //			min_length <n>
@@ -108,6 +113,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 			} else {
 				app.ChangePollInterval = caddy.Duration(dur)
 			}
+		case "rate_limits":
+			if app.RateLimits, err = parseRateLimits(d); err != nil {
+				return nil, err
+			}
 		case "password_policy":
 			if app.PasswordPolicy, err = parsePasswordPolicy(d); err != nil {
 				return nil, err
@@ -162,6 +171,40 @@ func parseBruteForce(d *caddyfile.Dispenser) (*BruteForceProtection, error) {
 		}
 	}
 	return b, nil
+}
+
+// parseRateLimits reads the rate_limits block.
+func parseRateLimits(d *caddyfile.Dispenser) (*RateLimits, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	l := new(RateLimits)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		var field *int
+		switch name {
+		case "token_per_ip":
+			field = &l.TokenPerIP
+		case "token_per_client":
+			field = &l.TokenPerClient
+		case "login_per_ip":
+			field = &l.LoginPerIP
+		default:
+			return nil, d.Errf("unrecognized rate_limits option: %s", name)
+		}
+		arg, err := oneArg(d)
+		if err != nil {
+			return nil, err
+		}
+		if arg == "off" {
+			*field = int(authserver.RateLimitOff)
+			continue
+		}
+		if *field, err = strconv.Atoi(arg); err != nil || *field < 1 {
+			return nil, d.Errf("%s must be a positive number of requests per minute, or off, got %q", name, arg)
+		}
+	}
+	return l, nil
 }
 
 // parsePasswordPolicy reads the password_policy block.
