@@ -260,7 +260,7 @@ func TestRateLimitsSharedAcrossInstances(t *testing.T) {
 // down.
 type uncounted struct{ storage.Store }
 
-func (uncounted) CountHit(context.Context, string, time.Time) (int, error) {
+func (uncounted) CountHits(context.Context, string, time.Time, int) (int, error) {
 	return 0, errors.New("database unreachable")
 }
 

@@ -119,7 +119,9 @@ type Server struct {
 	edgeKey       string
 	bruteForce    BruteForceProtection
 	rateLimits    RateLimits
-	clientIPFunc  func(*http.Request) string
+	// hits counts requests for the rate limits.
+	hits         hitCounter
+	clientIPFunc func(*http.Request) string
 	// hashing bounds how many password verifications run at once.
 	hashing chan struct{}
 	// origins is every origin a client allows, for CORS preflights.

@@ -36,7 +36,7 @@ var readOnly = map[string]bool{
 	"PurgeExpired": true, "Setting": true, "SaveSetting": true,
 	// The change version is what tells the cache to empty itself; rate
 	// limits are never cached.
-	"MarkChanged": true, "ChangeVersion": true, "CountHit": true,
+	"MarkChanged": true, "ChangeVersion": true, "CountHits": true,
 }
 
 func TestCachedStoreOverridesEveryWrite(t *testing.T) {

@@ -195,10 +195,10 @@ type Store interface {
 	MarkChanged(ctx context.Context) error
 	ChangeVersion(ctx context.Context) (int64, error)
 
-	// CountHit adds a hit to the rate-limit window of key that started at
-	// window, and returns the window's hits so far, this one included.
+	// CountHits adds n hits to the rate-limit window of key that started
+	// at window, and returns the window's hits so far, these included.
 	// Processes sharing the database share the counts.
-	CountHit(ctx context.Context, key string, window time.Time) (int, error)
+	CountHits(ctx context.Context, key string, window time.Time, n int) (int, error)
 
 	// Setting returns the JSON document of the tenant setting name (such
 	// as "tenant" or "branding"), or ErrNotFound.

@@ -322,13 +322,13 @@ func (s *Store) ChangeVersion(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
-// CountHit adds a hit to the window of key with one upsert, which both
+// CountHits adds n hits to the window of key with one upsert, which both
 // engines run atomically, and returns the window's hits.
-func (s *Store) CountHit(ctx context.Context, key string, window time.Time) (int, error) {
+func (s *Store) CountHits(ctx context.Context, key string, window time.Time, n int) (int, error) {
 	var hits int
-	err := s.queryRow(ctx, `INSERT INTO rate_limits (key, window_start, hits) VALUES (?, ?, 1)
-		ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limits.hits + 1
-		RETURNING hits`, key, millis(window)).Scan(&hits)
+	err := s.queryRow(ctx, `INSERT INTO rate_limits (key, window_start, hits) VALUES (?, ?, ?)
+		ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limits.hits + excluded.hits
+		RETURNING hits`, key, millis(window), n).Scan(&hits)
 	if err != nil {
 		return 0, fmt.Errorf("count hit: %w", err)
 	}

@@ -30,43 +30,47 @@ func testChangeVersion(t *testing.T, open func(t *testing.T) storage.Store) {
 	}
 }
 
-func testCountHit(t *testing.T, open func(t *testing.T) storage.Store) {
+func testCountHits(t *testing.T, open func(t *testing.T) storage.Store) {
 	ctx := t.Context()
 	s := open(t)
 	w1 := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	w2 := w1.Add(time.Minute)
 	for i := 1; i <= 3; i++ {
-		n, err := s.CountHit(ctx, "ip|192.0.2.1", w1)
+		n, err := s.CountHits(ctx, "ip|192.0.2.1", w1, 1)
 		must(t, err, "CountHit")
 		if n != i {
 			t.Errorf("hit %d of a window counts %d", i, n)
 		}
 	}
-	if n, err := s.CountHit(ctx, "ip|192.0.2.1", w2); err != nil || n != 1 {
+	if n, err := s.CountHits(ctx, "ip|192.0.2.1", w2, 1); err != nil || n != 1 {
 		t.Errorf("the next window starts at 1: %d, %v", n, err)
 	}
-	if n, err := s.CountHit(ctx, "ip|192.0.2.2", w1); err != nil || n != 1 {
+	if n, err := s.CountHits(ctx, "ip|192.0.2.2", w1, 1); err != nil || n != 1 {
 		t.Errorf("another key starts at 1: %d, %v", n, err)
+	}
+	// Several hits at once.
+	if n, err := s.CountHits(ctx, "ip|192.0.2.2", w1, 5); err != nil || n != 6 {
+		t.Errorf("5 more hits make %d, %v; want 6", n, err)
 	}
 	// Concurrent hits are each counted once.
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			if _, err := s.CountHit(ctx, "client|c1", w1); err != nil {
+			if _, err := s.CountHits(ctx, "client|c1", w1, 1); err != nil {
 				t.Errorf("concurrent CountHit: %v", err)
 			}
 		})
 	}
 	wg.Wait()
-	if n, err := s.CountHit(ctx, "client|c1", w1); err != nil || n != 21 {
+	if n, err := s.CountHits(ctx, "client|c1", w1, 1); err != nil || n != 21 {
 		t.Errorf("after 20 concurrent hits, the next counts %d, %v; want 21", n, err)
 	}
 	// Purging forgets old windows.
 	must(t, s.PurgeExpired(ctx, w2, w2), "PurgeExpired")
-	if n, err := s.CountHit(ctx, "ip|192.0.2.1", w1); err != nil || n != 1 {
+	if n, err := s.CountHits(ctx, "ip|192.0.2.1", w1, 1); err != nil || n != 1 {
 		t.Errorf("a purged window starts again at 1: %d, %v", n, err)
 	}
-	if n, err := s.CountHit(ctx, "ip|192.0.2.1", w2); err != nil || n != 2 {
+	if n, err := s.CountHits(ctx, "ip|192.0.2.1", w2, 1); err != nil || n != 2 {
 		t.Errorf("a window not purged keeps its count: %d, %v", n, err)
 	}
 }

@@ -79,7 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"SigninCascades", testSigninCascades},
 		{"Settings", testSettings},
 		{"ChangeVersion", testChangeVersion},
-		{"CountHit", testCountHit},
+		{"CountHits", testCountHits},
 	} {
 		t.Run(suite.name, func(t *testing.T) { suite.run(t, fresh) })
 	}
