@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Portcullis on a fresh machine: installs what is
-# missing (Node.js, npm, Chromium, curl and openssl from Debian's packages,
-# the Go modules, the npm packages of the interop tests), then vets and
-# tests everything.
+# missing (Node.js, npm, Chromium, curl, openssl and PostgreSQL from
+# Debian's packages, the Go modules, the npm packages of the interop tests),
+# starts PostgreSQL, then vets and tests everything.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,10 +19,37 @@ done
 if [ ! -x "${PORTCULLIS_CHROMIUM:-/usr/bin/chromium}" ]; then
 	packages+=(chromium)
 fi
+# The PostgreSQL tests (see internal/pgtest) need a server on
+# 127.0.0.1:5432 that lets user postgres in without a password.
+pg_ready() {
+	command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432
+}
+install_postgres=
+if ! pg_ready && ! command -v pg_ctlcluster >/dev/null 2>&1; then
+	packages+=(postgresql)
+	install_postgres=1
+fi
 if [ ${#packages[@]} -gt 0 ]; then
 	apt-get update
 	apt-get install -y --no-install-recommends "${packages[@]}"
 fi
+if [ -n "$install_postgres" ]; then
+	# A cluster just installed for the tests: trust local connections.
+	for hba in /etc/postgresql/*/main/pg_hba.conf; do
+		sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+	done
+	pg_ctlcluster 15 main restart || service postgresql restart
+elif ! pg_ready; then
+	pg_ctlcluster 15 main start || service postgresql start
+fi
+for _ in $(seq 30); do
+	pg_ready && break
+	sleep 1
+done
+if [ -z "$(psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'")" ]; then
+	createdb -h 127.0.0.1 -U postgres test
+fi
+export PORTCULLIS_TEST_POSTGRES="${PORTCULLIS_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
 go mod download
 npm ci --prefix interop/auth0-sdk --no-audit --no-fund
 npm ci --prefix interop/express-oidc --no-audit --no-fund

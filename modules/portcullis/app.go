@@ -2,7 +2,8 @@
 // "portcullis" app (global option `portcullis`) owns the authorization
 // server, its storage and its keys; the `authorization_server` handler
 // serves its endpoints on a site; `portcullis create-admin` makes an admin
-// client from the command line.
+// client from the command line, and `portcullis migrate` brings the
+// storage's schema up to date.
 package portcullis
 
 import (
@@ -20,6 +21,7 @@ import (
 
 	"github.com/portcullis-gw/portcullis/authserver"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
+	"github.com/portcullis-gw/portcullis/authserver/storage/postgres"
 	"github.com/portcullis-gw/portcullis/authserver/storage/sqlite"
 	"github.com/portcullis-gw/portcullis/authserver/users"
 	"github.com/portcullis-gw/portcullis/clientcert"
@@ -158,13 +160,21 @@ func (p *PasswordPolicy) policy() users.PasswordPolicy {
 	return users.PasswordPolicy{MinLength: p.MinLength, Strength: users.Strength(p.Strength), NoPersonalInfo: p.NoPersonalInfo}
 }
 
-// Storage selects a storage backend.
+// Storage selects a storage backend. Path and DSN may hold placeholders
+// such as {env.NAME} or {file./path}, replaced when the app starts, which
+// keeps a password out of the configuration.
 type Storage struct {
-	// Backend is the engine. Only "sqlite" for now. Default: sqlite.
+	// Backend is the engine: "sqlite" (one process per database file) or
+	// "postgres" (any number of processes on one database). Default:
+	// sqlite.
 	Backend string `json:"backend,omitempty"`
 	// Path is the SQLite database file; its directory is created if
-	// missing. Default: ./data/portcullis.db.
+	// missing. Only for sqlite. Default: ./data/portcullis.db.
 	Path string `json:"path,omitempty"`
+	// DSN is the PostgreSQL connection string, a URL such as
+	// postgres://portcullis:password@db.example:5432/portcullis?sslmode=verify-full
+	// or keyword=value pairs. Required for postgres, and only for it.
+	DSN string `json:"dsn,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -181,7 +191,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	repl := caddy.NewReplacer()
 	a.Issuer = repl.ReplaceKnown(a.Issuer, "")
-	a.Storage.Path = repl.ReplaceKnown(a.Storage.Path, "")
+	a.Storage.expand(repl)
 	if a.BootstrapAdmin != nil {
 		a.BootstrapAdmin.ClientID = repl.ReplaceKnown(a.BootstrapAdmin.ClientID, "")
 		a.BootstrapAdmin.ClientSecret = repl.ReplaceKnown(a.BootstrapAdmin.ClientSecret, "")
@@ -208,7 +218,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("portcullis: %w", err)
 	}
-	st, key, err := acquireStore(a.Storage)
+	st, key, err := acquireStore(ctx, a.Storage)
 	if err != nil {
 		return err
 	}
@@ -313,12 +323,29 @@ func (a *App) Cleanup() error {
 // Server returns the authorization server.
 func (a *App) Server() *authserver.Server { return a.server }
 
+// expand replaces the placeholders in the path and the DSN.
+func (s *Storage) expand(repl *caddy.Replacer) {
+	s.Path = repl.ReplaceKnown(s.Path, "")
+	s.DSN = repl.ReplaceKnown(s.DSN, "")
+}
+
 func (s *Storage) validate() error {
 	switch s.Backend {
 	case "", "sqlite":
+		if s.DSN != "" {
+			return errors.New("storage sqlite takes a path, not a dsn")
+		}
+		return nil
+	case "postgres":
+		if s.Path != "" {
+			return errors.New("storage postgres takes a dsn, not a path")
+		}
+		if _, err := postgres.ParseDSN(s.DSN); err != nil {
+			return fmt.Errorf("storage postgres: %w", err)
+		}
 		return nil
 	}
-	return fmt.Errorf("unknown storage backend %q (supported: sqlite)", s.Backend)
+	return fmt.Errorf("unknown storage backend %q (supported: sqlite, postgres)", s.Backend)
 }
 
 // absPath returns the SQLite path, absolute, so that two spellings of one
@@ -331,10 +358,18 @@ func (s *Storage) absPath() (string, error) {
 	return filepath.Abs(p)
 }
 
-// Open opens the storage backend; the caller closes it.
-func (s *Storage) Open() (storage.Store, error) {
+// Open opens the storage backend, bringing its schema up to date; the
+// caller closes it. Placeholders must have been replaced.
+func (s *Storage) Open(ctx context.Context) (storage.Store, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
+	}
+	if s.Backend == "postgres" {
+		st, err := postgres.Open(ctx, s.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("opening PostgreSQL storage: %w", err)
+		}
+		return st, nil
 	}
 	p, err := s.absPath()
 	if err != nil {
@@ -353,14 +388,19 @@ type openStore struct{ storage.Store }
 
 func (o openStore) Destruct() error { return o.Close() }
 
-func acquireStore(s Storage) (storage.Store, string, error) {
-	p, err := s.absPath()
-	if err != nil {
-		return nil, "", err
+// acquireStore opens the storage s, or takes another reference to it if
+// it is open already, and returns it with its key in stores.
+func acquireStore(ctx context.Context, s Storage) (storage.Store, string, error) {
+	key := "postgres:" + s.DSN
+	if s.Backend != "postgres" {
+		p, err := s.absPath()
+		if err != nil {
+			return nil, "", err
+		}
+		key = "sqlite:" + p
 	}
-	key := "sqlite:" + p
 	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
-		st, err := s.Open()
+		st, err := s.Open(ctx)
 		if err != nil {
 			return nil, err
 		}

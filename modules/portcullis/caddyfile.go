@@ -26,7 +26,7 @@ func init() {
 //
 //	portcullis {
 //		issuer <url>
-//		storage sqlite <path>
+//		storage sqlite <path> | postgres <dsn>
 //		key_encryption_key <base64 or hex key, or a placeholder>
 //		bootstrap_admin <client_id> <client_secret>
 //		mtls_endpoint_aliases <base url>
@@ -253,14 +253,21 @@ func oneArg(d *caddyfile.Dispenser) (string, error) {
 	return args[0], nil
 }
 
-var errStorageSyntax = errors.New("storage takes a backend and its argument: storage sqlite <path>")
+var errStorageSyntax = errors.New("storage takes a backend and its argument: storage sqlite <path> or storage postgres <dsn>")
 
-// ParseStorage reads a storage setting: "sqlite <path>".
+// ParseStorage reads a storage setting: "sqlite <path>" or
+// "postgres <dsn>".
 func ParseStorage(args []string) (Storage, error) {
-	if len(args) != 2 || args[0] != "sqlite" {
+	if len(args) != 2 {
 		return Storage{}, errStorageSyntax
 	}
-	return Storage{Backend: args[0], Path: args[1]}, nil
+	switch args[0] {
+	case "sqlite":
+		return Storage{Backend: args[0], Path: args[1]}, nil
+	case "postgres":
+		return Storage{Backend: args[0], DSN: args[1]}, nil
+	}
+	return Storage{}, errStorageSyntax
 }
 
 // parseHandler sets up the authorization_server handler.

@@ -35,11 +35,17 @@ const (
 // contractCaddyfile is the configuration contract of the authorization
 // server, verbatim but for the port and the test-only global options.
 func contractCaddyfile(dir string, port int) string {
+	return caddyfileWithStorage(dir, port, "sqlite {$PORTCULLIS_DATA:./data}/portcullis.db")
+}
+
+// caddyfileWithStorage is the contract Caddyfile with another storage
+// setting.
+func caddyfileWithStorage(dir string, port int, storage string) string {
 	return fmt.Sprintf(`{
 %s
 	portcullis {
 		issuer https://localhost:%[2]d/
-		storage sqlite {$PORTCULLIS_DATA:./data}/portcullis.db
+		storage %[3]s
 		bootstrap_admin {$PORTCULLIS_ADMIN_CLIENT_ID} {$PORTCULLIS_ADMIN_CLIENT_SECRET}
 	}
 }
@@ -47,7 +53,7 @@ https://localhost:%[2]d {
 	tls internal
 	authorization_server
 }
-`, testenv.TestGlobals(dir), port)
+`, testenv.TestGlobals(dir), port, storage)
 }
 
 // stack is a running Portcullis on the contract Caddyfile.
@@ -75,8 +81,8 @@ func runStack(t *testing.T, dir string, port int) *stack {
 	return runCaddyfile(t, dir, port, contractCaddyfile(dir, port))
 }
 
-// runCaddyfile is runStack with another Caddyfile serving the issuer
-// https://localhost:<port>/.
+// runCaddyfile starts caddyfile, whose issuer is https://localhost:port/,
+// with Caddy's storage in dir, and discovers the issuer with go-oidc.
 func runCaddyfile(t *testing.T, dir string, port int, caddyfile string) *stack {
 	t.Helper()
 	s := &stack{t: t, issuer: fmt.Sprintf("https://localhost:%d/", port)}
@@ -321,7 +327,8 @@ func TestCreateAdminCommand(t *testing.T) {
 		want string
 	}{
 		{[]string{"--storage", "sqlite x.db"}, "--issuer is required"},
-		{[]string{"--issuer", issuer, "--storage", "postgres x"}, "storage sqlite <path>"},
+		{[]string{"--issuer", issuer, "--storage", "mysql x"}, "storage sqlite <path> or storage postgres <dsn>"},
+		{[]string{"--issuer", issuer, "--storage", "postgres x"}, "invalid DSN"},
 		{[]string{"--issuer", "http://example.com/", "--storage", "sqlite " + filepath.Join(dir, "other.db")}, "https"},
 	} {
 		if _, err := runCommand(t, "create-admin", bad.args...); err == nil || !strings.Contains(err.Error(), bad.want) {
@@ -368,11 +375,19 @@ func TestConfigErrors(t *testing.T) {
 		{"plain http issuer", "portcullis {\n\t\tissuer http://auth.example.com/\n\t}", "must use https"},
 		{"issuer with query", "portcullis {\n\t\tissuer https://localhost:8443/?x=1\n\t}", "query"},
 		{"short bootstrap secret", "portcullis {\n\t\tissuer https://localhost:8443/\n\t\tstorage sqlite " + filepath.Join(dir, "p.db") + "\n\t\tbootstrap_admin admin short\n\t}", "at least 32 characters"},
+		{"postgres DSN from an unset variable", "portcullis {\n\t\tissuer https://localhost:8443/\n\t\tstorage postgres {env.PORTCULLIS_TEST_UNSET_DSN}\n\t}", "storage postgres: the DSN is empty"},
+		{"postgres DSN invalid", "portcullis {\n\t\tissuer https://localhost:8443/\n\t\tstorage postgres \"host=db.example password=hunter2 sslmode=sometimes\"\n\t}", "storage postgres: invalid DSN"},
+		// Nothing listens on port 1.
+		{"postgres unreachable", "portcullis {\n\t\tissuer https://localhost:8443/\n\t\tstorage postgres postgres://admin:hunter2@127.0.0.1:1/auth\n\t}", `opening PostgreSQL storage: open postgres database "auth" on 127.0.0.1:1`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := "{\n" + testenv.TestGlobals(dir) + "\t" + tc.options + "\n}\n" + site
-			if err := testenv.LoadErr(cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			err := testenv.LoadErr(cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("load error = %v, want one containing %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("load error %q shows the password", err)
 			}
 		})
 	}

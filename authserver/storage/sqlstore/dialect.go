@@ -19,8 +19,9 @@ const (
 
 // Dialect describes what differs between the database engines a Store can
 // run on. The schema, the queries and the migrations are shared; a dialect
-// only says how to spell parameters and byte-string columns, and how to
-// recognise a duplicate key.
+// only says how to spell parameters and byte-string columns, how to
+// recognise a duplicate key and, for engines whose transactions do not lock
+// the database, how to make transactions wait for each other.
 type Dialect struct {
 	// Placeholder is how queries write their parameters.
 	Placeholder Placeholder
@@ -32,6 +33,16 @@ type Dialect struct {
 	// constraint already holds its value. The Store reports such errors as
 	// storage.ErrConflict.
 	IsUniqueViolation func(err error) bool
+	// Lock, when set, is a statement that, run first in a transaction,
+	// waits until no other transaction that ran it is open, and holds
+	// them off until this one ends: on PostgreSQL, SELECT
+	// pg_advisory_xact_lock(key). The Store runs it at the start of the
+	// migration transaction and of every Atomically transaction, so that
+	// processes starting at once on one database migrate one after the
+	// other, and Atomically's functions run one at a time across every
+	// process. Engines whose transactions lock the database when they
+	// begin (SQLite with immediate transactions) need none.
+	Lock string
 }
 
 func (d Dialect) check() error {

@@ -158,15 +158,27 @@ var migrations = []func(d Dialect) []string{
 	},
 }
 
-// migrate brings the schema up to date in one transaction.
+// SchemaVersion returns the version of the database's schema, the number
+// of migrations applied to it: once Open has succeeded, the latest this
+// program knows.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := s.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// migrate brings the schema up to date in one transaction, which holds
+// off other processes migrating the same database (see Dialect.Lock).
 func (s *Store) migrate(ctx context.Context) error {
-	return s.atomically(ctx, func(tx *Store) error {
+	return s.serially(ctx, func(tx *Store) error {
 		if _, err := tx.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY NOT NULL)`); err != nil {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
-		var current int
-		if err := tx.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-			return fmt.Errorf("read schema version: %w", err)
+		current, err := tx.SchemaVersion(ctx)
+		if err != nil {
+			return err
 		}
 		if current > len(migrations) {
 			return fmt.Errorf("schema version %d is newer than this program knows (%d); upgrade the program", current, len(migrations))

@@ -4,10 +4,15 @@
 // versioned migrations when the store is opened.
 //
 // Operations that take several statements (deleting a client with its
-// grants, say) run in one transaction. Engines whose transactions lock the
-// database on BEGIN, such as SQLite with immediate transactions, also run
-// Atomically's functions one at a time; others give the isolation of their
-// default transaction level.
+// grants, say) run in one transaction, at the engine's default isolation
+// level (read committed on PostgreSQL), which is enough for them: using an
+// authorization code or a refresh token is a conditional UPDATE, creating
+// an installation secret an INSERT that does nothing when another process
+// got there first, counting a hit one upsert. Atomically's functions, which
+// read and then write whatever their caller chooses, run one at a time,
+// across every process sharing the database: on SQLite because its
+// immediate transactions lock the database when they begin, on other
+// engines because each such transaction first runs the Dialect's Lock.
 package sqlstore
 
 import (
@@ -57,7 +62,21 @@ func (s *Store) Close() error {
 // Atomically, it runs fn in that same transaction, which commits or rolls
 // back only as a whole.
 func (s *Store) Atomically(ctx context.Context, fn func(tx storage.Store) error) error {
-	return s.atomically(ctx, func(tx *Store) error { return fn(tx) })
+	return s.serially(ctx, func(tx *Store) error { return fn(tx) })
+}
+
+// serially is atomically, but its transaction first runs the dialect's
+// Lock, so that such transactions run one at a time.
+func (s *Store) serially(ctx context.Context, fn func(tx *Store) error) error {
+	if s.tx != nil || s.d.Lock == "" {
+		return s.atomically(ctx, fn)
+	}
+	return s.atomically(ctx, func(tx *Store) error {
+		if _, err := tx.exec(ctx, s.d.Lock); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		return fn(tx)
+	})
 }
 
 func (s *Store) atomically(ctx context.Context, fn func(tx *Store) error) error {

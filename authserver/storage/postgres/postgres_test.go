@@ -1,0 +1,331 @@
+package postgres_test
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portcullis-gw/portcullis/authserver/access"
+	"github.com/portcullis-gw/portcullis/authserver/clients"
+	"github.com/portcullis-gw/portcullis/authserver/sessions"
+	"github.com/portcullis-gw/portcullis/authserver/storage"
+	"github.com/portcullis-gw/portcullis/authserver/storage/postgres"
+	"github.com/portcullis-gw/portcullis/authserver/storage/sqlstore"
+	"github.com/portcullis-gw/portcullis/authserver/storage/storetest"
+	"github.com/portcullis-gw/portcullis/internal/pgtest"
+)
+
+// open opens the store of dsn, closed when the test ends.
+func open(t *testing.T, dsn string) *sqlstore.Store {
+	t.Helper()
+	s, err := postgres.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storage.Store {
+		s, err := postgres.Open(t.Context(), pgtest.DSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// The caching decorator meets the whole contract on PostgreSQL too.
+func TestCachedStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storage.Store {
+		s, err := postgres.Open(t.Context(), pgtest.DSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return storage.Cached(s)
+	})
+}
+
+// instances opens n stores on one fresh schema, as n gateway processes
+// sharing a database would.
+func instances(t *testing.T, n int) []*sqlstore.Store {
+	t.Helper()
+	dsn := pgtest.DSN(t)
+	out := make([]*sqlstore.Store, n)
+	for i := range out {
+		out[i] = open(t, dsn)
+	}
+	return out
+}
+
+// hammer calls fn concurrently perStore times on each store and returns
+// the errors.
+func hammer(stores []*sqlstore.Store, perStore int, fn func(s *sqlstore.Store, i int) error) []error {
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for _, s := range stores {
+		for i := range perStore {
+			wg.Go(func() {
+				err := fn(s, i)
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	return errs
+}
+
+// Instances starting at once on a fresh database all succeed, and each
+// migration is applied once.
+func TestConcurrentOpen(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	const n = 4
+	stores := make([]*sqlstore.Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = postgres.Open(t.Context(), dsn) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open %d: %v", i, err)
+			continue
+		}
+		defer stores[i].Close()
+	}
+	if t.Failed() {
+		return
+	}
+	want, err := stores[0].SchemaVersion(t.Context())
+	if err != nil || want < 4 {
+		t.Fatalf("SchemaVersion = %d, %v", want, err)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var versions []int
+	for v := 1; v <= want; v++ {
+		versions = append(versions, v)
+	}
+	if !slices.Equal(got, versions) {
+		t.Errorf("schema_migrations holds %v, want %v", got, versions)
+	}
+}
+
+// Of concurrent exchanges of one code from several instances, exactly one
+// wins; the others see it used.
+func TestConcurrentConsumeAuthorizationCode(t *testing.T) {
+	ctx := t.Context()
+	stores := instances(t, 3)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	code := &sessions.AuthorizationCode{ID: "code", ClientID: "c1", UserID: "auth0|u1", ExpiresAt: now.Add(time.Minute)}
+	if err := stores[0].CreateAuthorizationCode(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	errs := hammer(stores, 8, func(s *sqlstore.Store, _ int) error {
+		_, err := s.ConsumeAuthorizationCode(ctx, "code", now)
+		return err
+	})
+	wantOneWinner(t, errs)
+}
+
+// Of concurrent uses of one refresh token from several instances, exactly
+// one wins; the others see it used, as reuse detection needs.
+func TestConcurrentUseRefreshToken(t *testing.T) {
+	ctx := t.Context()
+	stores := instances(t, 3)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	rt := &sessions.RefreshToken{ID: "rt", FamilyID: "fam", ClientID: "c1", UserID: "auth0|u1", ExpiresAt: now.Add(time.Hour)}
+	if err := stores[0].CreateRefreshToken(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	errs := hammer(stores, 8, func(s *sqlstore.Store, _ int) error {
+		return s.UseRefreshToken(ctx, "rt", now)
+	})
+	wantOneWinner(t, errs)
+}
+
+func wantOneWinner(t *testing.T, errs []error) {
+	t.Helper()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, storage.ErrUsed):
+			t.Errorf("a loser got %v, want storage.ErrUsed", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d concurrent calls won, want exactly 1", won, len(errs))
+	}
+}
+
+// Instances creating one installation secret at once all get the same
+// value, both outside and inside transactions.
+func TestConcurrentInstallationSecret(t *testing.T) {
+	for _, inTx := range []bool{false, true} {
+		t.Run(fmt.Sprintf("in transaction %v", inTx), func(t *testing.T) {
+			ctx := t.Context()
+			stores := instances(t, 3)
+			var mu sync.Mutex
+			got := map[string]bool{}
+			errs := hammer(stores, 8, func(s *sqlstore.Store, i int) error {
+				generate := func() []byte { return fmt.Appendf(nil, "secret-%p-%d", s, i) }
+				var v []byte
+				var err error
+				if inTx {
+					err = s.Atomically(ctx, func(tx storage.Store) error {
+						v, err = tx.InstallationSecret(ctx, "hmac", generate)
+						return err
+					})
+				} else {
+					v, err = s.InstallationSecret(ctx, "hmac", generate)
+				}
+				mu.Lock()
+				got[string(v)] = true
+				mu.Unlock()
+				return err
+			})
+			for _, err := range errs {
+				if err != nil {
+					t.Errorf("InstallationSecret: %v", err)
+				}
+			}
+			if len(got) != 1 {
+				t.Errorf("concurrent callers got %d different secrets, want 1", len(got))
+			}
+		})
+	}
+}
+
+// Hits counted at once by several instances are each counted once, and
+// each caller sees a different count.
+func TestConcurrentCountHits(t *testing.T) {
+	ctx := t.Context()
+	stores := instances(t, 3)
+	window := time.Now().UTC().Truncate(time.Minute)
+	var mu sync.Mutex
+	var counts []int
+	errs := hammer(stores, 10, func(s *sqlstore.Store, _ int) error {
+		n, err := s.CountHits(ctx, "ip|192.0.2.1", window, 1)
+		mu.Lock()
+		counts = append(counts, n)
+		mu.Unlock()
+		return err
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("CountHit: %v", err)
+		}
+	}
+	slices.Sort(counts)
+	for i, n := range counts {
+		if n != i+1 {
+			t.Fatalf("counts seen %v, want 1 to %d each once", counts, len(counts))
+		}
+	}
+}
+
+// Atomically's functions run one at a time across instances, so that
+// read-modify-write functions lose no update and create-if-missing ones
+// (as every instance runs at start for the Management API) do not
+// conflict.
+func TestAtomicallyIsSerializableAcrossInstances(t *testing.T) {
+	ctx := t.Context()
+	stores := instances(t, 3)
+	c := &clients.Client{ClientID: "counter", Name: "Counter", ClientMetadata: map[string]string{"n": ""}}
+	if err := stores[0].CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	const perStore = 6
+	errs := hammer(stores, perStore, func(s *sqlstore.Store, _ int) error {
+		return s.Atomically(ctx, func(tx storage.Store) error {
+			c, err := tx.Client(ctx, "counter")
+			if err != nil {
+				return err
+			}
+			c.ClientMetadata["n"] += "x"
+			if err := tx.UpdateClient(ctx, c); err != nil {
+				return err
+			}
+			if _, err := tx.ResourceServerByIdentifier(ctx, "https://api.example/"); !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+			rs := &access.ResourceServer{ID: "api", Identifier: "https://api.example/"}
+			rs.ApplyDefaults()
+			return tx.CreateResourceServer(ctx, rs)
+		})
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("Atomically: %v", err)
+		}
+	}
+	got, err := stores[1].Client(ctx, "counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(got.ClientMetadata["n"]); n != len(errs) {
+		t.Errorf("%d of %d increments kept", n, len(errs))
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, dsn, want string
+	}{
+		{"empty", "", "the DSN is empty"},
+		{"bad URL", "postgres://admin:hunter2@db.example:port/auth", "invalid port"},
+		{"bad escape", "postgres://admin:hunter2@db.example/auth%zz", "failed to parse as URL"},
+		{"bad keyword value", "host=db.example password=hunter2 sslmode=sometimes", "sslmode is invalid"},
+		// Nothing listens on port 1.
+		{"unreachable", "postgres://admin:hunter2@127.0.0.1:1/auth?connect_timeout=5", `"auth" on 127.0.0.1:1`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := postgres.Open(t.Context(), tc.dsn)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%q) succeeded", tc.dsn)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q shows the password", err)
+			}
+		})
+	}
+}
