@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis-gw/portcullis/internal/pgtest"
 	"github.com/portcullis-gw/portcullis/internal/testenv"
 )
 
@@ -128,6 +129,13 @@ func (c *cluster) caddyfile(nd *node) string {
 		change_poll_interval 200ms
 		brute_force_protection {
 			user_attempts 3
+		}
+		# These tests send more token requests than the default limits
+		# allow; authserver's tests show the limits shared between
+		# instances.
+		rate_limits {
+			token_per_ip off
+			token_per_client off
 		}
 	}
 }
@@ -403,6 +411,20 @@ func TestInstances(t *testing.T) {
 		}
 	})
 
+	t.Run("a key rotation made on one is published by both", func(t *testing.T) {
+		before := c.jwks(b)
+		c.mgmt(a, "POST", "keys/signing/rotate", nil, http.StatusCreated)
+		eventually(t, changeBound, "B publishes the keys A rotated", func() bool { return c.jwks(b) == c.jwks(a) && c.jwks(b) != before })
+		// B signs with the new current keys at once: its tokens verify at A.
+		status, out := c.token(b, adminID, adminSecret, c.issuer+"api/v2/")
+		if status != http.StatusOK {
+			t.Fatalf("token at B after the rotation: %d %v", status, out)
+		}
+		if status, out := c.call("GET", a.asURL+"api/v2/keys/signing", out["access_token"].(string), nil, nil); status != http.StatusOK {
+			t.Errorf("A refuses B's token signed after the rotation: %d %v", status, out)
+		}
+	})
+
 	t.Run("lock-out counters are shared", func(t *testing.T) {
 		c.mgmt(a, "POST", "users", map[string]any{"connection": "Username-Password-Authentication", "email": "grace@example.com", "password": "Compiler-A-0-1952!"}, http.StatusCreated)
 		web := c.mgmt(a, "POST", "clients", map[string]any{"name": "web2", "app_type": "regular_web", "callbacks": []string{"https://app.example/cb"}}, http.StatusCreated)
@@ -480,10 +502,16 @@ func (c *cluster) signInMessage(browser *http.Client, nd *node, clientID, email,
 	return loc.Query().Get("code")
 }
 
-// clusterStorage is the storage the cluster shares: PostgreSQL when
-// PORTCULLIS_TEST_POSTGRES names one, else a SQLite file.
+// clusterStorage is the storage the cluster shares: a schema of its own
+// on PostgreSQL when PORTCULLIS_TEST_POSTGRES names a database (as CI
+// does; see internal/pgtest), else a SQLite file. The DSN reaches the
+// processes through the environment, as in production.
 func clusterStorage(t *testing.T) string {
-	return "storage sqlite " + filepath.Join(t.TempDir(), "portcullis.db")
+	if os.Getenv(pgtest.EnvVar) == "" && os.Getenv("CI") != "true" {
+		return "storage sqlite " + filepath.Join(t.TempDir(), "portcullis.db")
+	}
+	t.Setenv("PORTCULLIS_CLUSTER_DSN", pgtest.DSN(t))
+	return "storage postgres {env.PORTCULLIS_CLUSTER_DSN}"
 }
 
 // A kill -9 of an instance in the middle of writes loses nothing it
