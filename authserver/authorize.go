@@ -376,11 +376,17 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authorize
 
 // authorizeFailed answers a failed authorization request: on a page when
 // the redirect URI is not trusted, otherwise at the redirect URI. Errors
-// that are not *Error become server_error, their text only logged.
+// that are not *Error become temporarily_unavailable while the database is
+// unavailable, server_error otherwise, their text only logged.
 func (s *Server) authorizeFailed(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, err error) {
+	unavailable := storage.IsUnavailable(err)
 	var pe *pageError
 	if errors.As(err, &pe) || ar == nil {
-		if pe == nil {
+		switch {
+		case pe != nil:
+		case unavailable:
+			pe = &pageError{http.StatusServiceUnavailable, "Signing in is not possible right now. Try again in a few moments."}
+		default:
 			s.logger.Error("authorization request failed", zap.Error(err))
 			pe = &pageError{http.StatusInternalServerError, "The server could not complete the request."}
 		}
@@ -388,7 +394,11 @@ func (s *Server) authorizeFailed(w http.ResponseWriter, r *http.Request, ar *aut
 		return
 	}
 	var e *Error
-	if !errors.As(err, &e) {
+	switch {
+	case errors.As(err, &e):
+	case unavailable:
+		e = ErrTemporarilyUnavailable.WithDescription("The authorization server's database is unavailable; try again shortly.")
+	default:
 		s.logger.Error("authorization request failed", zap.Error(err))
 		e = ErrServerError.WithDescription("The server could not complete the request.")
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+
+	"github.com/portcullis-gw/portcullis/authserver/storage"
 )
 
 // Error is an OAuth 2.0 error response (RFC 6749 section 5.2). The
@@ -54,9 +56,12 @@ var (
 	ErrInvalidScope         = &Error{Code: "invalid_scope", Status: http.StatusBadRequest}
 	ErrAccessDenied         = &Error{Code: "access_denied", Status: http.StatusForbidden}
 	ErrServerError          = &Error{Code: "server_error", Status: http.StatusInternalServerError}
-	ErrMethodNotAllowed     = &Error{Code: "invalid_request", Status: http.StatusMethodNotAllowed}
-	ErrTooLarge             = &Error{Code: "invalid_request", Status: http.StatusRequestEntityTooLarge}
-	ErrNotFound             = &Error{Code: "not_found", Status: http.StatusNotFound}
+	// ErrTemporarilyUnavailable answers requests that need the database
+	// while it cannot be reached (RFC 6749 section 4.1.2.1).
+	ErrTemporarilyUnavailable = &Error{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}
+	ErrMethodNotAllowed       = &Error{Code: "invalid_request", Status: http.StatusMethodNotAllowed}
+	ErrTooLarge               = &Error{Code: "invalid_request", Status: http.StatusRequestEntityTooLarge}
+	ErrNotFound               = &Error{Code: "not_found", Status: http.StatusNotFound}
 	// ErrOriginNotAllowed refuses a browser request from an origin the
 	// client does not allow (CORS).
 	ErrOriginNotAllowed = &Error{Code: "invalid_request", Status: http.StatusForbidden}
@@ -68,11 +73,20 @@ var (
 	ErrInsufficientScope = &Error{Code: "insufficient_scope", Status: http.StatusForbidden}
 )
 
+// unavailableRetryAfter is the Retry-After, in seconds, of answers given
+// while the database is unavailable.
+const unavailableRetryAfter = 5
+
 // writeError writes err as an OAuth JSON error. Errors that are not *Error
 // become server_error, and their text is not sent.
 func writeError(w http.ResponseWriter, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
+	switch {
+	case errors.As(err, &e):
+	case storage.IsUnavailable(err):
+		e = ErrTemporarilyUnavailable.WithDescription("The authorization server's database is unavailable; try again shortly.")
+		e.RetryAfter = unavailableRetryAfter
+	default:
 		e = ErrServerError.WithDescription("The server could not complete the request.")
 	}
 	h := w.Header()

@@ -70,6 +70,7 @@ type cluster struct {
 	dir     string
 	issuer  string
 	storage string
+	extra   string // lines added to the portcullis option
 	nodes   []*node
 	client  *http.Client
 }
@@ -89,12 +90,20 @@ type node struct {
 
 const ordersAPI = "https://api.example.com/orders"
 
+// options change a cluster's configuration.
+type options struct {
+	// admin serves Caddy's admin API on a port of each node's own.
+	admin bool
+	// portcullis holds lines added to the portcullis option.
+	portcullis string
+}
+
 // newCluster starts n processes on storage, a line of the portcullis
-// option such as "storage sqlite /tmp/x.db"; with admin, each serves
-// Caddy's admin API on a port of its own.
-func newCluster(t *testing.T, n int, storage string, admin bool) *cluster {
+// option such as "storage sqlite /tmp/x.db".
+func newCluster(t *testing.T, n int, storage string, opts options) *cluster {
 	t.Helper()
-	c := &cluster{t: t, dir: t.TempDir(), storage: storage}
+	c := &cluster{t: t, dir: t.TempDir(), storage: storage, extra: opts.portcullis}
+	admin := opts.admin
 	for i := range n {
 		nd := &node{name: fmt.Sprintf("node%d", i), asPort: testenv.FreePort(t), apiPort: testenv.FreePort(t), upstreamPort: testenv.FreePort(t)}
 		if admin {
@@ -137,6 +146,7 @@ func (c *cluster) caddyfile(nd *node) string {
 			token_per_ip off
 			token_per_client off
 		}
+		%[11]s
 	}
 }
 https://localhost:%[6]d {
@@ -155,7 +165,7 @@ http://:%[9]d {
 	bind 127.0.0.1
 	echo
 }
-`, filepath.Join(c.dir, "caddy"), c.issuer, c.storage, adminID, adminSecret, nd.asPort, nd.apiPort, ordersAPI, nd.upstreamPort, admin)
+`, filepath.Join(c.dir, "caddy"), c.issuer, c.storage, adminID, adminSecret, nd.asPort, nd.apiPort, ordersAPI, nd.upstreamPort, admin, c.extra)
 }
 
 // start runs nd's process and waits until it serves.
@@ -335,7 +345,7 @@ const changeBound = 3 * time.Second
 // rotated on one not reusable on the other, lock-outs counted across
 // them.
 func TestInstances(t *testing.T) {
-	c := newCluster(t, 2, clusterStorage(t), false)
+	c := newCluster(t, 2, clusterStorage(t), options{})
 	a, b := c.nodes[0], c.nodes[1]
 
 	c.mgmt(a, "POST", "resource-servers", map[string]any{"identifier": ordersAPI, "scopes": []map[string]string{{"value": "read:orders"}}}, http.StatusCreated)
@@ -520,7 +530,7 @@ func clusterStorage(t *testing.T) string {
 // and a deletion that takes grants along), and after the crash every
 // acknowledged object is there and every API that exists is whole.
 func TestKillDuringWrites(t *testing.T) {
-	c := newCluster(t, 1, clusterStorage(t), false)
+	c := newCluster(t, 1, clusterStorage(t), options{})
 	nd := c.nodes[0]
 	status, tok := c.token(nd, adminID, adminSecret, c.issuer+"api/v2/")
 	if status != http.StatusOK {
@@ -621,7 +631,7 @@ func TestKillDuringWrites(t *testing.T) {
 // protected API, whose policy lets the token through throughout, and the
 // token endpoint) and keeps the signing keys and login sessions.
 func TestReloadUnderLoad(t *testing.T) {
-	c := newCluster(t, 1, clusterStorage(t), true)
+	c := newCluster(t, 1, clusterStorage(t), options{admin: true})
 	nd := c.nodes[0]
 	c.mgmt(nd, "POST", "resource-servers", map[string]any{"identifier": ordersAPI, "scopes": []map[string]string{{"value": "read:orders"}}}, http.StatusCreated)
 	app := c.mgmt(nd, "POST", "clients", map[string]any{"name": "worker", "app_type": "non_interactive"}, http.StatusCreated)

@@ -295,7 +295,12 @@ func invalid(err error) *Error {
 
 func writeError(w http.ResponseWriter, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
+	switch {
+	case errors.As(err, &e):
+	case storage.IsUnavailable(err):
+		e = &Error{Status: http.StatusServiceUnavailable, Message: "The database is unavailable; try again shortly.", ErrorCode: "temporarily_unavailable"}
+		w.Header().Set("Retry-After", "5")
+	default:
 		e = &Error{Status: http.StatusInternalServerError, Message: "Internal error", ErrorCode: "internal_error"}
 	}
 	if e.challenge != "" {

@@ -6,7 +6,10 @@ package storage
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
 	"time"
 
 	"github.com/portcullis-gw/portcullis/authserver/access"
@@ -27,7 +30,20 @@ var (
 	// ErrUsed: a single-use object (an authorization code, a rotating
 	// refresh token) was used before.
 	ErrUsed = errors.New("already used")
+	// ErrUnavailable: the database could not be reached. Backends whose
+	// database is a server wrap their connection failures in it; callers
+	// answer 503 rather than 500.
+	ErrUnavailable = errors.New("the database is unavailable")
 )
+
+// IsUnavailable reports whether err means that the database could not be
+// reached: ErrUnavailable, or a network failure on the way to it (a
+// connection cut or refused in the middle of an operation).
+func IsUnavailable(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, ErrUnavailable) || errors.As(err, &netErr) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, driver.ErrBadConn)
+}
 
 // Page selects part of a list: Page is zero-based, PerPage > 0.
 type Page struct {

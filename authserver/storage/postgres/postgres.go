@@ -15,6 +15,8 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/storage/sqlstore"
 )
 
@@ -52,7 +55,7 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres database: %w", err)
 	}
-	db := stdlib.OpenDB(*cfg)
+	db := sql.OpenDB(unavailableOnFailure{stdlib.GetConnector(*cfg)})
 	db.SetMaxOpenConns(maxOpenConns)
 	db.SetMaxIdleConns(maxIdleConns)
 	db.SetConnMaxLifetime(connMaxLifetime)
@@ -63,6 +66,20 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 		return nil, fmt.Errorf("open postgres database %s: %w", Describe(cfg), err)
 	}
 	return s, nil
+}
+
+// unavailableOnFailure marks the connections that cannot be made with
+// storage.ErrUnavailable: every operation needs one, so an unreachable
+// server surfaces through it (database/sql retries an operation whose
+// pooled connection broke on a fresh one).
+type unavailableOnFailure struct{ driver.Connector }
+
+func (c unavailableOnFailure) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+	}
+	return conn, nil
 }
 
 // ParseDSN parses dsn as Open does. Its error quotes dsn with the password
