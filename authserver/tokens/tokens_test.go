@@ -229,6 +229,28 @@ func TestVerifyRefuses(t *testing.T) {
 			return parts[0] + "." + b64(body) + "." + parts[2]
 		}, now, audience, "signature"},
 		{"garbage", func() string { return "not.a.jwt" }, now, audience, "malformed"},
+		{"JSON serialization of a valid token", func() string {
+			msg, err := jws.ParseString(good)
+			if err != nil {
+				t.Fatal(err)
+			}
+			js, err := msg.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(js)
+		}, now, audience, "malformed"},
+		{"unused low bits of the signature's last character set", func() string {
+			// 256 bytes take 342 characters, the last carrying 4 bits:
+			// its lowest 2 are unused, and a lax decoder ignores them.
+			const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+			last := strings.IndexByte(alphabet, good[len(good)-1])
+			return good[:len(good)-1] + alphabet[last^1:last^1+1]
+		}, now, audience, "malformed"},
+		{"padded payload", func() string {
+			parts := strings.Split(good, ".")
+			return parts[0] + "." + parts[1] + strings.Repeat("=", (4-len(parts[1])%4)%4+4) + "." + parts[2]
+		}, now, audience, "malformed"},
 		{"oversized", func() string { return strings.Repeat("a", MaxTokenSize+1) }, now, audience, "larger"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

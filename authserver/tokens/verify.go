@@ -109,7 +109,8 @@ func invalid(cause Cause, description string) error {
 	return &Error{Cause: cause, Description: description}
 }
 
-// Verify checks the token's size, header (allowed alg, kid, typ),
+// Verify checks the token's size and form (compact serialization, each
+// segment canonical base64url), header (allowed alg, kid, typ),
 // signature, issuer, that audience is among its audiences, and its
 // exp/nbf/iat against the clock; RFC 9068 tokens (typ at+jwt) must also carry
 // client_id and jti. Errors wrap ErrInvalidToken and say what failed, in
@@ -117,6 +118,9 @@ func invalid(cause Cause, description string) error {
 func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, invalid(CauseMalformed, fmt.Sprintf("token is larger than %d bytes", MaxTokenSize))
+	}
+	if _, _, err := compactSegments(token); err != nil {
+		return nil, err
 	}
 	msg, err := jws.ParseString(token)
 	if err != nil {
@@ -200,6 +204,25 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 		return nil, invalid(CauseClaims, "RFC 9068 token lacks sub, client_id or jti")
 	}
 	return c, nil
+}
+
+// compactSegments decodes the header and payload of a JWS in compact
+// serialization, the only one Verify takes. Each of the three segments must
+// be canonical unpadded base64url: Go's decoder otherwise ignores the
+// unused low bits of a segment's last character, so one token would have
+// several spellings, all of them valid.
+func compactSegments(token string) (header, payload []byte, err error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, nil, invalid(CauseMalformed, "malformed token")
+	}
+	decoded := make([][]byte, 3)
+	for i, p := range parts {
+		if decoded[i], err = base64.RawURLEncoding.Strict().DecodeString(p); err != nil {
+			return nil, nil, invalid(CauseMalformed, "malformed token")
+		}
+	}
+	return decoded[0], decoded[1], nil
 }
 
 func stringClaim(tok jwt.Token, name string) string {
