@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
@@ -9,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +157,20 @@ func forge(t *testing.T, alg jwa.SignatureAlgorithm, key any, hdr map[string]any
 	return string(out)
 }
 
+// signRS256 signs the JSON texts header and payload as they are, with
+// RS256, so that they may hold what json.Marshal never writes.
+func signRS256(t *testing.T, s keys.Signer, header, payload string) string {
+	t.Helper()
+	b64 := base64.RawURLEncoding.EncodeToString
+	input := b64([]byte(header)) + "." + b64([]byte(payload))
+	sum := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, s.Key.(*rsa.PrivateKey), crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return input + "." + b64(sig)
+}
+
 func validPayload() map[string]any {
 	return map[string]any{"iss": issuer, "sub": "c1@clients", "aud": audience, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "azp": "c1"}
 }
@@ -167,6 +183,8 @@ func TestVerifyRefuses(t *testing.T) {
 	good := issue(t, jwa.RS256, access.DialectAuth0, now)
 	b64 := base64.RawURLEncoding.EncodeToString
 	unsigned := b64([]byte(`{"alg":"none","typ":"JWT","kid":"`+rs.KID+`"}`)) + "." + strings.Split(good, ".")[1] + "."
+	header := fmt.Sprintf(`{"alg":"RS256","kid":%q,"typ":"JWT"}`, rs.KID)
+	times := fmt.Sprintf(`"iat":%d,"exp":%d`, now.Unix(), now.Add(time.Hour).Unix())
 	for _, tc := range []struct {
 		name  string
 		token func() string
@@ -229,6 +247,24 @@ func TestVerifyRefuses(t *testing.T) {
 			return parts[0] + "." + b64(body) + "." + parts[2]
 		}, now, audience, "signature"},
 		{"garbage", func() string { return "not.a.jwt" }, now, audience, "malformed"},
+		{"signed raw, as a control", func() string {
+			return signRS256(t, rs, header, fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","aud":%q,%s}`, issuer, audience, times))
+		}, now, audience, ""},
+		{"two sub members", func() string {
+			return signRS256(t, rs, header, fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","aud":%q,%s,"sub":"admin@clients"}`, issuer, audience, times))
+		}, now, audience, "duplicate"},
+		{"two aud members", func() string {
+			return signRS256(t, rs, header, fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","aud":"https://other.example.com/","aud":%q,%s}`, issuer, audience, times))
+		}, now, audience, "duplicate"},
+		{"a duplicate spelled with an escape", func() string {
+			return signRS256(t, rs, header, fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","s\u0075b":"admin@clients","aud":%q,%s}`, issuer, audience, times))
+		}, now, audience, "duplicate"},
+		{"two thumbprints in cnf", func() string {
+			return signRS256(t, rs, header, fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","aud":%q,%s,"cnf":{"x5t#S256":"a","x5t#S256":"b"}}`, issuer, audience, times))
+		}, now, audience, "duplicate"},
+		{"two typ members in the header", func() string {
+			return signRS256(t, rs, fmt.Sprintf(`{"alg":"RS256","kid":%q,"typ":"JWT","typ":"at+jwt"}`, rs.KID), fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","aud":%q,%s}`, issuer, audience, times))
+		}, now, audience, "duplicate"},
 		{"JSON serialization of a valid token", func() string {
 			msg, err := jws.ParseString(good)
 			if err != nil {
