@@ -43,7 +43,8 @@ func init() {
 //	}
 //
 // bootstrap_admin with no arguments (both environment variables unset) is
-// ignored.
+// ignored. Each option may be given once, and so may each option of the
+// blocks.
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
 	d.Next() // consume option name
@@ -51,7 +52,12 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 		return nil, d.ArgErr()
 	}
 	var err error
+	given := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if given[d.Val()] {
+			return nil, d.Errf("%s given twice", d.Val())
+		}
+		given[d.Val()] = true
 		switch d.Val() {
 		case "issuer":
 			if app.Issuer, err = oneArg(d); err != nil {
@@ -105,8 +111,13 @@ func parseBruteForce(d *caddyfile.Dispenser) (*BruteForceProtection, error) {
 		return nil, d.ArgErr()
 	}
 	b := new(BruteForceProtection)
+	given := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
+		if given[name] {
+			return nil, d.Errf("%s given twice", name)
+		}
+		given[name] = true
 		arg, err := oneArg(d)
 		if err != nil {
 			return nil, err
@@ -141,7 +152,12 @@ func parsePasswordPolicy(d *caddyfile.Dispenser) (*PasswordPolicy, error) {
 		return nil, d.ArgErr()
 	}
 	p := new(PasswordPolicy)
+	given := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if given[d.Val()] {
+			return nil, d.Errf("%s given twice", d.Val())
+		}
+		given[d.Val()] = true
 		switch d.Val() {
 		case "strength":
 			arg, err := oneArg(d)
