@@ -7,10 +7,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -171,6 +173,18 @@ func signRS256(t *testing.T, s keys.Signer, header, payload string) string {
 	return input + "." + b64(sig)
 }
 
+// testCertDER is a self-signed certificate of the ring's RS256 key.
+func testCertDER(t *testing.T) []byte {
+	t.Helper()
+	s := signer(t, jwa.RS256)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, s.Key.Public(), s.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
 func validPayload() map[string]any {
 	return map[string]any{"iss": issuer, "sub": "c1@clients", "aud": audience, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "azp": "c1"}
 }
@@ -233,6 +247,21 @@ func TestVerifyRefuses(t *testing.T) {
 		{"jku header", func() string {
 			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT", "jku": "https://evil.example.com/jwks"}, validPayload())
 		}, now, audience, "must not carry keys"},
+		{"x5u header", func() string {
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT", "x5u": "https://evil.example.com/cert.pem"}, validPayload())
+		}, now, audience, "must not carry keys"},
+		{"x5c header", func() string {
+			return signRS256(t, rs, fmt.Sprintf(`{"alg":"RS256","kid":%q,"typ":"JWT","x5c":[%q]}`, rs.KID, base64.StdEncoding.EncodeToString(testCertDER(t))), fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","aud":%q,%s}`, issuer, audience, times))
+		}, now, audience, "must not carry keys"},
+		{"kid that is a path", func() string {
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": "../../etc/passwd", "typ": "JWT"}, validPayload())
+		}, now, audience, "unknown signing key"},
+		{"kid with a NUL after a real kid", func() string {
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID + "\x00", "typ": "JWT"}, validPayload())
+		}, now, audience, "unknown signing key"},
+		{"very long kid", func() string {
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": strings.Repeat(rs.KID, 200), "typ": "JWT"}, validPayload())
+		}, now, audience, "unknown signing key"},
 		{"id token typ", func() string {
 			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "id+jwt"}, validPayload())
 		}, now, audience, "not an access token"},
