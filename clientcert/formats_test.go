@@ -380,6 +380,8 @@ func TestParseXFCCRefuses(t *testing.T) {
 		{name: "Cert truncated", header: `Cert="` + enc(good[:len(good)/2]) + `"`, want: []string{"Cert: truncated PEM"}},
 		{name: "Cert with two certificates", header: `Cert="` + enc(good+string(p.ca.PEM())) + `"`, want: []string{"Cert holds 2 certificates"}},
 		{name: "Chain does not start with Cert", header: `Cert="` + enc(good) + `";Chain="` + enc(string(p.ca.PEM())+good) + `"`, want: []string{"Chain does not start with Cert"}},
+		{name: "control character in a URI", header: `Hash=` + hash + ";URI=\x00", want: []string{"control character at byte 74"}},
+		{name: "line break in a quoted Subject", header: `Hash=` + hash + ";Subject=\"CN=x\r\nX-Evil: 1\"", want: []string{"control character"}},
 		{name: "Chain garbage", header: `Chain="` + enc(good+"junk") + `"`, want: []string{"Chain: unexpected data after certificate 1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

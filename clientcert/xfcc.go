@@ -82,10 +82,16 @@ func quoteXFCC(v string) string {
 // with Cert. When the element holds a certificate (Cert, or Chain), the
 // Info is read from it and the Subject, URI and DNS values are not used;
 // with only a Hash, the Info has no Leaf and takes Subject, URI and DNS
-// from the element. Without a header, the error is ErrNoCertificate.
+// from the element. A header with a control character other than HTAB is
+// refused. Without a header, the error is ErrNoCertificate.
 func ParseXFCC(header string) (Info, error) {
 	if strings.TrimSpace(header) == "" {
 		return Info{}, ErrNoCertificate
+	}
+	// No field value holds them (RFC 9110 section 5.5), and the Subject,
+	// URI and DNS values read here would otherwise carry them on.
+	if i := strings.IndexFunc(header, func(r rune) bool { return r != '\t' && isControl(r) }); i >= 0 {
+		return Info{}, fmt.Errorf("%s: control character at byte %d", HeaderXFCC, i)
 	}
 	pairs, err := firstXFCCElement(header)
 	if err != nil {

@@ -2,13 +2,17 @@ package tokens
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +159,32 @@ func forge(t *testing.T, alg jwa.SignatureAlgorithm, key any, hdr map[string]any
 	return string(out)
 }
 
+// signRS256 signs the JSON texts header and payload as they are, with
+// RS256, so that they may hold what json.Marshal never writes.
+func signRS256(t *testing.T, s keys.Signer, header, payload string) string {
+	t.Helper()
+	b64 := base64.RawURLEncoding.EncodeToString
+	input := b64([]byte(header)) + "." + b64([]byte(payload))
+	sum := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, s.Key.(*rsa.PrivateKey), crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return input + "." + b64(sig)
+}
+
+// testCertDER is a self-signed certificate of the ring's RS256 key.
+func testCertDER(t *testing.T) []byte {
+	t.Helper()
+	s := signer(t, jwa.RS256)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, s.Key.Public(), s.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
 func validPayload() map[string]any {
 	return map[string]any{"iss": issuer, "sub": "c1@clients", "aud": audience, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "azp": "c1"}
 }
@@ -167,6 +197,8 @@ func TestVerifyRefuses(t *testing.T) {
 	good := issue(t, jwa.RS256, access.DialectAuth0, now)
 	b64 := base64.RawURLEncoding.EncodeToString
 	unsigned := b64([]byte(`{"alg":"none","typ":"JWT","kid":"`+rs.KID+`"}`)) + "." + strings.Split(good, ".")[1] + "."
+	header := fmt.Sprintf(`{"alg":"RS256","kid":%q,"typ":"JWT"}`, rs.KID)
+	times := fmt.Sprintf(`"iat":%d,"exp":%d`, now.Unix(), now.Add(time.Hour).Unix())
 	for _, tc := range []struct {
 		name  string
 		token func() string
@@ -215,6 +247,21 @@ func TestVerifyRefuses(t *testing.T) {
 		{"jku header", func() string {
 			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT", "jku": "https://evil.example.com/jwks"}, validPayload())
 		}, now, audience, "must not carry keys"},
+		{"x5u header", func() string {
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT", "x5u": "https://evil.example.com/cert.pem"}, validPayload())
+		}, now, audience, "must not carry keys"},
+		{"x5c header", func() string {
+			return signRS256(t, rs, fmt.Sprintf(`{"alg":"RS256","kid":%q,"typ":"JWT","x5c":[%q]}`, rs.KID, base64.StdEncoding.EncodeToString(testCertDER(t))), fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","aud":%q,%s}`, issuer, audience, times))
+		}, now, audience, "must not carry keys"},
+		{"kid that is a path", func() string {
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": "../../etc/passwd", "typ": "JWT"}, validPayload())
+		}, now, audience, "unknown signing key"},
+		{"kid with a NUL after a real kid", func() string {
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID + "\x00", "typ": "JWT"}, validPayload())
+		}, now, audience, "unknown signing key"},
+		{"very long kid", func() string {
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": strings.Repeat(rs.KID, 200), "typ": "JWT"}, validPayload())
+		}, now, audience, "unknown signing key"},
 		{"id token typ", func() string {
 			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "id+jwt"}, validPayload())
 		}, now, audience, "not an access token"},
@@ -229,6 +276,46 @@ func TestVerifyRefuses(t *testing.T) {
 			return parts[0] + "." + b64(body) + "." + parts[2]
 		}, now, audience, "signature"},
 		{"garbage", func() string { return "not.a.jwt" }, now, audience, "malformed"},
+		{"signed raw, as a control", func() string {
+			return signRS256(t, rs, header, fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","aud":%q,%s}`, issuer, audience, times))
+		}, now, audience, ""},
+		{"two sub members", func() string {
+			return signRS256(t, rs, header, fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","aud":%q,%s,"sub":"admin@clients"}`, issuer, audience, times))
+		}, now, audience, "duplicate"},
+		{"two aud members", func() string {
+			return signRS256(t, rs, header, fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","aud":"https://other.example.com/","aud":%q,%s}`, issuer, audience, times))
+		}, now, audience, "duplicate"},
+		{"a duplicate spelled with an escape", func() string {
+			return signRS256(t, rs, header, fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","s\u0075b":"admin@clients","aud":%q,%s}`, issuer, audience, times))
+		}, now, audience, "duplicate"},
+		{"two thumbprints in cnf", func() string {
+			return signRS256(t, rs, header, fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","aud":%q,%s,"cnf":{"x5t#S256":"a","x5t#S256":"b"}}`, issuer, audience, times))
+		}, now, audience, "duplicate"},
+		{"two typ members in the header", func() string {
+			return signRS256(t, rs, fmt.Sprintf(`{"alg":"RS256","kid":%q,"typ":"JWT","typ":"at+jwt"}`, rs.KID), fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","aud":%q,%s}`, issuer, audience, times))
+		}, now, audience, "duplicate"},
+		{"JSON serialization of a valid token", func() string {
+			msg, err := jws.ParseString(good)
+			if err != nil {
+				t.Fatal(err)
+			}
+			js, err := msg.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(js)
+		}, now, audience, "malformed"},
+		{"unused low bits of the signature's last character set", func() string {
+			// 256 bytes take 342 characters, the last carrying 4 bits:
+			// its lowest 2 are unused, and a lax decoder ignores them.
+			const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+			last := strings.IndexByte(alphabet, good[len(good)-1])
+			return good[:len(good)-1] + alphabet[last^1:last^1+1]
+		}, now, audience, "malformed"},
+		{"padded payload", func() string {
+			parts := strings.Split(good, ".")
+			return parts[0] + "." + parts[1] + strings.Repeat("=", (4-len(parts[1])%4)%4+4) + "." + parts[2]
+		}, now, audience, "malformed"},
 		{"oversized", func() string { return strings.Repeat("a", MaxTokenSize+1) }, now, audience, "larger"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -109,14 +110,27 @@ func invalid(cause Cause, description string) error {
 	return &Error{Cause: cause, Description: description}
 }
 
-// Verify checks the token's size, header (allowed alg, kid, typ),
-// signature, issuer, that audience is among its audiences, and its
-// exp/nbf/iat against the clock; RFC 9068 tokens (typ at+jwt) must also carry
+// Verify checks the token's size and form (compact serialization, each
+// segment canonical base64url, no JSON object with a member twice), header
+// (allowed alg, kid, typ), signature, issuer, that audience is among its
+// audiences, and its exp/nbf/iat against the clock; RFC 9068 tokens (typ at+jwt) must also carry
 // client_id and jti. Errors wrap ErrInvalidToken and say what failed, in
 // words fit for an error_description.
 func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, invalid(CauseMalformed, fmt.Sprintf("token is larger than %d bytes", MaxTokenSize))
+	}
+	rawHeader, rawPayload, err := compactSegments(token)
+	if err != nil {
+		return nil, err
+	}
+	// jwx keeps the last of duplicate members silently; another reader
+	// (an upstream, a log) may keep the first.
+	if hasDuplicateMembers(rawHeader) {
+		return nil, invalid(CauseHeader, "token header has duplicate members")
+	}
+	if hasDuplicateMembers(rawPayload) {
+		return nil, invalid(CauseClaims, "token claims have duplicate members")
 	}
 	msg, err := jws.ParseString(token)
 	if err != nil {
@@ -200,6 +214,71 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 		return nil, invalid(CauseClaims, "RFC 9068 token lacks sub, client_id or jti")
 	}
 	return c, nil
+}
+
+// compactSegments decodes the header and payload of a JWS in compact
+// serialization, the only one Verify takes. Each of the three segments must
+// be canonical unpadded base64url: Go's decoder otherwise ignores the
+// unused low bits of a segment's last character, so one token would have
+// several spellings, all of them valid.
+func compactSegments(token string) (header, payload []byte, err error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, nil, invalid(CauseMalformed, "malformed token")
+	}
+	decoded := make([][]byte, 3)
+	for i, p := range parts {
+		if decoded[i], err = base64.RawURLEncoding.Strict().DecodeString(p); err != nil {
+			return nil, nil, invalid(CauseMalformed, "malformed token")
+		}
+	}
+	return decoded[0], decoded[1], nil
+}
+
+// hasDuplicateMembers reports whether the JSON document data has an object,
+// at any depth, with two members of the same name. It reports false for
+// anything that is not JSON, which the parsers after it refuse.
+func hasDuplicateMembers(data []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dup, err := duplicateIn(dec)
+	return err == nil && dup
+}
+
+// duplicateIn reads one JSON value from dec and reports whether an object
+// in it repeats a member name.
+func duplicateIn(dec *json.Decoder) (bool, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return false, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		names := map[string]bool{}
+		for dec.More() {
+			name, err := dec.Token()
+			if err != nil {
+				return false, err
+			}
+			s, _ := name.(string)
+			if names[s] {
+				return true, nil
+			}
+			names[s] = true
+			if dup, err := duplicateIn(dec); dup || err != nil {
+				return dup, err
+			}
+		}
+	case json.Delim('['):
+		for dec.More() {
+			if dup, err := duplicateIn(dec); dup || err != nil {
+				return dup, err
+			}
+		}
+	default:
+		return false, nil
+	}
+	_, err = dec.Token() // the closing delimiter
+	return false, err
 }
 
 func stringClaim(tok jwt.Token, name string) string {

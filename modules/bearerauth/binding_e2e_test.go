@@ -28,6 +28,9 @@ import (
 func TestCertificateBoundTokens(t *testing.T) {
 	dir := t.TempDir()
 	as, edge, proxied, upstream := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
+	// untrusted reads forwarded certificates too, on a server whose
+	// trusted_proxies are unset.
+	untrusted := testenv.FreePort(t)
 	issuer := fmt.Sprintf("https://localhost:%d/", as)
 	const audience = "https://api.example.com/bound"
 	const secret = "binding-admin-secret-0123456789abcdefgh"
@@ -69,11 +72,23 @@ https://localhost:%[4]d {
 	}
 	reverse_proxy 127.0.0.1:%[9]d
 }
+https://localhost:%[10]d {
+	tls internal {
+		client_auth {
+			mode request
+		}
+	}
+	bearer_auth {
+		audience %[8]s
+		client_cert_header rfc9440
+	}
+	reverse_proxy 127.0.0.1:%[9]d
+}
 http://:%[9]d {
 	bind 127.0.0.1
 	echo
 }
-`, testenv.TestGlobals(dir), issuer, dir, proxied, as, edge, secret, audience, upstream)
+`, testenv.TestGlobals(dir), issuer, dir, proxied, as, edge, secret, audience, upstream, untrusted)
 	c := testenv.Start(t, dir, caddyfile, issuer+".well-known/jwks.json")
 
 	ca := clientcerttest.NewCA(t, "Test CA")
@@ -161,6 +176,8 @@ http://:%[9]d {
 		{"another certificate over TLS", withCert(other), edge, nil, 401},
 		{"no certificate", withCert(nil), edge, nil, 401},
 		{"a forwarded header from an untrusted peer is ignored", withCert(nil), edge, rfc9440(mine), 401},
+		{"a forwarded header from a peer not in trusted_proxies is ignored", withCert(nil), untrusted, rfc9440(mine), 401},
+		{"the TLS certificate counts where forwarded headers are read", withCert(mine), untrusted, rfc9440(other), 200},
 		{"same certificate from a trusted proxy", withCert(nil), proxied, rfc9440(mine), 200},
 		{"another certificate from a trusted proxy", withCert(nil), proxied, rfc9440(other), 401},
 		{"garbage from a trusted proxy", withCert(nil), proxied, http.Header{"Client-Cert": {":bm90IGEgY2VydA==:"}}, 400},

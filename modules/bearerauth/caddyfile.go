@@ -32,15 +32,21 @@ func init() {
 //		client_cert_header rfc9440|auth0|xfcc
 //	}
 //
-// scopes, permissions and issuer may be repeated.
+// scopes, permissions and issuer may be repeated; any other option given
+// twice is an error.
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	b := new(Handler)
 	h.Next() // consume directive name
 	if h.NextArg() {
 		return nil, h.ArgErr()
 	}
+	given := map[string]bool{}
 	for nesting := h.Nesting(); h.NextBlock(nesting); {
 		directive := h.Val()
+		if given[directive] && directive != "scopes" && directive != "permissions" && directive != "issuer" {
+			return nil, h.Errf("%s given twice", directive)
+		}
+		given[directive] = true
 		args := h.RemainingArgs()
 		one := func() (string, error) {
 			if len(args) != 1 {

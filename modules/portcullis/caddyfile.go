@@ -52,7 +52,8 @@ func init() {
 //	}
 //
 // bootstrap_admin with no arguments (both environment variables unset) is
-// ignored. A key_encryption_key without placeholders is checked here; one
+// ignored. Each option may be given once, and so may each option of the
+// blocks. A key_encryption_key without placeholders is checked here; one
 // with placeholders when the app is provisioned.
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
@@ -61,7 +62,11 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 		return nil, d.ArgErr()
 	}
 	var err error
+	given := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if err := once(d, given); err != nil {
+			return nil, err
+		}
 		switch d.Val() {
 		case "issuer":
 			if app.Issuer, err = oneArg(d); err != nil {
@@ -143,8 +148,12 @@ func parseBruteForce(d *caddyfile.Dispenser) (*BruteForceProtection, error) {
 		return nil, d.ArgErr()
 	}
 	b := new(BruteForceProtection)
+	given := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
+		if err := once(d, given); err != nil {
+			return nil, err
+		}
 		arg, err := oneArg(d)
 		if err != nil {
 			return nil, err
@@ -179,8 +188,12 @@ func parseRateLimits(d *caddyfile.Dispenser) (*RateLimits, error) {
 		return nil, d.ArgErr()
 	}
 	l := new(RateLimits)
+	given := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
+		if err := once(d, given); err != nil {
+			return nil, err
+		}
 		var field *int
 		switch name {
 		case "token_per_ip":
@@ -213,7 +226,11 @@ func parsePasswordPolicy(d *caddyfile.Dispenser) (*PasswordPolicy, error) {
 		return nil, d.ArgErr()
 	}
 	p := new(PasswordPolicy)
+	given := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if err := once(d, given); err != nil {
+			return nil, err
+		}
 		switch d.Val() {
 		case "strength":
 			arg, err := oneArg(d)
@@ -242,6 +259,16 @@ func parsePasswordPolicy(d *caddyfile.Dispenser) (*PasswordPolicy, error) {
 		return nil, d.WrapErr(err)
 	}
 	return p, nil
+}
+
+// once refuses the option at d when the block gave it before; given holds
+// the options of the block so far.
+func once(d *caddyfile.Dispenser, given map[string]bool) error {
+	if given[d.Val()] {
+		return d.Errf("%s given twice", d.Val())
+	}
+	given[d.Val()] = true
+	return nil
 }
 
 // oneArg reads the single argument of an option.

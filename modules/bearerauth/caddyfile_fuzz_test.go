@@ -1,0 +1,47 @@
+package bearerauth
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/portcullis-gw/portcullis/internal/caddyfiletest"
+)
+
+// FuzzParseCaddyfile parses arbitrary bearer_auth blocks: no panic; what
+// parses parses again to the same handler, loads from its JSON unchanged,
+// and gives each option that takes one value at most once.
+func FuzzParseCaddyfile(f *testing.F) {
+	for _, s := range []string{
+		"bearer_auth",
+		"bearer_auth {\n\taudience https://api.example.com/\n}",
+		"bearer_auth {\n\taudience https://api.example.com/\n\tscopes GET /orders* read:orders\n\tpermissions * /admin/* admin\n\tissuer https://a.example.com/\n\tissuer https://b.example.com/\n\tpolicy /etc/policy\n\tpolicy_timeout 50ms\n\tleeway 30s\n\tcache_size 100\n\tstrip_authorization\n\trealm orders\n\tclient_cert_header xfcc\n}",
+		"bearer_auth {\n\taudience a\n\taudience b\n}",
+		"bearer_auth {\n\tcache_size off\n\tleeway -1s\n}",
+		"bearer_auth {\n\tscopes GET /x\n}",
+		"bearer_auth {\n\taudience a {\n\t\tb\n\t}\n}",
+		"bearer_auth {\n\trealm \"a \\\"b\\\"\"\n\tpolicy `c d`\n}",
+		"bearer_auth x",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		h, err := parseCaddyfile(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(text)})
+		if err != nil {
+			return
+		}
+		again, err := parseCaddyfile(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(text)})
+		if err != nil {
+			t.Fatalf("parsed once, then: %v", err)
+		}
+		a, _ := json.Marshal(h)
+		b, _ := json.Marshal(again)
+		if string(a) != string(b) {
+			t.Fatalf("parsed twice: %s, then %s", a, b)
+		}
+		caddyfiletest.Reloads(t, h, new(Handler))
+		caddyfiletest.Singular(t, text, "audience", "policy", "policy_timeout", "leeway", "cache_size", "strip_authorization", "realm", "client_cert_header")
+	})
+}
