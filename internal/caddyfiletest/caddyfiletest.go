@@ -65,3 +65,24 @@ func Reloads(t *testing.T, config, fresh any) {
 		t.Fatalf("the adapted JSON %s loads as %s", first, second)
 	}
 }
+
+// Parse runs parse, and when it accepts the text, runs it once more and
+// fails t unless both results encode to the same JSON. It returns the
+// result, or false when the text was refused.
+func Parse[T any](t *testing.T, parse func() (T, error)) (T, bool) {
+	t.Helper()
+	first, err := parse()
+	if err != nil {
+		return first, false
+	}
+	again, err := parse()
+	if err != nil {
+		t.Fatalf("parsed once, then: %v", err)
+	}
+	a, errA := json.Marshal(first)
+	b, errB := json.Marshal(again)
+	if errA != nil || errB != nil || !bytes.Equal(a, b) {
+		t.Fatalf("parsed twice: %s, then %s (%v, %v)", a, b, errA, errB)
+	}
+	return first, true
+}

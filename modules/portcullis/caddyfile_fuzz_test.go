@@ -31,16 +31,12 @@ func FuzzParseGlobalOption(f *testing.F) {
 		return app, err
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		app, err := parse(text)
-		if err != nil {
+		app, ok := caddyfiletest.Parse(t, func() (httpcaddyfile.App, error) { return parse(text) })
+		if !ok {
 			return
 		}
-		again, err := parse(text)
-		if err != nil {
-			t.Fatalf("parsed once, then: %v", err)
-		}
-		if app.Name != "portcullis" || string(app.Value) != string(again.Value) {
-			t.Fatalf("parsed twice: %s %s, then %s", app.Name, app.Value, again.Value)
+		if app.Name != "portcullis" {
+			t.Fatalf("parsed as the app %q", app.Name)
 		}
 		var decoded App
 		if err := json.Unmarshal(app.Value, &decoded); err != nil {
