@@ -36,7 +36,7 @@ func (s *Server) Watch(ctx context.Context, interval, maxStale time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	lastRead := time.Now()
-	stale := false
+	failing, stale := false, false
 	for {
 		select {
 		case <-ctx.Done():
@@ -45,21 +45,24 @@ func (s *Server) Watch(ctx context.Context, interval, maxStale time.Duration) {
 		}
 		changed, err := s.store.Refresh(ctx)
 		switch {
-		case err != nil && ctx.Err() == nil:
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil:
+			// One log line as the outage starts, one when the cache goes.
+			if !failing {
+				failing = true
+				s.logger.Warn("the database does not answer; serving from the cache", zap.Duration("max_stale", maxStale), zap.Error(err))
+			}
 			if !stale && time.Since(lastRead) >= maxStale {
 				stale = true
 				s.store.Invalidate()
-				s.logger.Error("the database has not answered for longer than the staleness limit; cached clients, APIs and grants are dropped and requests that need them fail until it answers", zap.Duration("max_stale", maxStale), zap.Error(err))
-			} else if !stale {
-				s.logger.Warn("reading the change version failed; serving from the cache", zap.Error(err))
+				s.logger.Error("the database has not answered for longer than max_stale; cached clients, APIs and grants are dropped and requests that need them fail until it answers", zap.Duration("max_stale", maxStale), zap.Error(err))
 			}
 			continue
-		case err != nil:
-			return
 		}
 		lastRead = time.Now()
-		if stale {
-			stale = false
+		if failing {
+			failing, stale = false, false
 			s.logger.Info("the database answers again")
 		}
 		if changed {
