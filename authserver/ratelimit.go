@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -77,6 +78,9 @@ const (
 type hitCounter struct {
 	mu      sync.Mutex
 	windows map[hitKey]*hitCount
+	// warned is the window (Unix seconds) of the last warning that hits
+	// could not be counted.
+	warned atomic.Int64
 }
 
 type hitKey struct {
@@ -157,7 +161,10 @@ func (s *Server) overLimit(ctx context.Context, key string, limit RateLimit) int
 	window := rateWindow(now)
 	hits, err := s.hits.count(ctx, s.store, key, window, int(limit))
 	if err != nil {
-		s.logger.Warn("rate limit not applied: the request could not be counted", zap.String("key", key), zap.Error(err))
+		// At most one line a window, however many requests pass uncounted.
+		if last := s.hits.warned.Swap(window.Unix()); last != window.Unix() {
+			s.logger.Warn("rate limits not applied: requests could not be counted", zap.Error(err))
+		}
 		return 0
 	}
 	if hits <= int(limit) {
