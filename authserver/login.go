@@ -167,7 +167,10 @@ func (s *Server) signIn(ctx context.Context, email, password, ip string) (*users
 			user.PasswordHash = hash
 		}
 	}
-	if err := s.store.UpdateUser(ctx, user); err != nil {
+	// Users are not cached: recording the sign-in goes to the store
+	// itself, so that sign-ins do not empty this instance's cache, nor
+	// (through the change version) every other instance's.
+	if err := s.store.Store.UpdateUser(ctx, user); err != nil {
 		return nil, 0, "", err
 	}
 	s.logger.Info("signed in", zap.String("user_id", user.UserID), zap.String("ip", ip))

@@ -138,3 +138,20 @@ func TestReloadKeysRecordsNoChange(t *testing.T) {
 		t.Errorf("three reloads moved the change version from %d to %d (%v)", before, after, err)
 	}
 }
+
+// Signing in records the sign-in on the user without recording a change:
+// sign-ins do not empty the caches of the instances.
+func TestSignInRecordsNoChange(t *testing.T) {
+	e := newEnv(t)
+	fx := e.newSigninFixture(t, nil)
+	b := e.browser(t)
+	page := b.authorize(fx.params())
+	before, err := e.store.ChangeVersion(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRedirect(t, b.login(page, fx.email, userPassword), callback)
+	if after, err := e.store.ChangeVersion(t.Context()); err != nil || after != before {
+		t.Errorf("a sign-in moved the change version from %d to %d (%v)", before, after, err)
+	}
+}
