@@ -46,12 +46,10 @@ type Page struct {
 // token it must carry.
 type Login struct {
 	Page
-	Action      string
-	CSRF        string
-	Email       string
-	ClientName  string
-	ClientLogo  string
-	SignupHints bool
+	Action     string
+	CSRF       string
+	Email      string
+	ClientName string
 }
 
 // ScopeGroup lists the permissions asked for on one API (or, with an empty
