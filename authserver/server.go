@@ -34,6 +34,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/portcullis-gw/portcullis/authserver/access"
+	"github.com/portcullis-gw/portcullis/authserver/bearer"
 	"github.com/portcullis-gw/portcullis/authserver/clients"
 	"github.com/portcullis-gw/portcullis/authserver/keys"
 	"github.com/portcullis-gw/portcullis/authserver/mgmt"
@@ -102,17 +103,19 @@ type Credentials struct {
 
 // Server is the authorization server. It is safe for concurrent use.
 type Server struct {
-	issuer       string
-	prefix       string // the issuer's path, ending in "/"
-	store        *storage.CachedStore
-	hasher       *clients.Hasher
-	kek          *keys.KEK // nil without Config.KeyEncryptionKey
-	ring         atomic.Pointer[keys.Ring]
-	verifier     *tokens.Verifier
-	handler      http.Handler
-	logger       *zap.Logger
-	now          func() time.Time
-	discoveryDoc []byte
+	issuer   string
+	prefix   string // the issuer's path, ending in "/"
+	store    *storage.CachedStore
+	hasher   *clients.Hasher
+	kek      *keys.KEK // nil without Config.KeyEncryptionKey
+	ring     atomic.Pointer[keys.Ring]
+	verifier *tokens.Verifier
+	// userinfoGuard authenticates calls to /userinfo.
+	userinfoGuard *bearer.Guard[*tokens.Claims]
+	handler       http.Handler
+	logger        *zap.Logger
+	now           func() time.Time
+	discoveryDoc  []byte
 	// mtlsAliasBase is Config.MTLSEndpointAliases.
 	mtlsAliasBase string
 	clientCAs     *x509.CertPool
@@ -232,6 +235,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.verifier = &tokens.Verifier{Issuer: s.issuer, Keys: s, Leeway: tokens.MaxLeeway, Now: s.now}
+	s.userinfoGuard = s.guard(UserinfoAudience(s.issuer))
 	if s.discoveryDoc, err = s.discovery(); err != nil {
 		return nil, err
 	}
@@ -250,7 +254,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle(s.prefix+"api/v2/", http.StripPrefix(strings.TrimSuffix(s.prefix, "/")+"/api/v2", mgmt.New(mgmt.Config{
 		Store:    s.store,
 		Hasher:   s.hasher,
-		Verifier: s.verifier,
+		Guard:    s.guard(ManagementAudience(s.issuer)),
 		Audience: ManagementAudience(s.issuer),
 		Logger:   s.logger.Named("mgmt"),
 		Now:      s.now,
@@ -474,6 +478,19 @@ func (s *Server) RevokeKey(ctx context.Context, kid string) error {
 
 // Issuer returns the issuer URL.
 func (s *Server) Issuer() string { return s.issuer }
+
+// guard authenticates requests to one of the server's own resource
+// servers (/userinfo, the Management API): tokens of this issuer for
+// audience, presented with the certificate they are bound to, which comes
+// from the TLS connection or the customer edge's forwarded headers.
+func (s *Server) guard(audience string) *bearer.Guard[*tokens.Claims] {
+	return &bearer.Guard[*tokens.Claims]{
+		Verify: func(ctx context.Context, token string) (*tokens.Claims, error) {
+			return s.verifier.Verify(ctx, token, audience)
+		},
+		Certificate: s.requestCertificate,
+	}
+}
 
 // PublicKeys returns the published verification keys; it makes the Server
 // a tokens.KeySource for verifiers in the same process.

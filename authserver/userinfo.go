@@ -1,15 +1,13 @@
 package authserver
 
 import (
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/portcullis-gw/portcullis/authserver/access"
+	"github.com/portcullis-gw/portcullis/authserver/bearer"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
-	"github.com/portcullis-gw/portcullis/authserver/tokens"
 	"github.com/portcullis-gw/portcullis/authserver/users"
 )
 
@@ -30,30 +28,22 @@ func (s *Server) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		writeBearerError(w, ErrInvalidRequest.WithDescription("Send the access token in the Authorization header, not in the URL."), "")
 		return
 	}
-	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || token == "" {
-		// RFC 6750 section 3.1: a request without credentials gets a
-		// challenge without error details.
-		w.Header().Set("WWW-Authenticate", "Bearer")
-		writeError(w, ErrInvalidToken.WithDescription("Missing access token: send it in an Authorization: Bearer header."))
-		return
-	}
-	claims, err := s.verifier.Verify(r.Context(), token, UserinfoAudience(s.issuer))
-	var refused *tokens.Error
+	claims, err := s.userinfoGuard.Authenticate(r)
+	var refused *bearer.Refusal
 	if errors.As(err, &refused) {
-		writeBearerError(w, ErrInvalidToken.WithDescription(refused.Description), "")
+		w.Header().Set("WWW-Authenticate", refused.Challenge(""))
+		if refused.Missing() {
+			// RFC 6750 section 3.1: a request without credentials gets a
+			// challenge without error details.
+			refused = &bearer.Refusal{Status: http.StatusUnauthorized, Code: ErrInvalidToken.Code,
+				Description: "Missing access token: send it in an Authorization: Bearer header."}
+		}
+		writeError(w, &Error{Status: refused.Status, Code: refused.Code, Description: refused.Description})
 		return
 	}
 	if err != nil {
 		writeError(w, err)
 		return
-	}
-	if claims.CertThumbprint != "" {
-		cert, err := s.requestCertificate(r)
-		if err != nil || !cert.Present || subtle.ConstantTimeCompare([]byte(cert.Thumbprint), []byte(claims.CertThumbprint)) != 1 {
-			writeBearerError(w, ErrInvalidToken.WithDescription("The token is bound to a client certificate the request does not present."), "")
-			return
-		}
 	}
 	if !claims.HasScope(access.ScopeOpenID) {
 		writeBearerError(w, ErrInsufficientScope.WithDescription("The token lacks the openid scope."), access.ScopeOpenID)
@@ -89,13 +79,9 @@ func (s *Server) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 
 // writeBearerError writes err with the WWW-Authenticate: Bearer challenge
 // of RFC 6750 section 3; scope, when set, is the scope the request lacks.
-// Descriptions are fixed text without quotes or backslashes.
 func writeBearerError(w http.ResponseWriter, err *Error, scope string) {
-	ch := `Bearer error="` + err.Code + `", error_description="` + err.Description + `"`
-	if scope != "" {
-		ch += `, scope="` + scope + `"`
-	}
-	w.Header().Set("WWW-Authenticate", ch)
+	refusal := bearer.Refusal{Code: err.Code, Description: err.Description, Scope: scope}
+	w.Header().Set("WWW-Authenticate", refusal.Challenge(""))
 	writeError(w, err)
 }
 

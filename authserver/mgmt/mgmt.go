@@ -21,6 +21,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/portcullis-gw/portcullis/authserver/bearer"
 	"github.com/portcullis-gw/portcullis/authserver/clients"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
@@ -34,9 +35,10 @@ const MaxBodySize = 1 << 20
 type Config struct {
 	Store  storage.Store
 	Hasher *clients.Hasher
-	// Verifier checks bearer tokens; Audience is the Management API's
-	// identifier, which tokens must carry in aud.
-	Verifier *tokens.Verifier
+	// Guard authenticates callers: their tokens must be for Audience, the
+	// Management API's identifier, and present the certificate they are
+	// bound to.
+	Guard    *bearer.Guard[*tokens.Claims]
 	Audience string
 	// Keys rotates and revokes signing keys.
 	Keys KeyRotator
@@ -219,25 +221,23 @@ func (a *api) dispatch(methods map[string]endpoint) http.Handler {
 	})
 }
 
-// authorize checks the bearer token and that it grants scope.
+// authorize checks the bearer token (with its certificate binding) and
+// that it grants scope.
 func (a *api) authorize(r *http.Request, scope string) (*tokens.Claims, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return nil, &Error{Status: http.StatusUnauthorized, Message: "Missing authentication", ErrorCode: "missing_token", challenge: `Bearer realm="management"`}
-	}
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return nil, &Error{Status: http.StatusUnauthorized, Message: "Bad HTTP authentication header format", ErrorCode: "invalid_token", challenge: `Bearer realm="management", error="invalid_request"`}
-	}
-	claims, err := a.Verifier.Verify(r.Context(), strings.TrimSpace(token), a.Audience)
-	if err != nil {
-		msg := "the token could not be verified"
-		var bad *tokens.Error
-		if errors.As(err, &bad) {
-			msg = bad.Description
+	claims, err := a.Guard.Authenticate(r)
+	var refused *bearer.Refusal
+	if errors.As(err, &refused) {
+		e := &Error{Status: refused.Status, Message: "Invalid token: " + refused.Description, ErrorCode: "invalid_token", challenge: refused.Challenge("management")}
+		switch refused.Cause {
+		case bearer.CauseMissing:
+			e.Message, e.ErrorCode = "Missing authentication", "missing_token"
+		case bearer.CauseHeader:
+			e.Message = "Bad HTTP authentication header format"
 		}
-		return nil, &Error{Status: http.StatusUnauthorized, Message: "Invalid token: " + msg, ErrorCode: "invalid_token",
-			challenge: fmt.Sprintf(`Bearer realm="management", error="invalid_token", error_description=%q`, msg)}
+		return nil, e
+	}
+	if err != nil {
+		return nil, err
 	}
 	if err := a.requireScope(r, claims, scope); err != nil {
 		return nil, err

@@ -70,6 +70,10 @@ type Claims struct {
 	CertThumbprint string
 }
 
+// CertificateThumbprint is cnf.x5t#S256, or "" for a token not bound to a
+// certificate.
+func (c *Claims) CertificateThumbprint() string { return c.CertThumbprint }
+
 // HasScope reports whether the token's scope claim lists s.
 func (c *Claims) HasScope(s string) bool { return slices.Contains(c.Scopes, s) }
 

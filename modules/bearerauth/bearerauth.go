@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/portcullis-gw/portcullis/authserver"
+	"github.com/portcullis-gw/portcullis/authserver/bearer"
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
 	"github.com/portcullis-gw/portcullis/authz"
 	"github.com/portcullis-gw/portcullis/clientcert"
@@ -103,6 +104,7 @@ type Handler struct {
 	ClientCertHeader string `json:"client_cert_header,omitempty"`
 
 	issuers     map[string]*issuer
+	guard       *bearer.Guard[*verified]
 	server      *authserver.Server            // the embedded one, when trusted
 	policy      *atomic.Pointer[authz.Policy] // swapped when the policy directory changes
 	cache       *tokenCache
@@ -168,6 +170,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionIssuers(ctx); err != nil {
 		return err
 	}
+	h.guard = &bearer.Guard[*verified]{Verify: h.verify, Certificate: h.requestCertificate}
 	return h.provisionPolicy(ctx)
 }
 
@@ -245,9 +248,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	v, err := h.authenticate(r)
+	v, err := h.guard.Authenticate(r)
 	if err != nil {
-		return h.unauthorized(w, repl, err)
+		return h.refuse(w, repl, err)
 	}
 
 	path := cleanPath(r.URL.Path)
@@ -257,8 +260,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	in.Route.RequiredScopes, in.Route.RequiredPermissions = requirements(h.Rules, r.Method, path)
 	if in.ClientCert, err = h.clientCert(r); err != nil {
-		h.metrics.verifyFailed.WithLabelValues("client_certificate").Inc()
-		return caddyhttp.Error(http.StatusBadRequest, err)
+		return h.refuse(w, repl, err)
 	}
 	if v.issuer.local && v.token.IsM2M {
 		if in.ClientGrant, err = h.liveGrant(r.Context(), v.token.ClientID); err != nil {
@@ -273,11 +275,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !d.Allow {
 		h.metrics.decision(false, d.Reason).Inc()
 		if d.Error != "" {
-			challenge := `Bearer realm="` + quotable(h.Realm) + `", error="` + quotable(d.Error) + `"`
-			if d.Scope != "" {
-				challenge += `, scope="` + quotable(d.Scope) + `"`
-			}
-			w.Header().Set("WWW-Authenticate", challenge)
+			denied := bearer.Refusal{Code: d.Error, Scope: d.Scope}
+			w.Header().Set("WWW-Authenticate", denied.Challenge(h.Realm))
 		}
 		return caddyhttp.Error(d.Status, fmt.Errorf("policy denied the request: %s", d.Reason))
 	}
@@ -319,33 +318,10 @@ func isIdentityHeader(name string) bool {
 	return strings.EqualFold(folded, IdentityHeaderPrefix)
 }
 
-// refusal is why a request has no acceptable token: cause labels metrics,
-// description goes to the client.
-type refusal struct {
-	cause, description string
-	missing            bool // no bearer token at all
-}
-
-func (e *refusal) Error() string { return e.description }
-
-// authenticate finds the bearer token and returns it verified, from the
-// cache when it can.
-func (h *Handler) authenticate(r *http.Request) (*verified, error) {
-	auths := r.Header.Values("Authorization")
-	if len(auths) == 0 {
-		return nil, &refusal{cause: "missing", description: "no bearer token", missing: true}
-	}
-	scheme, token, _ := strings.Cut(auths[0], " ")
-	if len(auths) > 1 || !strings.EqualFold(scheme, "Bearer") {
-		return nil, &refusal{cause: "malformed", description: "the Authorization header must hold exactly one Bearer token"}
-	}
-	token = strings.TrimSpace(token)
-	if token == "" {
-		return nil, &refusal{cause: "malformed", description: "empty bearer token"}
-	}
-	if len(token) > tokens.MaxTokenSize {
-		return nil, &refusal{cause: "malformed", description: "token is too large"}
-	}
+// verify returns the token verified, from the cache when it can: a cached
+// token is used only within its lifetime and while its signing key is
+// still published.
+func (h *Handler) verify(ctx context.Context, token string) (*verified, error) {
 	key := sha256.Sum256([]byte(token))
 	now := h.now()
 	if v, ok := h.cache.Get(key); ok {
@@ -358,91 +334,75 @@ func (h *Handler) authenticate(r *http.Request) (*verified, error) {
 	h.metrics.cacheMiss.Inc()
 	iss, err := tokens.UnverifiedIssuer(token)
 	if err != nil {
-		return nil, &refusal{cause: "malformed", description: "malformed token"}
+		return nil, bearer.InvalidToken(bearer.CauseMalformed, "malformed token")
 	}
 	issuer, ok := h.issuers[iss]
 	if !ok {
-		return nil, &refusal{cause: "untrusted_issuer", description: "token issuer is not trusted"}
+		return nil, bearer.InvalidToken("untrusted_issuer", "token issuer is not trusted")
 	}
-	claims, err := issuer.verifier.Verify(r.Context(), token, h.Audience)
-	var bad *tokens.Error
-	if errors.As(err, &bad) {
-		return nil, &refusal{cause: string(bad.Cause), description: bad.Description}
-	}
+	claims, err := issuer.verifier.Verify(ctx, token, h.Audience)
 	if err != nil {
-		return nil, &refusal{cause: "invalid", description: "the token could not be verified"}
+		return nil, err
 	}
-	all, err := claims.Token.AsMap(r.Context())
+	all, err := claims.Token.AsMap(ctx)
 	if err != nil {
-		return nil, &refusal{cause: "malformed", description: "token claims cannot be read"}
+		return nil, bearer.InvalidToken(bearer.CauseMalformed, "token claims cannot be read")
 	}
 	t, err := authz.NewToken(claims, all, issuer.local)
 	if err != nil {
-		return nil, &refusal{cause: "malformed", description: "token claims cannot be read"}
+		return nil, bearer.InvalidToken(bearer.CauseMalformed, "token claims cannot be read")
 	}
 	v := &verified{token: t, expiry: claims.Token.Expiration(), notBefore: claims.Token.NotBefore(), kid: claims.KID, issuer: issuer}
 	h.cache.Put(key, v)
 	return v, nil
 }
 
-// unauthorized answers 401 with an RFC 6750 challenge. A request with no
-// token gets no error code (RFC 6750 section 3.1); every other refusal is
-// invalid_token with a short description.
-func (h *Handler) unauthorized(w http.ResponseWriter, repl *caddy.Replacer, err error) error {
-	var rf *refusal
+// refuse answers a refused request with its status and RFC 6750
+// challenge.
+func (h *Handler) refuse(w http.ResponseWriter, repl *caddy.Replacer, err error) error {
+	var rf *bearer.Refusal
 	if !errors.As(err, &rf) {
-		rf = &refusal{cause: "invalid", description: "invalid token"}
+		rf = bearer.InvalidToken(bearer.CauseInvalid, "invalid token")
 	}
-	h.metrics.verifyFailed.WithLabelValues(rf.cause).Inc()
-	repl.Set("http.auth.bearer.reason", rf.description)
-	challenge := `Bearer realm="` + quotable(h.Realm) + `"`
-	if !rf.missing {
-		challenge += `, error="invalid_token", error_description="` + quotable(rf.description) + `"`
-	}
-	w.Header().Set("WWW-Authenticate", challenge)
+	h.metrics.verifyFailed.WithLabelValues(rf.Cause).Inc()
+	repl.Set("http.auth.bearer.reason", rf.Description)
+	w.Header().Set("WWW-Authenticate", rf.Challenge(h.Realm))
 	if c := h.logger.Check(zapcore.DebugLevel, "bearer token refused"); c != nil {
-		c.Write(zap.String("cause", rf.cause), zap.String("description", rf.description))
+		c.Write(zap.String("cause", rf.Cause), zap.String("description", rf.Description))
 	}
-	return caddyhttp.Error(http.StatusUnauthorized, err)
+	return caddyhttp.Error(rf.Status, err)
 }
 
-// quotable keeps what RFC 6750 section 3 allows inside a quoted challenge
-// value (%x20-21 / %x23-5B / %x5D-7E), replacing anything else with '?',
-// and cuts it at 200 bytes.
-func quotable(s string) string {
-	b := []byte(s)
-	if len(b) > 200 {
-		b = b[:200]
-	}
-	for i, c := range b {
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			b[i] = '?'
-		}
-	}
-	return string(b)
-}
-
-// clientCert is the request's client certificate for the policy: from a
-// trusted proxy's headers when so configured, otherwise from the TLS
-// connection (verified when Caddy's client_auth verified its chain). A
-// malformed forwarded certificate is an error: the request goes no further.
-func (h *Handler) clientCert(r *http.Request) (*authz.ClientCert, error) {
-	var info clientcert.Info
+// requestCertificate is the request's client certificate: from a trusted
+// proxy's headers when so configured, otherwise from the TLS connection
+// (verified when Caddy's client_auth verified its chain).
+func (h *Handler) requestCertificate(r *http.Request) (clientcert.Info, error) {
 	if trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); trusted && h.ClientCertHeader != "" {
-		var err error
-		info, err = clientcert.FromHeaders(r.Header, h.ClientCertHeader)
+		info, err := clientcert.FromHeaders(r.Header, h.ClientCertHeader)
 		if errors.Is(err, clientcert.ErrNoCertificate) {
-			return nil, nil
+			return clientcert.Info{}, nil
 		}
-		if err != nil {
-			return nil, fmt.Errorf("forwarded client certificate: %w", err)
-		}
-	} else {
-		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-			return nil, nil
-		}
-		info = clientcert.FromTLS(r.TLS, nil, h.now())
-		info.Verified = len(r.TLS.VerifiedChains) > 0
+		return info, err
+	}
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return clientcert.Info{}, nil
+	}
+	info := clientcert.FromTLS(r.TLS, nil, h.now())
+	info.Verified = len(r.TLS.VerifiedChains) > 0
+	return info, nil
+}
+
+// clientCert is the request's client certificate for the policy; nil when
+// none was presented. A malformed forwarded certificate is a 400 refusal:
+// the request goes no further.
+func (h *Handler) clientCert(r *http.Request) (*authz.ClientCert, error) {
+	info, err := h.requestCertificate(r)
+	if err != nil {
+		return nil, &bearer.Refusal{Status: http.StatusBadRequest, Code: bearer.ErrorInvalidRequest, Cause: bearer.CauseCertHeaders,
+			Description: "the forwarded client certificate is malformed"}
+	}
+	if !info.Present {
+		return nil, nil
 	}
 	return &authz.ClientCert{
 		Verified: info.Verified, Fingerprint: info.FingerprintSHA256, Thumbprint: info.Thumbprint,

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,6 +33,16 @@ func TestCertificateBoundTokens(t *testing.T) {
 	// untrusted reads forwarded certificates too, on a server whose
 	// trusted_proxies are unset.
 	untrusted := testenv.FreePort(t)
+	// permissive runs a custom policy that allows everything: binding is
+	// enforced before any policy runs.
+	permissive := testenv.FreePort(t)
+	policyDir := filepath.Join(dir, "allow-all")
+	if err := os.MkdirAll(policyDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(policyDir, "allow.rego"), []byte("package portcullis.authz\n\ndecision := {\"allow\": true}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	issuer := fmt.Sprintf("https://localhost:%d/", as)
 	const audience = "https://api.example.com/bound"
 	const secret = "binding-admin-secret-0123456789abcdefgh"
@@ -84,11 +96,23 @@ https://localhost:%[10]d {
 	}
 	reverse_proxy 127.0.0.1:%[9]d
 }
+https://localhost:%[11]d {
+	tls internal {
+		client_auth {
+			mode request
+		}
+	}
+	bearer_auth {
+		audience %[8]s
+		policy %[12]s
+	}
+	reverse_proxy 127.0.0.1:%[9]d
+}
 http://:%[9]d {
 	bind 127.0.0.1
 	echo
 }
-`, testenv.TestGlobals(dir), issuer, dir, proxied, as, edge, secret, audience, upstream, untrusted)
+`, testenv.TestGlobals(dir), issuer, dir, proxied, as, edge, secret, audience, upstream, untrusted, permissive, policyDir)
 	c := testenv.Start(t, dir, caddyfile, issuer+".well-known/jwks.json")
 
 	ca := clientcerttest.NewCA(t, "Test CA")
@@ -181,6 +205,9 @@ http://:%[9]d {
 		{"same certificate from a trusted proxy", withCert(nil), proxied, rfc9440(mine), 200},
 		{"another certificate from a trusted proxy", withCert(nil), proxied, rfc9440(other), 401},
 		{"garbage from a trusted proxy", withCert(nil), proxied, http.Header{"Client-Cert": {":bm90IGEgY2VydA==:"}}, 400},
+		{"a policy that allows everything, same certificate", withCert(mine), permissive, nil, 200},
+		{"a policy that allows everything, another certificate", withCert(other), permissive, nil, 401},
+		{"a policy that allows everything, no certificate", withCert(nil), permissive, nil, 401},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, challenge := call(tc.client, tc.port, tc.header)
@@ -189,6 +216,39 @@ http://:%[9]d {
 			}
 			if tc.want == 401 && !strings.Contains(challenge, `error="invalid_token"`) {
 				t.Fatalf("WWW-Authenticate = %q, want invalid_token", challenge)
+			}
+		})
+	}
+
+	// The Management API holds bound tokens to their certificate too.
+	boundAdmin := post("clients", map[string]any{"name": "bound admin", "app_type": "non_interactive", "require_proof_of_possession": true})
+	post("client-grants", map[string]any{"client_id": boundAdmin["client_id"], "audience": issuer + "api/v2/", "scope": []string{"read:clients"}})
+	mgmtToken, err := cc(boundAdmin["client_id"].(string), boundAdmin["client_secret"].(string), issuer+"api/v2/").Token(ctx(withCert(mine)))
+	if err != nil {
+		t.Fatalf("Management API token over mTLS: %v", err)
+	}
+	for _, tc := range []struct {
+		name   string
+		client *http.Client
+		want   int
+	}{
+		{"same certificate", withCert(mine), 200},
+		{"another certificate", withCert(other), 401},
+		{"no certificate", withCert(nil), 401},
+	} {
+		t.Run("Management API, "+tc.name, func(t *testing.T) {
+			req, _ := http.NewRequestWithContext(t.Context(), "GET", issuer+"api/v2/clients", nil)
+			req.Header.Set("Authorization", "Bearer "+mgmtToken.AccessToken)
+			resp, err := tc.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d (%s), want %d", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), tc.want)
+			}
+			if tc.want == 401 && !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+				t.Fatalf("WWW-Authenticate = %q, want invalid_token", resp.Header.Get("WWW-Authenticate"))
 			}
 		})
 	}

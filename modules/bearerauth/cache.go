@@ -18,6 +18,9 @@ type verified struct {
 	issuer    *issuer
 }
 
+// CertificateThumbprint is the certificate the token is bound to, if any.
+func (v *verified) CertificateThumbprint() string { return v.token.CertThumbprint }
+
 // tokenCache remembers verified tokens by the SHA-256 of the token, so a
 // token presented again skips signature verification. Callers must still
 // check expiry and that the signing key is still published.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/portcullis-gw/portcullis/authserver/bearer"
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
 )
 
@@ -109,21 +110,13 @@ func TestIsIdentityHeader(t *testing.T) {
 	}
 }
 
-func TestQuotable(t *testing.T) {
-	if got := quotable("a\"b\\c\x01é"); got != "a?b?c???" {
-		t.Errorf("quotable = %q", got)
-	}
-	if got := quotable(string(make([]byte, 300))); len(got) != 200 {
-		t.Errorf("quotable kept %d bytes", len(got))
-	}
-}
-
 func TestAuthenticateRefusesBeforeVerifying(t *testing.T) {
 	m, err := newMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &Handler{cache: newTokenCache(10), now: time.Now, issuers: map[string]*issuer{}, metrics: m}
+	h.guard = &bearer.Guard[*verified]{Verify: h.verify, Certificate: h.requestCertificate}
 	for _, tc := range []struct {
 		name, authorization, want string
 	}{
@@ -135,7 +128,7 @@ func TestAuthenticateRefusesBeforeVerifying(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/", nil)
 			r.Header.Set("Authorization", tc.authorization)
-			_, err := h.authenticate(r)
+			_, err := h.guard.Authenticate(r)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("authenticate = %v, want %q", err, tc.want)
 			}
