@@ -19,16 +19,37 @@ import (
 	"github.com/portcullis-gw/portcullis/internal/testenv"
 )
 
-// TestSignInDemo starts Caddyfile.example (on free ports instead of its
-// own, without Caddy's admin endpoint), seeds it with demo/signin.sh,
-// signs the demo user in with Chromium on the printed URL, and exchanges
-// the code with the script, whose API call must show the user's identity.
-func TestSignInDemo(t *testing.T) {
+// repoRoot is the repository's root directory.
+func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	repo := filepath.Dir(filepath.Dir(file))
+	return filepath.Dir(filepath.Dir(file))
+}
+
+// startDemo starts Caddyfile.example as the README's demo command does,
+// with the environment that command sets, on free ports instead of its own
+// and with Caddy's admin endpoint at admin ("off" for none). It returns
+// the port each of the example's ports became.
+func startDemo(t *testing.T, admin string) (*testenv.Caddy, map[string]int) {
+	t.Helper()
+	repo := repoRoot()
 	example, err := os.ReadFile(filepath.Join(repo, "Caddyfile.example"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(repo, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	command := regexp.MustCompile(`(?m)^(.*)go run \./cmd/portcullis run --config Caddyfile\.example.*$`).FindSubmatch(readme)
+	if command == nil {
+		t.Fatal("the README has no demo command running Caddyfile.example")
+	}
+	for _, assignment := range strings.Fields(string(command[1])) {
+		name, value, ok := strings.Cut(assignment, "=")
+		if !ok {
+			t.Fatalf("the README's demo command starts with %q, not an environment assignment", assignment)
+		}
+		t.Setenv(name, value)
 	}
 	caddyfile := string(example)
 	ports := map[string]int{}
@@ -36,11 +57,22 @@ func TestSignInDemo(t *testing.T) {
 		ports[p] = testenv.FreePort(t)
 		caddyfile = strings.ReplaceAll(caddyfile, ":"+p, fmt.Sprintf(":%d", ports[p]))
 	}
-	caddyfile = strings.Replace(caddyfile, "{\n", "{\n\tadmin off\n", 1)
+	caddyfile = strings.Replace(caddyfile, "{\n", "{\n\tadmin "+admin+"\n", 1)
 	data := filepath.Join(t.TempDir(), "data")
 	t.Setenv("PORTCULLIS_DATA", data)
+	c := testenv.Start(t, data, caddyfile, fmt.Sprintf("https://localhost:%d/.well-known/jwks.json", ports["8443"]),
+		fmt.Sprintf("https://localhost:%d/", ports["7443"]))
+	return c, ports
+}
+
+// TestSignInDemo starts Caddyfile.example (on free ports instead of its
+// own, without Caddy's admin endpoint), seeds it with demo/signin.sh,
+// signs the demo user in with Chromium on the printed URL, and exchanges
+// the code with the script, whose API call must show the user's identity.
+func TestSignInDemo(t *testing.T) {
+	repo := repoRoot()
+	c, ports := startDemo(t, "off")
 	as := fmt.Sprintf("https://localhost:%d", ports["8443"])
-	c := testenv.Start(t, data, caddyfile, as+"/.well-known/jwks.json", fmt.Sprintf("https://localhost:%d/", ports["7443"]))
 
 	env := append(os.Environ(),
 		"PORTCULLIS_AS="+as,

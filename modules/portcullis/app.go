@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -189,12 +191,22 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // reload) and starts the authorization server on it.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	for _, option := range a.literalSecrets() {
+		a.logger.Warn("a secret is written into the configuration itself, where Caddy's admin endpoint (GET /config/) and its autosave.json show it; give it as {env.NAME} or {file./path}, read at start",
+			zap.String("option", option))
+	}
 	repl := caddy.NewReplacer()
 	a.Issuer = repl.ReplaceKnown(a.Issuer, "")
 	a.Storage.expand(repl)
-	if a.BootstrapAdmin != nil {
-		a.BootstrapAdmin.ClientID = repl.ReplaceKnown(a.BootstrapAdmin.ClientID, "")
-		a.BootstrapAdmin.ClientSecret = repl.ReplaceKnown(a.BootstrapAdmin.ClientSecret, "")
+	if b := a.BootstrapAdmin; b != nil {
+		b.ClientID = repl.ReplaceKnown(b.ClientID, "")
+		b.ClientSecret = repl.ReplaceKnown(b.ClientSecret, "")
+		switch {
+		case b.ClientID == "" && b.ClientSecret == "":
+			a.BootstrapAdmin = nil
+		case b.ClientID == "" || b.ClientSecret == "":
+			return errors.New("portcullis: bootstrap_admin needs both a client id and a client secret; one is empty (is the variable or file its placeholder names set?)")
+		}
 	}
 	if err := a.Validate(); err != nil {
 		return err
@@ -268,6 +280,30 @@ func (a *App) Validate() error {
 	return nil
 }
 
+// literalSecrets names the secret-bearing options whose secret is written
+// in the configuration rather than read at start through an {env.*} or
+// {file.*} placeholder. Caddy keeps the configuration as written: its
+// admin endpoint (GET /config/) and autosave.json show it, so a secret
+// there is readable by anyone who reaches either. (A Caddyfile's {$NAME}
+// is replaced when the Caddyfile is adapted, so it counts as written.)
+func (a *App) literalSecrets() []string {
+	var found []string
+	literal := func(option, value string) {
+		if value != "" && !strings.Contains(value, "{env.") && !strings.Contains(value, "{file.") {
+			found = append(found, option)
+		}
+	}
+	if a.BootstrapAdmin != nil {
+		literal("bootstrap_admin", a.BootstrapAdmin.ClientSecret)
+	}
+	literal("key_encryption_key", a.KeyEncryptionKey)
+	literal("edge_key", a.EdgeKey)
+	if a.Storage.dsnHasPassword() {
+		literal("storage postgres", a.Storage.DSN)
+	}
+	return found
+}
+
 // clientIP is the client address Caddy decided on, which honours the
 // server's trusted_proxies.
 func clientIP(r *http.Request) string {
@@ -327,6 +363,20 @@ func (a *App) Server() *authserver.Server { return a.server }
 func (s *Storage) expand(repl *caddy.Replacer) {
 	s.Path = repl.ReplaceKnown(s.Path, "")
 	s.DSN = repl.ReplaceKnown(s.DSN, "")
+}
+
+// dsnHasPassword reports whether the DSN itself holds a password: in the
+// URL's user information or query, or as a keyword.
+func (s *Storage) dsnHasPassword() bool {
+	if u, err := url.Parse(s.DSN); err == nil && u.Scheme != "" {
+		if u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				return true
+			}
+		}
+		return u.Query().Has("password")
+	}
+	return strings.Contains(s.DSN, "password")
 }
 
 func (s *Storage) validate() error {

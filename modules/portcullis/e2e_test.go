@@ -46,7 +46,7 @@ func caddyfileWithStorage(dir string, port int, storage string) string {
 	portcullis {
 		issuer https://localhost:%[2]d/
 		storage %[3]s
-		bootstrap_admin {$PORTCULLIS_ADMIN_CLIENT_ID} {$PORTCULLIS_ADMIN_CLIENT_SECRET}
+		bootstrap_admin {env.PORTCULLIS_ADMIN_CLIENT_ID} {env.PORTCULLIS_ADMIN_CLIENT_SECRET}
 	}
 }
 https://localhost:%[2]d {

@@ -1,0 +1,4 @@
+package portcullis
+
+// LiteralSecrets exposes literalSecrets to the external tests.
+var LiteralSecrets = (*App).literalSecrets
