@@ -38,7 +38,7 @@ func (c caller) call(t *testing.T, e *env, method, path string, body any) reply 
 	return e.do(t, request{method: method, path: "api/v2/" + path, auth: "Bearer " + c.token, body: body})
 }
 
-// grantID returns the id of clientID's client grant for the Management
+// mgmtGrantID returns the id of clientID's client grant for the Management
 // API.
 func (e *env) mgmtGrantID(t *testing.T, clientID string) string {
 	t.Helper()
