@@ -58,6 +58,10 @@ func (g *ClientGrant) Validate(api *ResourceServer) error {
 	default:
 		return errors.New("subject_type must be client or user")
 	}
+	if api.IsSystem && g.SubjectType == SubjectUser {
+		// Stricter than Auth0: no user flow issues tokens for it.
+		return errors.New("subject_type must be client for the Management API, which is not accessed on behalf of users")
+	}
 	if g.SubjectType == SubjectClient && len(g.AuthorizationDetailsTypes) > 0 {
 		return errors.New("authorization_details_types can only be set on a grant with subject_type user")
 	}

@@ -1,8 +1,10 @@
 package mgmt
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -52,19 +54,43 @@ func (f *clientGrantFields) immutable(g *access.ClientGrant) error {
 	return nil
 }
 
-// checkGrant validates g against its API, which must exist.
-func checkGrant(r *http.Request, tx storage.Store, g *access.ClientGrant) error {
-	api, err := tx.ResourceServerByIdentifier(r.Context(), g.Audience)
+// checkGrant validates after, a new grant or one changed from before (nil
+// for a new one), against its API, which must exist. On the Management API
+// the caller must hold, reading tx, every scope after gives that before did
+// not (see grantedScopes).
+func (a *api) checkGrant(ctx context.Context, tx storage.Store, caller *tokens.Claims, before, after *access.ClientGrant) error {
+	api, err := tx.ResourceServerByIdentifier(ctx, after.Audience)
 	if errors.Is(err, storage.ErrNotFound) {
-		return errNotFound("inexistent_resource_server", "No resource server with identifier %s", g.Audience)
+		return errNotFound("inexistent_resource_server", "No resource server with identifier %s", after.Audience)
 	}
 	if err != nil {
 		return err
 	}
-	if err := g.Validate(api); err != nil {
+	if err := after.Validate(api); err != nil {
 		return invalid(err)
 	}
-	return nil
+	if !api.IsSystem {
+		return nil
+	}
+	// Stricter than Auth0, where create:client_grants or
+	// update:client_grants give any scope: a caller could give itself, or a
+	// client it controls, every scope.
+	err = a.requireScopes(ctx, tx, caller, grantedScopes(api, before, after)...)
+	return because(err, "a client grant for the Management API can give only scopes the caller holds")
+}
+
+// grantedScopes lists the scopes of api that after allows and before (nil
+// for none) did not. Turning allow_all_scopes on gives every scope of api,
+// and those it will define, so it lists them all.
+func grantedScopes(api *access.ResourceServer, before, after *access.ClientGrant) []string {
+	if before == nil {
+		before = &access.ClientGrant{}
+	}
+	if after.AllowAllScopes && !before.AllowAllScopes {
+		return api.ScopeValues()
+	}
+	had := before.Ceiling(api)
+	return slices.DeleteFunc(after.Ceiling(api), func(s string) bool { return slices.Contains(had, s) })
 }
 
 func (a *api) createClientGrant(r *http.Request, caller *tokens.Claims) (int, any, error) {
@@ -90,7 +116,7 @@ func (a *api) createClientGrant(r *http.Request, caller *tokens.Claims) (int, an
 		} else if err != nil {
 			return err
 		}
-		if err := checkGrant(r, tx, g); err != nil {
+		if err := a.checkGrant(r.Context(), tx, caller, nil, g); err != nil {
 			return err
 		}
 		return tx.CreateClientGrant(r.Context(), g)
@@ -146,8 +172,9 @@ func (a *api) updateClientGrant(r *http.Request, caller *tokens.Claims) (int, an
 		if err := f.immutable(g); err != nil {
 			return err
 		}
+		before := g.Clone()
 		f.apply(g)
-		if err := checkGrant(r, tx, g); err != nil {
+		if err := a.checkGrant(r.Context(), tx, caller, before, g); err != nil {
 			return err
 		}
 		return tx.UpdateClientGrant(r.Context(), g)

@@ -1,7 +1,9 @@
 package mgmt
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -146,7 +148,7 @@ func (a *api) createClient(r *http.Request, caller *tokens.Claims) (int, any, er
 	if m := f.ClientAuthenticationMethods.Value; m != nil {
 		// As in Auth0: defining credentials takes the scope that creating
 		// them through their own endpoint takes.
-		if err := a.requireScope(r, caller, "create:client_credentials"); err != nil {
+		if err := a.requireScopes(r.Context(), a.Store, caller, "create:client_credentials"); err != nil {
 			return 0, nil, err
 		}
 		if err := a.createAuthMethods(c, m); err != nil {
@@ -207,31 +209,39 @@ func (a *api) getClient(r *http.Request, _ *tokens.Claims) (int, any, error) {
 }
 
 func (a *api) updateClient(r *http.Request, caller *tokens.Claims) (int, any, error) {
+	ctx := r.Context()
 	var f clientFields
 	if err := decodeBody(r, &f); err != nil {
 		return 0, nil, err
 	}
-	var methods *clients.AuthenticationMethods
-	if f.ClientAuthenticationMethods.Sent {
+	var c *clients.Client
+	err := a.Store.Atomically(ctx, func(tx storage.Store) error {
 		// As in Auth0: switching to or from certificate authentication,
 		// or changing which certificates are enabled, takes
-		// update:client_credentials besides update:clients.
-		if err := a.requireScope(r, caller, "update:client_credentials"); err != nil {
-			return 0, nil, err
+		// update:client_credentials besides update:clients; setting the
+		// secret takes update:client_keys, as rotating it does.
+		if f.ClientAuthenticationMethods.Sent {
+			if err := a.requireScopes(ctx, tx, caller, "update:client_credentials"); err != nil {
+				return err
+			}
 		}
+		if f.ClientSecret != nil {
+			if err := a.requireScopes(ctx, tx, caller, "update:client_keys"); err != nil {
+				return err
+			}
+		}
+		var methods *clients.AuthenticationMethods
 		if m := f.ClientAuthenticationMethods.Value; m != nil {
 			var err error
 			if methods, err = referAuthMethods(m); err != nil {
-				return 0, nil, err
+				return err
 			}
 		}
-	}
-	var c *clients.Client
-	err := a.Store.Atomically(r.Context(), func(tx storage.Store) error {
 		var err error
-		if c, err = tx.Client(r.Context(), r.PathValue("id")); err != nil {
+		if c, err = tx.Client(ctx, r.PathValue("id")); err != nil {
 			return err
 		}
+		was := authKindOf(c)
 		// A client stored before refresh_token existed has the defaults.
 		c.RefreshToken.ApplyDefaults()
 		f.apply(c)
@@ -242,12 +252,27 @@ func (a *api) updateClient(r *http.Request, caller *tokens.Claims) (int, any, er
 		if err := c.Validate(); err != nil {
 			return invalid(err)
 		}
+		now := authKindOf(c)
+		if now != was && now != authCertificate {
+			// Stricter than Auth0: making a client public lets anyone
+			// use it without a secret, and making it take a secret again
+			// brings back the one it was created with; either is worth
+			// setting its secret.
+			if err := a.requireScopes(ctx, tx, caller, "update:client_keys"); err != nil {
+				return err
+			}
+		}
+		if f.ClientSecret != nil || f.ClientAuthenticationMethods.Sent || now != was {
+			if err := a.requireControlOf(ctx, tx, caller, c.ClientID); err != nil {
+				return err
+			}
+		}
 		if f.ClientSecret != nil {
 			if _, err := a.setSecret(c, f.ClientSecret); err != nil {
 				return err
 			}
 		}
-		return tx.UpdateClient(r.Context(), c)
+		return tx.UpdateClient(ctx, c)
 	})
 	if err != nil {
 		return 0, nil, storeError(err, kindClient)
@@ -260,6 +285,42 @@ func (a *api) updateClient(r *http.Request, caller *tokens.Claims) (int, any, er
 	return http.StatusOK, view(c), nil
 }
 
+// authKind is how a client authenticates at the token endpoint.
+type authKind string
+
+// Kinds of client authentication.
+const (
+	authNone        authKind = "none" // a public client
+	authSecret      authKind = "secret"
+	authCertificate authKind = "certificate"
+)
+
+// authKindOf says how c authenticates.
+func authKindOf(c *clients.Client) authKind {
+	switch {
+	case c.UsesCertificates():
+		return authCertificate
+	case c.IsPublic():
+		return authNone
+	}
+	return authSecret
+}
+
+// requireControlOf checks, reading st, that the caller holds every
+// Management API scope that client clientID's grant allows, before the
+// caller changes how that client authenticates: whoever sets a client's
+// secret or certificates gets its tokens, and must not get a scope that
+// way. Stricter than Auth0, where update:client_keys alone takes over
+// every client.
+func (a *api) requireControlOf(ctx context.Context, st storage.Store, caller *tokens.Claims, clientID string) error {
+	_, scopes, err := storage.LiveClientGrant(ctx, st, clientID, a.Audience)
+	if err != nil {
+		return err
+	}
+	err = a.requireScopes(ctx, st, caller, scopes...)
+	return because(err, fmt.Sprintf("client %s has it on the Management API, and changing how the client authenticates would give it to the caller", clientID))
+}
+
 func (a *api) deleteClient(r *http.Request, caller *tokens.Claims) (int, any, error) {
 	id := r.PathValue("id")
 	if err := a.Store.DeleteClient(r.Context(), id); err != nil {
@@ -270,15 +331,19 @@ func (a *api) deleteClient(r *http.Request, caller *tokens.Claims) (int, any, er
 }
 
 func (a *api) rotateSecret(r *http.Request, caller *tokens.Claims) (int, any, error) {
+	ctx := r.Context()
 	var c *clients.Client
 	var secret string
-	err := a.Store.Atomically(r.Context(), func(tx storage.Store) error {
+	err := a.Store.Atomically(ctx, func(tx storage.Store) error {
 		var err error
-		if c, err = tx.Client(r.Context(), r.PathValue("id")); err != nil {
+		if c, err = tx.Client(ctx, r.PathValue("id")); err != nil {
+			return err
+		}
+		if err := a.requireControlOf(ctx, tx, caller, c.ClientID); err != nil {
 			return err
 		}
 		secret, _ = a.setSecret(c, nil)
-		return tx.UpdateClient(r.Context(), c)
+		return tx.UpdateClient(ctx, c)
 	})
 	if err != nil {
 		return 0, nil, storeError(err, kindClient)

@@ -7,6 +7,7 @@ package mgmt
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -239,31 +240,50 @@ func (a *api) authorize(r *http.Request, scope string) (*tokens.Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.requireScope(r, claims, scope); err != nil {
+	if err := a.requireScopes(r.Context(), a.Store, claims, scope); err != nil {
 		return nil, err
 	}
 	return claims, nil
 }
 
-// requireScope checks that the verified claims of a token grant scope,
-// and that the client's grant still does.
-func (a *api) requireScope(r *http.Request, claims *tokens.Claims, scope string) error {
-	insufficient := &Error{Status: http.StatusForbidden, Message: "Insufficient scope, expected any of: " + scope, ErrorCode: "insufficient_scope",
-		challenge: fmt.Sprintf(`Bearer realm="management", error="insufficient_scope", scope=%q`, scope)}
-	if !claims.HasScope(scope) {
-		return insufficient
+// requireScopes checks, reading st, that the caller holds every one of
+// scopes: that its token carries it and that its client's grant for the
+// Management API still allows it. Otherwise it answers Auth0's 403
+// insufficient_scope naming the first scope missing. Every check of what a
+// caller holds goes through it.
+func (a *api) requireScopes(ctx context.Context, st storage.Store, caller *tokens.Claims, scopes ...string) error {
+	for _, s := range scopes {
+		if !caller.HasScope(s) {
+			return insufficientScope(s, "Insufficient scope, expected any of: "+s)
+		}
 	}
 	// Stricter than Auth0: the client's grant is read live, so deleting it,
 	// or removing the scope from it, stops tokens issued before.
-	allowed, err := storage.GrantStillAllows(r.Context(), a.Store, claims.ClientID, a.Audience, scope)
+	missing, err := storage.UngrantedScope(ctx, st, caller.ClientID, a.Audience, scopes...)
 	if err != nil {
 		return err
 	}
-	if !allowed {
-		insufficient.Message = "The client's grant for the Management API no longer allows " + scope
-		return insufficient
+	if missing != "" {
+		return insufficientScope(missing, "The client's grant for the Management API no longer allows "+missing)
 	}
 	return nil
+}
+
+// insufficientScope is the 403 of a caller lacking scope, with a
+// WWW-Authenticate challenge naming it (RFC 6750 section 3.1).
+func insufficientScope(scope, message string) *Error {
+	return &Error{Status: http.StatusForbidden, Message: message, ErrorCode: "insufficient_scope",
+		challenge: fmt.Sprintf(`Bearer realm="management", error="insufficient_scope", scope=%q`, scope)}
+}
+
+// because adds why to the message of a refusal from requireScopes, and
+// returns any other error as it is.
+func because(err error, why string) error {
+	var e *Error
+	if errors.As(err, &e) && e.ErrorCode == "insufficient_scope" {
+		e.Message += "; " + why
+	}
+	return err
 }
 
 // Error is an Auth0-shaped Management API error body.

@@ -81,7 +81,7 @@ func (a *api) signingKey(ctx context.Context, kid string) (*keys.SigningKey, err
 
 // rotateSigningKeys rotates every ring and answers the new current keys.
 func (a *api) rotateSigningKeys(r *http.Request, caller *tokens.Claims) (int, any, error) {
-	if err := a.requireScope(r, caller, "update:signing_keys"); err != nil {
+	if err := a.requireScopes(r.Context(), a.Store, caller, "update:signing_keys"); err != nil {
 		return 0, nil, err
 	}
 	if err := a.Keys.RotateKeys(r.Context()); err != nil {

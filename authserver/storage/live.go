@@ -29,12 +29,21 @@ func LiveClientGrant(ctx context.Context, st Store, clientID, audience string) (
 	return g, g.Ceiling(api), nil
 }
 
-// GrantStillAllows reports whether clientID's live client grant for
-// audience still allows scope.
-func GrantStillAllows(ctx context.Context, st Store, clientID, audience, scope string) (bool, error) {
-	g, scopes, err := LiveClientGrant(ctx, st, clientID, audience)
-	if err != nil || g == nil {
-		return false, err
+// UngrantedScope returns the first of scopes that clientID's live client
+// grant for audience does not allow, or "" when it allows them all. Without
+// a grant (or an API) it allows none.
+func UngrantedScope(ctx context.Context, st Store, clientID, audience string, scopes ...string) (string, error) {
+	if len(scopes) == 0 {
+		return "", nil
 	}
-	return slices.Contains(scopes, scope), nil
+	_, allowed, err := LiveClientGrant(ctx, st, clientID, audience)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range scopes {
+		if !slices.Contains(allowed, s) {
+			return s, nil
+		}
+	}
+	return "", nil
 }
