@@ -108,7 +108,7 @@ func NewToken(c *tokens.Claims, claims map[string]any, local bool) (*Token, erro
 		Permissions: c.Permissions,
 
 		CertThumbprint: c.CertThumbprint,
-		IsM2M:          c.GrantType == tokens.GTYClientCC || (c.ClientID != "" && c.Subject == c.ClientID+"@clients"),
+		IsM2M:          c.IsMachineToMachine(),
 		LocalIssuer:    local,
 	}
 	claimsValue, err := ast.InterfaceToValue(claims)

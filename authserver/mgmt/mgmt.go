@@ -240,6 +240,12 @@ func (a *api) authorize(r *http.Request, scope string) (*tokens.Claims, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Only clients manage the tenant: a user's token names no client
+	// grant that could bound what it may do.
+	if !claims.IsMachineToMachine() {
+		return nil, &Error{Status: http.StatusForbidden, Message: "The Management API accepts only machine-to-machine tokens (client credentials)", ErrorCode: "insufficient_scope",
+			challenge: bearer.InsufficientScope("", scope).Challenge("management")}
+	}
 	if err := a.requireScopes(r.Context(), a.Store, claims, scope); err != nil {
 		return nil, err
 	}
@@ -273,7 +279,7 @@ func (a *api) requireScopes(ctx context.Context, st storage.Store, caller *token
 // WWW-Authenticate challenge naming it (RFC 6750 section 3.1).
 func insufficientScope(scope, message string) *Error {
 	return &Error{Status: http.StatusForbidden, Message: message, ErrorCode: "insufficient_scope",
-		challenge: fmt.Sprintf(`Bearer realm="management", error="insufficient_scope", scope=%q`, scope)}
+		challenge: bearer.InsufficientScope("", scope).Challenge("management")}
 }
 
 // because adds why to the message of a refusal from requireScopes, and

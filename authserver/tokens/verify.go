@@ -74,6 +74,13 @@ type Claims struct {
 // certificate.
 func (c *Claims) CertificateThumbprint() string { return c.CertThumbprint }
 
+// IsMachineToMachine reports whether the token was issued to a client for
+// itself (client credentials: gty, or Auth0's sub of client_id@clients)
+// rather than to a user.
+func (c *Claims) IsMachineToMachine() bool {
+	return c.GrantType == GTYClientCC || (c.ClientID != "" && c.Subject == c.ClientID+"@clients")
+}
+
 // HasScope reports whether the token's scope claim lists s.
 func (c *Claims) HasScope(s string) bool { return slices.Contains(c.Scopes, s) }
 
