@@ -29,9 +29,17 @@ const (
 //
 // A code presented a second time is taken for a stolen one (RFC 6749
 // section 4.1.2): the refresh tokens the first exchange issued are
-// revoked. Its access tokens cannot be: they are self-contained JWTs that
-// resource servers verify without asking this server, so they stay good
-// until they expire.
+// revoked, and if that exchange has yet to store its refresh token, it
+// fails. Its access tokens cannot be revoked: they are self-contained JWTs
+// that resource servers verify without asking this server, so they stay
+// good until they expire.
+//
+// The refresh token of a public client whose access token is bound to a
+// client certificate (RFC 8705) is bound to that certificate too (section
+// 4): only the client holding its key can refresh. A confidential
+// client's refresh token is bound to the client by its authentication
+// instead, and each refresh binds its access token to the certificate of
+// that request.
 //
 // The scopes issued are those of the code re-checked now (currentScopes),
 // so changes to the user's permissions since the authorization apply.
@@ -53,7 +61,7 @@ func (s *Server) authorizationCode(ctx context.Context, c *clients.Client, req t
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, ErrInvalidGrant.WithDescription("Invalid authorization code")
 	case errors.Is(err, storage.ErrUsed):
-		if err := s.store.RevokeRefreshTokenFamily(ctx, code.FamilyID); err != nil {
+		if err := s.revokeCodeFamily(ctx, code); err != nil {
 			return nil, err
 		}
 		return nil, ErrInvalidGrant.WithDescription("The authorization code has been used already; the tokens issued for it are revoked.")
@@ -80,21 +88,44 @@ func (s *Server) authorizationCode(ctx context.Context, c *clients.Client, req t
 		return nil, err
 	}
 	g.authTime, g.nonce = code.AuthTime, code.Nonce
-	resp, err := s.issue(g, clients.GrantAuthorizationCode, cert)
+	thumbprint, err := binding(c, g.api, cert)
 	if err != nil {
 		return nil, err
 	}
-	if slices.Contains(g.scopes, access.ScopeOfflineAccess) {
-		var end time.Time
-		cfg := refreshConfig(c)
-		if absolute, _ := cfg.Lifetimes(); absolute > 0 {
-			end = now.Add(absolute)
-		}
-		if resp.RefreshToken, err = s.newRefreshToken(ctx, g, code.FamilyID, end, g.scopes); err != nil {
-			return nil, err
-		}
+	resp, err := s.issue(g, clients.GrantAuthorizationCode, thumbprint)
+	if err != nil {
+		return nil, err
 	}
+	if !slices.Contains(g.scopes, access.ScopeOfflineAccess) {
+		return resp, nil
+	}
+	secret, rt := s.newRefreshToken(g, code.FamilyID, familyEnd(c, now), g.scopes)
+	if c.IsPublic() {
+		rt.CertThumbprint = thumbprint
+	}
+	switch err := s.store.CreateRefreshToken(ctx, rt); {
+	case errors.Is(err, storage.ErrRevoked):
+		return nil, ErrInvalidGrant.WithDescription("The authorization code was presented again during its exchange; the tokens issued for it are revoked.")
+	case err != nil:
+		return nil, err
+	}
+	resp.RefreshToken = secret
 	return resp, nil
+}
+
+// revokeCodeFamily revokes the refresh tokens of the exchange of a
+// replayed code, stored or to be stored. The revocation is kept until they
+// would end at the latest: the code's client's absolute lifetime after the
+// code's expiry (for ever when the client is gone).
+func (s *Server) revokeCodeFamily(ctx context.Context, code *sessions.AuthorizationCode) error {
+	var until time.Time
+	switch c, err := s.store.Client(ctx, code.ClientID); {
+	case err == nil:
+		until = familyEnd(c, code.ExpiresAt)
+	case !errors.Is(err, storage.ErrNotFound):
+		return err
+	}
+	return s.store.RevokeRefreshTokenFamily(ctx, code.FamilyID, until)
 }
 
 // checkPKCE checks the code_verifier against the code's challenge (RFC

@@ -67,7 +67,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	if rt.ClientID != c.ClientID {
 		return nil
 	}
-	if err := s.store.RevokeRefreshTokenFamily(ctx, rt.FamilyID); err != nil {
+	if err := s.store.RevokeRefreshTokenFamily(ctx, rt.FamilyID, rt.ExpiresAt); err != nil {
 		return err
 	}
 	if ce := s.logger.Check(zapcore.InfoLevel, "revoked refresh token family"); ce != nil {

@@ -432,10 +432,11 @@ func (s *Server) RotateKeys(ctx context.Context) error {
 }
 
 // PurgeExpired deletes login sessions, authorization codes and refresh
-// tokens that have ended, and failed sign-ins and rate-limit counts older
-// than the brute-force window (or than the current rate-limit window,
-// when that started earlier). Call it now and then; nothing depends on it
-// for correctness.
+// tokens that have ended, the records of refresh token families (and of
+// their revocation) past the end of every token they could hold, and
+// failed sign-ins and rate-limit counts older than the brute-force window
+// (or than the current rate-limit window, when that started earlier).
+// Call it now and then; nothing depends on it for correctness.
 func (s *Server) PurgeExpired(ctx context.Context) error {
 	now := s.now()
 	before := now.Add(-s.bruteForce.Window)

@@ -3,6 +3,7 @@ package authserver_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -25,7 +26,9 @@ import (
 
 	"github.com/portcullis-gw/portcullis/authserver"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
+	"github.com/portcullis-gw/portcullis/authserver/storage/postgres"
 	"github.com/portcullis-gw/portcullis/authserver/storage/sqlite"
+	"github.com/portcullis-gw/portcullis/internal/pgtest"
 )
 
 // adminSecret is the bootstrap admin's secret: 40 characters.
@@ -52,6 +55,9 @@ type env struct {
 	// configure, when set, changes the server's configuration at each
 	// start.
 	configure func(*authserver.Config)
+	// pgDSN, when set, is the PostgreSQL database the server keeps its
+	// data in, instead of the SQLite file at dbPath.
+	pgDSN string
 }
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
@@ -60,16 +66,42 @@ func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 // configuration.
 func newEnvWith(t *testing.T, configure func(*authserver.Config)) *env {
 	t.Helper()
+	return newEnvFrom(t, envSetup{configure: configure})
+}
+
+// envSetup says how newEnvFrom builds an env; its zero value is newEnv's.
+type envSetup struct {
+	// configure, when set, changes the server's configuration at each
+	// start.
+	configure func(*authserver.Config)
+	// postgres keeps the data in a PostgreSQL schema of its own (see
+	// pgtest, which skips the test without a test database) instead of a
+	// SQLite file.
+	postgres bool
+	// clientCerts makes the TLS server ask for client certificates, as a
+	// site with client_auth mode request does (RFC 8705).
+	clientCerts bool
+}
+
+func newEnvFrom(t *testing.T, setup envSetup) *env {
+	t.Helper()
 	e := &env{
 		dbPath:    filepath.Join(t.TempDir(), "p.db"),
 		admin:     authserver.Credentials{ClientID: "portcullis-admin", ClientSecret: adminSecret},
-		configure: configure,
+		configure: setup.configure,
+	}
+	if setup.postgres {
+		e.pgDSN = pgtest.DSN(t)
 	}
 	// The issuer is the server's URL, so the server starts first and gets
 	// its handler once the authorization server is built.
-	e.ts = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e.ts = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*e.handler.Load()).ServeHTTP(w, r)
 	}))
+	if setup.clientCerts {
+		e.ts.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+	}
+	e.ts.StartTLS()
 	e.issuer = e.ts.URL + "/"
 	t.Cleanup(func() {
 		e.ts.Close()
@@ -85,9 +117,15 @@ func newEnvWith(t *testing.T, configure func(*authserver.Config)) *env {
 // start opens the database and serves a new Server on it.
 func (e *env) start(t *testing.T) {
 	t.Helper()
-	st, err := sqlite.Open(e.dbPath)
+	var st storage.Store
+	var err error
+	if e.pgDSN != "" {
+		st, err = postgres.Open(t.Context(), e.pgDSN)
+	} else {
+		st, err = sqlite.Open(e.dbPath)
+	}
 	if err != nil {
-		t.Fatalf("sqlite.Open: %v", err)
+		t.Fatalf("opening the store: %v", err)
 	}
 	e.store = st
 	cfg := authserver.Config{

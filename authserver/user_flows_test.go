@@ -3,6 +3,7 @@ package authserver_test
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -49,7 +50,12 @@ const (
 
 func newFlows(t *testing.T) *flows {
 	t.Helper()
-	e := newEnv(t)
+	return newFlowsOn(t, newEnv(t))
+}
+
+// newFlowsOn sets up the flows on e.
+func newFlowsOn(t *testing.T, e *env) *flows {
+	t.Helper()
 	f := &flows{e: e, api: newAudience("api")}
 	e.createAPI(t, f.api, []string{"read:x", "write:x", "delete:x"}, obj{
 		"token_lifetime": 7200, "enforce_policies": true, "token_dialect": "access_token_authz",
@@ -94,6 +100,12 @@ func (f *flows) code(t *testing.T, edit func(c *sessions.AuthorizationCode)) str
 // leaving that parameter out.
 func (e *env) post(t *testing.T, path string, header http.Header, kv ...string) reply {
 	t.Helper()
+	return e.send(t, e.formRequest(t, path, header, kv...))
+}
+
+// formRequest is the request post sends.
+func (e *env) formRequest(t *testing.T, path string, header http.Header, kv ...string) *http.Request {
+	t.Helper()
 	v := url.Values{}
 	for i := 0; i < len(kv); i += 2 {
 		if kv[i+1] != "" {
@@ -108,33 +120,54 @@ func (e *env) post(t *testing.T, path string, header http.Header, kv ...string) 
 	for k, vs := range header {
 		r.Header[k] = vs
 	}
-	return e.send(t, r)
+	return r
 }
 
 // send makes a request and reads the whole response.
 func (e *env) send(t *testing.T, r *http.Request) reply {
 	t.Helper()
-	resp, err := e.ts.Client().Do(r)
+	return e.sendWith(t, e.ts.Client(), r)
+}
+
+// sendWith is send through the HTTP client c.
+func (e *env) sendWith(t *testing.T, c *http.Client, r *http.Request) reply {
+	t.Helper()
+	rep, err := roundTrip(c, r)
 	if err != nil {
-		t.Fatalf("%s %s: %v", r.Method, r.URL.Path, err)
+		t.Fatal(err)
+	}
+	if rep.status >= 500 {
+		t.Errorf("%s %s: server error %s", r.Method, r.URL.Path, rep.body)
+	}
+	return rep
+}
+
+// roundTrip makes a request through c and reads the whole response. Unlike
+// send, it may be called from any goroutine.
+func roundTrip(c *http.Client, r *http.Request) (reply, error) {
+	resp, err := c.Do(r)
+	if err != nil {
+		return reply{}, fmt.Errorf("%s %s: %w", r.Method, r.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: reading the response: %v", r.Method, r.URL.Path, err)
+		return reply{}, fmt.Errorf("%s %s: reading the response: %w", r.Method, r.URL.Path, err)
 	}
-	if resp.StatusCode >= 500 {
-		t.Errorf("%s %s: server error %s", r.Method, r.URL.Path, body)
-	}
-	return reply{status: resp.StatusCode, header: resp.Header, body: body}
+	return reply{status: resp.StatusCode, header: resp.Header, body: body}, nil
 }
 
 // exchange redeems a code for the SPA with the pkceVerifier; pairs in extra
 // override or (with "") remove parameters.
 func (f *flows) exchange(t *testing.T, code string, extra ...string) reply {
 	t.Helper()
+	return f.e.post(t, "oauth/token", nil, f.exchangeForm(code, extra...)...)
+}
+
+// exchangeForm is the form of exchange.
+func (f *flows) exchangeForm(code string, extra ...string) []string {
 	kv := []string{"grant_type", "authorization_code", "client_id", f.spa, "code", code, "redirect_uri", spaCallback, "code_verifier", pkceVerifier}
-	return f.e.post(t, "oauth/token", nil, override(kv, extra)...)
+	return override(kv, extra)
 }
 
 // override replaces the values of kv named in extra, and appends the rest.
@@ -412,7 +445,12 @@ func TestAuthorizationCodeRBAC(t *testing.T) {
 // extra add parameters.
 func (f *flows) refresh(t *testing.T, clientID, token string, extra ...string) reply {
 	t.Helper()
-	return f.e.post(t, "oauth/token", nil, append([]string{"grant_type", "refresh_token", "client_id", clientID, "refresh_token", token}, extra...)...)
+	return f.e.post(t, "oauth/token", nil, refreshForm(clientID, token, extra...)...)
+}
+
+// refreshForm is the form of refresh.
+func refreshForm(clientID, token string, extra ...string) []string {
+	return append([]string{"grant_type", "refresh_token", "client_id", clientID, "refresh_token", token}, extra...)
 }
 
 // spaWith creates a public client with the refresh_token configuration rt

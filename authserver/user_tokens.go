@@ -18,7 +18,6 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
 	"github.com/portcullis-gw/portcullis/authserver/users"
-	"github.com/portcullis-gw/portcullis/clientcert"
 )
 
 // UserinfoAudience is the audience of access tokens good at the /userinfo
@@ -121,8 +120,9 @@ func offlineAllowed(c *clients.Client, api *access.ResourceServer) bool {
 // with the issuer's /userinfo besides when openid is granted; without an
 // API it is for /userinfo alone. Its permissions (in the *_authz
 // dialects) are all of the user's permissions for the API, not only those
-// requested, as in Auth0.
-func (s *Server) issue(g *userGrant, grantType string, cert clientcert.Info) (*tokenResponse, error) {
+// requested, as in Auth0. It is bound to the certificate of thumbprint
+// (RFC 8705), if any: see binding.
+func (s *Server) issue(g *userGrant, grantType, thumbprint string) (*tokenResponse, error) {
 	openid := slices.Contains(g.scopes, access.ScopeOpenID)
 	alg, lifetime, dialect := userinfoSigningAlg, userinfoLifetime, access.DialectAuth0
 	aud := []string{UserinfoAudience(s.issuer)}
@@ -132,10 +132,6 @@ func (s *Server) issue(g *userGrant, grantType string, cert clientcert.Info) (*t
 		if openid {
 			aud = append(aud, UserinfoAudience(s.issuer))
 		}
-	}
-	thumbprint, err := binding(g.client, g.api, cert)
-	if err != nil {
-		return nil, err
 	}
 	ring := s.ring.Load()
 	signer, ok := ring.Signer(alg)
@@ -187,10 +183,10 @@ func (s *Server) issue(g *userGrant, grantType string, cert clientcert.Info) (*t
 	return resp, nil
 }
 
-// newRefreshToken stores a new refresh token of family for g and returns
-// the secret. It ends at familyEnd (zero: never), or sooner when unused
-// for the client's idle lifetime.
-func (s *Server) newRefreshToken(ctx context.Context, g *userGrant, family string, familyEnd time.Time, scopes []string) (string, error) {
+// newRefreshToken returns the secret of a new refresh token of family for
+// g, and the token to store for it. The token ends at familyEnd (zero:
+// never), or sooner when unused for the client's idle lifetime.
+func (s *Server) newRefreshToken(g *userGrant, family string, familyEnd time.Time, scopes []string) (string, *sessions.RefreshToken) {
 	secret := sessions.NewSecret()
 	now := s.now()
 	t := &sessions.RefreshToken{
@@ -208,10 +204,17 @@ func (s *Server) newRefreshToken(ctx context.Context, g *userGrant, family strin
 	if _, idle := cfg.Lifetimes(); idle > 0 {
 		t.IdleExpiresAt = now.Add(idle)
 	}
-	if err := s.store.CreateRefreshToken(ctx, t); err != nil {
-		return "", err
+	return secret, t
+}
+
+// familyEnd is the absolute end of a refresh token family of c that
+// starts at `start`: zero when c's refresh tokens have none.
+func familyEnd(c *clients.Client, start time.Time) time.Time {
+	cfg := refreshConfig(c)
+	if absolute, _ := cfg.Lifetimes(); absolute > 0 {
+		return start.Add(absolute)
 	}
-	return secret, nil
+	return time.Time{}
 }
 
 // refreshConfig is the client's refresh_token configuration, with the

@@ -97,6 +97,11 @@ type RefreshToken struct {
 	// UsedAt is when a rotating token was exchanged for its successor;
 	// zero while it is the family's current token.
 	UsedAt time.Time `json:"used_at,omitzero"`
+	// CertThumbprint binds the family to a client certificate (RFC 8705
+	// section 4): the x5t#S256 of the certificate a public client's access
+	// tokens were bound to when the family began. Refreshing takes that
+	// certificate. Empty when the family is not bound.
+	CertThumbprint string `json:"cert_thumbprint,omitempty"`
 }
 
 // Clone returns a deep copy.

@@ -29,7 +29,7 @@ var readOnly = map[string]bool{
 	// depends on them.
 	"CreateSession": true, "Session": true, "UpdateSession": true, "DeleteSession": true,
 	"CreateAuthorizationCode": true, "ConsumeAuthorizationCode": true,
-	"CreateRefreshToken": true, "RefreshToken": true, "UseRefreshToken": true,
+	"CreateRefreshToken": true, "RefreshToken": true, "RotateRefreshToken": true,
 	"TouchRefreshToken": true, "RevokeRefreshTokenFamily": true,
 	"Consent": true, "SaveConsent": true,
 	"RecordLoginFailure": true, "LoginFailures": true, "ClearLoginFailures": true,

@@ -30,6 +30,9 @@ var (
 	// ErrUsed: a single-use object (an authorization code, a rotating
 	// refresh token) was used before.
 	ErrUsed = errors.New("already used")
+	// ErrRevoked: the refresh token family was revoked; it takes no new
+	// tokens.
+	ErrRevoked = errors.New("revoked")
 	// ErrUnavailable: the database could not be reached. Backends whose
 	// database is a server wrap their connection failures in it; callers
 	// answer 503 rather than 500.
@@ -172,17 +175,30 @@ type Store interface {
 	// of concurrent calls for one code exactly one succeeds.
 	ConsumeAuthorizationCode(ctx context.Context, id string, at time.Time) (*sessions.AuthorizationCode, error)
 
+	// Refresh tokens come in families: the first token of a code exchange
+	// and its successors. A family revoked stays revoked: no token of it
+	// is stored afterwards, however a concurrent store and the revocation
+	// interleave, until PurgeExpired forgets the revocation.
+
+	// CreateRefreshToken stores a new refresh token, unless its family is
+	// revoked (ErrRevoked).
 	CreateRefreshToken(ctx context.Context, t *sessions.RefreshToken) error
 	RefreshToken(ctx context.Context, id string) (*sessions.RefreshToken, error)
-	// UseRefreshToken marks a rotating token used at `at`. A token used
-	// before is ErrUsed; of concurrent calls for one token exactly one
-	// succeeds.
-	UseRefreshToken(ctx context.Context, id string, at time.Time) error
+	// RotateRefreshToken marks the rotating token id used at `at` and
+	// stores successor, of the same family, all or nothing. A family
+	// revoked is ErrRevoked; a token used before is ErrUsed; a token that
+	// is not there (or of another family) is ErrNotFound. Of concurrent
+	// calls for one token exactly one succeeds.
+	RotateRefreshToken(ctx context.Context, id string, at time.Time, successor *sessions.RefreshToken) error
 	// TouchRefreshToken moves the idle end of a token that does not rotate.
 	TouchRefreshToken(ctx context.Context, id string, idleExpiresAt time.Time) error
-	// RevokeRefreshTokenFamily deletes every refresh token of the family;
-	// an unknown family is not an error.
-	RevokeRefreshTokenFamily(ctx context.Context, familyID string) error
+	// RevokeRefreshTokenFamily revokes the family: it deletes every token
+	// of it and records the revocation until `until` (zero: for ever),
+	// which must be no earlier than the family's tokens could end. An
+	// unknown family is revoked all the same, so that a token stored for
+	// it later is refused; revoking a revoked family again keeps the later
+	// end.
+	RevokeRefreshTokenFamily(ctx context.Context, familyID string, until time.Time) error
 
 	// Consent returns the user's consent to the client for the API
 	// audience, or ErrNotFound.
@@ -199,9 +215,10 @@ type Store interface {
 	// ClearLoginFailures forgets the failures recorded under key.
 	ClearLoginFailures(ctx context.Context, key string) error
 
-	// PurgeExpired deletes sessions, authorization codes and refresh
-	// tokens that ended before now, and failed sign-ins and rate-limit
-	// windows recorded before failuresBefore.
+	// PurgeExpired deletes sessions, authorization codes, refresh tokens
+	// and refresh token families (revoked or not) that ended before now,
+	// and failed sign-ins and rate-limit windows recorded before
+	// failuresBefore.
 	PurgeExpired(ctx context.Context, now, failuresBefore time.Time) error
 
 	// MarkChanged records that something other processes may hold in

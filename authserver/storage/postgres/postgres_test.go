@@ -161,20 +161,38 @@ func TestConcurrentConsumeAuthorizationCode(t *testing.T) {
 	wantOneWinner(t, errs)
 }
 
-// Of concurrent uses of one refresh token from several instances, exactly
-// one wins; the others see it used, as reuse detection needs.
-func TestConcurrentUseRefreshToken(t *testing.T) {
+// Of concurrent rotations of one refresh token from several instances,
+// exactly one wins and stores its successor; the others see it used, as
+// reuse detection needs, and store nothing.
+func TestConcurrentRotateRefreshToken(t *testing.T) {
 	ctx := t.Context()
 	stores := instances(t, 3)
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	rt := &sessions.RefreshToken{ID: "rt", FamilyID: "fam", ClientID: "c1", UserID: "auth0|u1", ExpiresAt: now.Add(time.Hour)}
-	if err := stores[0].CreateRefreshToken(ctx, rt); err != nil {
+	token := func(id string) *sessions.RefreshToken {
+		return &sessions.RefreshToken{ID: id, FamilyID: "fam", ClientID: "c1", UserID: "auth0|u1", ExpiresAt: now.Add(time.Hour)}
+	}
+	if err := stores[0].CreateRefreshToken(ctx, token("rt")); err != nil {
 		t.Fatal(err)
 	}
-	errs := hammer(stores, 8, func(s *sqlstore.Store, _ int) error {
-		return s.UseRefreshToken(ctx, "rt", now)
+	var mu sync.Mutex
+	var successors []string
+	errs := hammer(stores, 8, func(s *sqlstore.Store, i int) error {
+		id := fmt.Sprintf("rt-%p-%d", s, i)
+		mu.Lock()
+		successors = append(successors, id)
+		mu.Unlock()
+		return s.RotateRefreshToken(ctx, "rt", now, token(id))
 	})
 	wantOneWinner(t, errs)
+	stored := 0
+	for _, id := range successors {
+		if _, err := stores[1].RefreshToken(ctx, id); err == nil {
+			stored++
+		}
+	}
+	if stored != 1 {
+		t.Errorf("%d successors stored, want 1", stored)
+	}
 }
 
 func wantOneWinner(t *testing.T, errs []error) {

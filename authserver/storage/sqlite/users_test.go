@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -33,7 +34,7 @@ func TestUpgradeFromSchemaVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, stmt := range []string{
-		`DROP TABLE changes`, `DROP TABLE rate_limits`,
+		`DROP TABLE refresh_token_families`, `DROP TABLE changes`, `DROP TABLE rate_limits`,
 		`DROP TABLE sessions`, `DROP TABLE authorization_codes`, `DROP TABLE refresh_tokens`,
 		`DROP TABLE consents`, `DROP TABLE login_failures`, `DROP TABLE settings`,
 		`DROP TABLE user_permissions`, `DROP TABLE user_roles`, `DROP TABLE role_permissions`,
@@ -117,5 +118,54 @@ func TestUsersSurviveReopen(t *testing.T) {
 	perms, err := s.EffectivePermissions(ctx, u.UserID, "https://events")
 	if err != nil || !reflect.DeepEqual(perms, []string{"create:events", "update:events"}) {
 		t.Errorf("effective permissions after reopen: %v, %v", perms, err)
+	}
+}
+
+// Refresh tokens stored before refresh token families had rows (schema
+// version 4) rotate and are revoked as any: their family gets its row at
+// its first use, and a revocation sticks.
+func TestRefreshTokensFromBeforeFamilies(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "auth.db")
+	token := func(id string) *sessions.RefreshToken {
+		return &sessions.RefreshToken{ID: id, FamilyID: "f1", ClientID: "c1", UserID: "auth0|u1", ExpiresAt: time.Now().Add(time.Hour)}
+	}
+	s := open(t, path)
+	for _, id := range []string{"old", "older"} {
+		if err := s.CreateRefreshToken(ctx, token(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{`DROP TABLE refresh_token_families`, `DELETE FROM schema_migrations WHERE version > 4`} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, path)
+	defer s.Close()
+	if err := s.RotateRefreshToken(ctx, "old", time.Now(), token("new")); err != nil {
+		t.Fatalf("RotateRefreshToken of a token from before the upgrade: %v", err)
+	}
+	if err := s.RevokeRefreshTokenFamily(ctx, "f1", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"old", "older", "new"} {
+		if _, err := s.RefreshToken(ctx, id); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("token %s of the revoked family: %v, want storage.ErrNotFound", id, err)
+		}
+	}
+	if err := s.CreateRefreshToken(ctx, token("newer")); !errors.Is(err, storage.ErrRevoked) {
+		t.Errorf("CreateRefreshToken in the revoked family: %v, want storage.ErrRevoked", err)
 	}
 }

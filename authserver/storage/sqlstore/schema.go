@@ -156,6 +156,22 @@ var migrations = []func(d Dialect) []string{
 			)`,
 		}
 	},
+	// 5: refresh token families. Every transaction that stores or revokes
+	// refresh tokens first writes their family's row, so that the two take
+	// one row lock and never interleave; revoked (0 or 1) outlives the
+	// tokens a revocation deletes, so that a token stored later is
+	// refused. expires_at (Unix milliseconds) is when the family and its
+	// revocation may be forgotten. Rows are made as families are used, so
+	// the families of tokens stored before this version get theirs then.
+	func(d Dialect) []string {
+		return []string{
+			`CREATE TABLE refresh_token_families (
+				family_id TEXT PRIMARY KEY NOT NULL,
+				revoked INTEGER NOT NULL,
+				expires_at BIGINT NOT NULL
+			)`,
+		}
+	},
 }
 
 // SchemaVersion returns the version of the database's schema, the number

@@ -129,17 +129,52 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, id string, at time
 	return code, err
 }
 
-// CreateRefreshToken stores a new refresh token.
+// CreateRefreshToken stores a new refresh token, in one transaction with
+// the check that its family is not revoked.
 func (s *Store) CreateRefreshToken(ctx context.Context, t *sessions.RefreshToken) error {
-	doc, err := encode(t)
-	if err == nil {
-		err = s.insert(ctx, `INSERT INTO refresh_tokens (id, family_id, client_id, user_id, expires_at, used_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			t.ID, t.FamilyID, t.ClientID, t.UserID, refreshEnd(t), millis(t.UsedAt), doc)
-	}
+	err := s.atomically(ctx, func(tx *Store) error {
+		if err := tx.lockFamily(ctx, t); err != nil {
+			return err
+		}
+		return tx.insertRefreshToken(ctx, t)
+	})
 	if err != nil {
 		return fmt.Errorf("create refresh token: %w", err)
 	}
 	return nil
+}
+
+// lockFamily takes the lock of the row of t's family in
+// refresh_token_families, inserting the row (ending with t's family) if
+// there is none, and returns storage.ErrRevoked if the family is revoked.
+// Every transaction that stores or revokes tokens of a family does this
+// first, so that they run one after the other for that family and a token
+// stored while its family is revoked is either deleted by the revocation or
+// refused: on PostgreSQL, the upsert waits for the transaction holding the
+// row and then sees its latest version; SQLite transactions lock the whole
+// database.
+func (s *Store) lockFamily(ctx context.Context, t *sessions.RefreshToken) error {
+	var revoked int
+	err := s.queryRow(ctx, `INSERT INTO refresh_token_families (family_id, revoked, expires_at) VALUES (?, 0, ?)
+		ON CONFLICT (family_id) DO UPDATE SET revoked = refresh_token_families.revoked
+		RETURNING revoked`, t.FamilyID, endMillis(t.ExpiresAt)).Scan(&revoked)
+	switch {
+	case err != nil:
+		return fmt.Errorf("lock refresh token family: %w", err)
+	case revoked != 0:
+		return storage.ErrRevoked
+	}
+	return nil
+}
+
+// insertRefreshToken inserts t; its family must be locked (lockFamily).
+func (s *Store) insertRefreshToken(ctx context.Context, t *sessions.RefreshToken) error {
+	doc, err := encode(t)
+	if err != nil {
+		return err
+	}
+	return s.insert(ctx, `INSERT INTO refresh_tokens (id, family_id, client_id, user_id, expires_at, used_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.FamilyID, t.ClientID, t.UserID, refreshEnd(t), millis(t.UsedAt), doc)
 }
 
 // refreshEnd is the earlier of a token's ends, for purging.
@@ -164,24 +199,33 @@ func (s *Store) RefreshToken(ctx context.Context, id string) (*sessions.RefreshT
 	return t, nil
 }
 
-// UseRefreshToken marks the token used at `at` with a conditional UPDATE.
-func (s *Store) UseRefreshToken(ctx context.Context, id string, at time.Time) error {
+// RotateRefreshToken locks the family, marks the token used with a
+// conditional UPDATE and inserts the successor, in one transaction.
+func (s *Store) RotateRefreshToken(ctx context.Context, id string, at time.Time, successor *sessions.RefreshToken) error {
 	err := s.atomically(ctx, func(tx *Store) error {
-		res, err := tx.exec(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE id = ? AND used_at = 0`, millis(at), id)
+		if err := tx.lockFamily(ctx, successor); err != nil {
+			return err
+		}
+		res, err := tx.exec(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE id = ? AND family_id = ? AND used_at = 0`,
+			millis(at), id, successor.FamilyID)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
+		n, err := res.RowsAffected()
+		if err != nil {
 			return err
 		}
-		var usedAt int64
-		if err := tx.queryRow(ctx, `SELECT used_at FROM refresh_tokens WHERE id = ?`, id).Scan(&usedAt); err != nil {
-			return notFound(err)
+		if n == 0 {
+			var usedAt int64
+			if err := tx.queryRow(ctx, `SELECT used_at FROM refresh_tokens WHERE id = ? AND family_id = ?`, id, successor.FamilyID).Scan(&usedAt); err != nil {
+				return notFound(err)
+			}
+			return storage.ErrUsed
 		}
-		return storage.ErrUsed
+		return tx.insertRefreshToken(ctx, successor)
 	})
 	if err != nil {
-		return fmt.Errorf("use refresh token: %w", err)
+		return fmt.Errorf("rotate refresh token: %w", err)
 	}
 	return nil
 }
@@ -206,9 +250,21 @@ func (s *Store) TouchRefreshToken(ctx context.Context, id string, idleExpiresAt 
 	return nil
 }
 
-// RevokeRefreshTokenFamily deletes every token of the family.
-func (s *Store) RevokeRefreshTokenFamily(ctx context.Context, familyID string) error {
-	if _, err := s.exec(ctx, `DELETE FROM refresh_tokens WHERE family_id = ?`, familyID); err != nil {
+// RevokeRefreshTokenFamily marks the family's row revoked, with the later
+// of its end and until, and deletes the family's tokens, in one
+// transaction. The upsert takes the row's lock first, as lockFamily does.
+func (s *Store) RevokeRefreshTokenFamily(ctx context.Context, familyID string, until time.Time) error {
+	err := s.atomically(ctx, func(tx *Store) error {
+		if _, err := tx.exec(ctx, `INSERT INTO refresh_token_families (family_id, revoked, expires_at) VALUES (?, 1, ?)
+			ON CONFLICT (family_id) DO UPDATE SET revoked = 1, expires_at = CASE
+				WHEN excluded.expires_at > refresh_token_families.expires_at THEN excluded.expires_at
+				ELSE refresh_token_families.expires_at END`, familyID, endMillis(until)); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `DELETE FROM refresh_tokens WHERE family_id = ?`, familyID)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("revoke refresh token family: %w", err)
 	}
 	return nil
@@ -265,10 +321,12 @@ func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
 }
 
 // PurgeExpired deletes what ended before now, and failures and rate-limit
-// windows recorded before failuresBefore, in one transaction.
+// windows recorded before failuresBefore, in one transaction. Refresh
+// token families go first, as in every transaction that locks both a
+// family and its tokens, so that such transactions cannot deadlock.
 func (s *Store) PurgeExpired(ctx context.Context, now, failuresBefore time.Time) error {
 	err := s.atomically(ctx, func(tx *Store) error {
-		for _, table := range []string{"sessions", "authorization_codes", "refresh_tokens"} {
+		for _, table := range []string{"refresh_token_families", "sessions", "authorization_codes", "refresh_tokens"} {
 			if _, err := tx.exec(ctx, `DELETE FROM `+table+` WHERE expires_at < ?`, millis(now)); err != nil {
 				return err
 			}

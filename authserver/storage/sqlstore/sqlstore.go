@@ -8,11 +8,14 @@
 // level (read committed on PostgreSQL), which is enough for them: using an
 // authorization code or a refresh token is a conditional UPDATE, creating
 // an installation secret an INSERT that does nothing when another process
-// got there first, counting a hit one upsert. Atomically's functions, which
-// read and then write whatever their caller chooses, run one at a time,
-// across every process sharing the database: on SQLite because its
-// immediate transactions lock the database when they begin, on other
-// engines because each such transaction first runs the Dialect's Lock.
+// got there first, counting a hit one upsert, and storing or revoking the
+// refresh tokens of a family first locks the family's row (an upsert), so
+// that a token is never stored while its family is revoked. Atomically's
+// functions, which read and then write whatever their caller chooses, run
+// one at a time, across every process sharing the database: on SQLite
+// because its immediate transactions lock the database when they begin, on
+// other engines because each such transaction first runs the Dialect's
+// Lock.
 package sqlstore
 
 import (

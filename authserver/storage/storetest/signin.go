@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -117,13 +118,28 @@ func testRefreshTokens(t *testing.T, open func(t *testing.T) storage.Store) {
 	wantErr(t, err, storage.ErrNotFound, "RefreshToken of a missing token")
 
 	used := signinNow.Add(time.Hour)
-	must(t, s.UseRefreshToken(ctx, "r1", used), "UseRefreshToken")
-	wantErr(t, s.UseRefreshToken(ctx, "r1", used), storage.ErrUsed, "UseRefreshToken again")
-	wantErr(t, s.UseRefreshToken(ctx, "missing", used), storage.ErrNotFound, "UseRefreshToken of a missing token")
+	r2 := newRefreshToken("r2", "f1", "client1", "auth0|u1")
+	must(t, s.RotateRefreshToken(ctx, "r1", used, r2), "RotateRefreshToken")
+	got, err = s.RefreshToken(ctx, "r2")
+	must(t, err, "RefreshToken of the successor")
+	wantEqual(t, got, r2, "successor")
 	got, err = s.RefreshToken(ctx, "r1")
-	must(t, err, "RefreshToken after use")
+	must(t, err, "RefreshToken after rotation")
 	if !got.UsedAt.Equal(used) {
 		t.Errorf("UsedAt = %v, want %v", got.UsedAt, used)
+	}
+	for _, tc := range []struct {
+		what, id  string
+		successor *sessions.RefreshToken
+		want      error
+	}{
+		{"RotateRefreshToken again", "r1", newRefreshToken("r1-again", "f1", "client1", "auth0|u1"), storage.ErrUsed},
+		{"RotateRefreshToken of a missing token", "missing", newRefreshToken("r-missing", "f1", "client1", "auth0|u1"), storage.ErrNotFound},
+		{"RotateRefreshToken into another family", "r2", newRefreshToken("r-other", "f9", "client1", "auth0|u1"), storage.ErrNotFound},
+	} {
+		wantErr(t, s.RotateRefreshToken(ctx, tc.id, used, tc.successor), tc.want, tc.what)
+		_, err := s.RefreshToken(ctx, tc.successor.ID)
+		wantErr(t, err, storage.ErrNotFound, "the successor of a refused "+tc.what)
 	}
 
 	idle := signinNow.Add(48 * time.Hour)
@@ -135,16 +151,116 @@ func testRefreshTokens(t *testing.T, open func(t *testing.T) storage.Store) {
 	}
 	wantErr(t, s.TouchRefreshToken(ctx, "missing", idle), storage.ErrNotFound, "TouchRefreshToken of a missing token")
 
-	must(t, s.CreateRefreshToken(ctx, newRefreshToken("r2", "f1", "client1", "auth0|u1")), "CreateRefreshToken r2")
 	must(t, s.CreateRefreshToken(ctx, newRefreshToken("r3", "f2", "client1", "auth0|u1")), "CreateRefreshToken r3")
-	must(t, s.RevokeRefreshTokenFamily(ctx, "f1"), "RevokeRefreshTokenFamily")
-	must(t, s.RevokeRefreshTokenFamily(ctx, "unknown"), "RevokeRefreshTokenFamily of an unknown family")
+	must(t, s.RevokeRefreshTokenFamily(ctx, "f1", r1.ExpiresAt), "RevokeRefreshTokenFamily")
+	must(t, s.RevokeRefreshTokenFamily(ctx, "unknown", r1.ExpiresAt), "RevokeRefreshTokenFamily of an unknown family")
 	for _, id := range []string{"r1", "r2"} {
 		_, err := s.RefreshToken(ctx, id)
 		wantErr(t, err, storage.ErrNotFound, "RefreshToken of a revoked family's "+id)
 	}
 	_, err = s.RefreshToken(ctx, "r3")
 	must(t, err, "RefreshToken of another family")
+}
+
+// A revoked family stays revoked: no token of it is stored afterwards,
+// whether it had tokens or not yet (a replayed code revokes the family
+// that its first exchange may still be storing), until PurgeExpired
+// forgets the revocation once its end has passed.
+func testRevokedFamilies(t *testing.T, open func(t *testing.T) storage.Store) {
+	ctx := t.Context()
+	s := open(t)
+	end := signinNow.Add(30 * 24 * time.Hour)
+	must(t, s.CreateRefreshToken(ctx, newRefreshToken("r1", "f1", "client1", "auth0|u1")), "CreateRefreshToken")
+	must(t, s.RevokeRefreshTokenFamily(ctx, "f1", end), "RevokeRefreshTokenFamily")
+	wantErr(t, s.CreateRefreshToken(ctx, newRefreshToken("r2", "f1", "client1", "auth0|u1")), storage.ErrRevoked, "CreateRefreshToken in a revoked family")
+	wantErr(t, s.RotateRefreshToken(ctx, "r1", signinNow, newRefreshToken("r2", "f1", "client1", "auth0|u1")), storage.ErrRevoked, "RotateRefreshToken in a revoked family")
+	must(t, s.RevokeRefreshTokenFamily(ctx, "f-code", end), "RevokeRefreshTokenFamily before its first token")
+	wantErr(t, s.CreateRefreshToken(ctx, newRefreshToken("r3", "f-code", "client1", "auth0|u1")), storage.ErrRevoked, "CreateRefreshToken after the family was revoked")
+	// Revoked again with a later end, f1 keeps that end; without an end,
+	// a revocation is kept for ever.
+	must(t, s.RevokeRefreshTokenFamily(ctx, "f1", end.Add(time.Hour)), "RevokeRefreshTokenFamily again")
+	must(t, s.RevokeRefreshTokenFamily(ctx, "f1", end.Add(-time.Hour)), "RevokeRefreshTokenFamily again, with an earlier end")
+	must(t, s.RevokeRefreshTokenFamily(ctx, "f-endless", time.Time{}), "RevokeRefreshTokenFamily without an end")
+
+	stillRevoked := func(family, what string) {
+		t.Helper()
+		wantErr(t, s.CreateRefreshToken(ctx, newRefreshToken("r-"+family, family, "client1", "auth0|u1")), storage.ErrRevoked, what)
+	}
+	must(t, s.PurgeExpired(ctx, end, signinNow), "PurgeExpired at the end")
+	stillRevoked("f-code", "a revocation purged at its end")
+	must(t, s.PurgeExpired(ctx, end.Add(time.Minute), signinNow), "PurgeExpired after the end")
+	must(t, s.CreateRefreshToken(ctx, newRefreshToken("r4", "f-code", "client1", "auth0|u1")), "CreateRefreshToken once the revocation is purged")
+	stillRevoked("f1", "a revocation purged before its later end")
+	stillRevoked("f-endless", "a revocation without an end purged")
+}
+
+// However the calls interleave, a family revoked while a token of it is
+// being stored (a rotation, or the first token of a code exchange) keeps
+// no token, and every call fails only as the contract says.
+func testRevokeRaces(t *testing.T, open func(t *testing.T) storage.Store) {
+	ctx := t.Context()
+	s := open(t)
+	const rounds = 30
+	until := signinNow.Add(30 * 24 * time.Hour)
+	token := func(id, family string) *sessions.RefreshToken {
+		return newRefreshToken(id, family, "client1", "auth0|u1")
+	}
+	race := func(fns ...func() error) []error {
+		errs := make([]error, len(fns))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, fn := range fns {
+			wg.Go(func() {
+				<-start
+				errs[i] = fn()
+			})
+		}
+		close(start)
+		wg.Wait()
+		return errs
+	}
+	wantGone := func(round int, ids ...string) {
+		t.Helper()
+		for _, id := range ids {
+			if _, err := s.RefreshToken(ctx, id); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("round %d: token %s of a revoked family: %v, want storage.ErrNotFound", round, id, err)
+			}
+		}
+	}
+	for round := range rounds {
+		// Two uses of one token at once, as the token endpoint makes
+		// them: the loser revokes the family.
+		family, first := fmt.Sprintf("rot%d", round), fmt.Sprintf("rot%d-0", round)
+		must(t, s.CreateRefreshToken(ctx, token(first, family)), "CreateRefreshToken")
+		use := func(successor string) func() error {
+			return func() error {
+				err := s.RotateRefreshToken(ctx, first, signinNow, token(successor, family))
+				if errors.Is(err, storage.ErrUsed) {
+					return s.RevokeRefreshTokenFamily(ctx, family, until)
+				}
+				return err
+			}
+		}
+		for _, err := range race(use(first+"a"), use(first+"b")) {
+			if err != nil && !errors.Is(err, storage.ErrRevoked) && !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("round %d: a rotation racing a revocation failed with %v", round, err)
+			}
+		}
+		wantGone(round, first, first+"a", first+"b")
+
+		// A code exchange storing its first token while a replay of the
+		// code revokes the family.
+		family, first = fmt.Sprintf("code%d", round), fmt.Sprintf("code%d-0", round)
+		errs := race(
+			func() error { return s.CreateRefreshToken(ctx, token(first, family)) },
+			func() error { return s.RevokeRefreshTokenFamily(ctx, family, until) },
+		)
+		if err := errs[0]; err != nil && !errors.Is(err, storage.ErrRevoked) {
+			t.Fatalf("round %d: storing a token racing its family's revocation failed with %v", round, err)
+		}
+		must(t, errs[1], "RevokeRefreshTokenFamily")
+		wantGone(round, first)
+	}
 }
 
 func testConsents(t *testing.T, open func(t *testing.T) storage.Store) {

@@ -73,6 +73,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Sessions", testSessions},
 		{"AuthorizationCodes", testAuthorizationCodes},
 		{"RefreshTokens", testRefreshTokens},
+		{"RevokedFamilies", testRevokedFamilies},
+		{"RevokeRaces", testRevokeRaces},
 		{"Consents", testConsents},
 		{"LoginFailures", testLoginFailures},
 		{"PurgeExpired", testPurgeExpired},
