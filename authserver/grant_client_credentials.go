@@ -80,16 +80,17 @@ func (s *Server) clientCredentials(ctx context.Context, c *clients.Client, req t
 	if err != nil {
 		return nil, err
 	}
-	if ce := s.logger.Check(zapcore.InfoLevel, "issued access token"); ce != nil {
-		ce.Write(zap.String("client_id", c.ClientID), zap.String("audience", api.Identifier),
-			zap.String("grant_type", clients.GrantClientCredentials), zap.String("kid", signer.KID), zap.String("jti", jti))
-	}
-	return &tokenResponse{
+	resp := &tokenResponse{
 		AccessToken: token,
 		TokenType:   "Bearer",
 		ExpiresIn:   api.TokenLifetime,
 		Scope:       strings.Join(scopes, " "),
-	}, nil
+	}
+	if s.logger.Core().Enabled(zapcore.InfoLevel) {
+		resp.logged = []zap.Field{zap.String("client_id", c.ClientID), zap.String("audience", api.Identifier),
+			zap.String("grant_type", clients.GrantClientCredentials), zap.String("kid", signer.KID), zap.String("jti", jti)}
+	}
+	return resp, nil
 }
 
 // binding returns the certificate thumbprint to bind the token to: the

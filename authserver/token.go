@@ -31,6 +31,10 @@ type tokenResponse struct {
 	IDToken string `json:"id_token,omitempty"`
 	// RefreshToken is issued when offline_access is granted.
 	RefreshToken string `json:"refresh_token,omitempty"`
+
+	// logged describes the issued tokens for the "issued access token"
+	// line, written only once the whole request has succeeded.
+	logged []zap.Field
 }
 
 // tokenRequest holds the parameters of a token request, each present at
@@ -51,6 +55,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		}
 		writeError(w, err)
 		return
+	}
+	if c := s.logger.Check(zapcore.InfoLevel, "issued access token"); c != nil {
+		c.Write(resp.logged...)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

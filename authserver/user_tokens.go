@@ -176,9 +176,9 @@ func (s *Server) issue(g *userGrant, grantType, thumbprint string) (*tokenRespon
 			return nil, err
 		}
 	}
-	if ce := s.logger.Check(zapcore.InfoLevel, "issued access token"); ce != nil {
-		ce.Write(zap.String("client_id", g.client.ClientID), zap.String("user_id", g.user.UserID), zap.Strings("audience", aud),
-			zap.String("grant_type", grantType), zap.String("kid", signer.KID), zap.String("jti", jti), zap.Bool("id_token", openid))
+	if s.logger.Core().Enabled(zapcore.InfoLevel) {
+		resp.logged = []zap.Field{zap.String("client_id", g.client.ClientID), zap.String("user_id", g.user.UserID), zap.Strings("audience", aud),
+			zap.String("grant_type", grantType), zap.String("kid", signer.KID), zap.String("jti", jti), zap.Bool("id_token", openid)}
 	}
 	return resp, nil
 }
