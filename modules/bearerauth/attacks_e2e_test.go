@@ -1,8 +1,14 @@
 package bearerauth_test
 
 import (
+	"crypto"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -101,4 +107,41 @@ func TestAttacks(t *testing.T) {
 		wantAllowed(t, e.request(t, "GET", e.partnerURL+"/orders", bearer(sign(t, jwa.RS256, &remoteKey, map[string]any{"kid": remoteKID, "typ": "JWT"}, claims))))
 	})
 
+	// RFC 7515 section 4.1.11: a token whose crit names an extension the
+	// edge does not understand (it understands none) is refused, and so is
+	// a malformed crit; both are signed with the trusted issuer's key.
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, extra, want string }{
+		{"crit naming an extension", `"crit":["urn:example:restricted-use"],"urn:example:restricted-use":true`, "critical extensions that are not supported"},
+		{"crit naming an absent extension", `"crit":["urn:example:restricted-use"]`, "malformed crit"},
+		{"an empty crit", `"crit":[]`, "malformed crit"},
+		{"crit that is not a list", `"crit":"urn:example:restricted-use","urn:example:restricted-use":true`, "malformed crit"},
+		{"crit naming a standard header", `"crit":["kid"]`, "malformed crit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := signRS256(t, &remoteKey, fmt.Sprintf(`{"alg":"RS256","kid":%q,"typ":"JWT",%s}`, remoteKID, tc.extra), string(payload))
+			wantDenied(t, e.request(t, "GET", e.partnerURL+"/orders", bearer(tok)), http.StatusUnauthorized, invalidToken(partnerAPI), tc.want)
+		})
+	}
+	t.Run("an unknown header member outside crit, as a control", func(t *testing.T) {
+		tok := signRS256(t, &remoteKey, fmt.Sprintf(`{"alg":"RS256","kid":%q,"typ":"JWT","urn:example:restricted-use":true}`, remoteKID), string(payload))
+		wantAllowed(t, e.request(t, "GET", e.partnerURL+"/orders", bearer(tok)))
+	})
+}
+
+// signRS256 signs the JSON texts header and payload as they are, so that
+// the header may hold what the jws package would refuse to write.
+func signRS256(t *testing.T, key *rsa.PrivateKey, header, payload string) string {
+	t.Helper()
+	b64 := base64.RawURLEncoding.EncodeToString
+	input := b64([]byte(header)) + "." + b64([]byte(payload))
+	sum := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return input + "." + b64(sig)
 }
