@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -30,16 +29,8 @@ func TestAttacks(t *testing.T) {
 	good := e.embedded.token(t, worker, ordersAPI, "read:orders")
 	wantAllowed(t, e.request(t, "GET", e.ordersURL+"/orders", bearer(good)))
 
-	// HTTP/1.1, where the request goes out whatever its size (Go's HTTP/2
-	// client refuses to send headers over the server's advertised limit).
-	h1 := &http.Client{Timeout: 30 * time.Second, Transport: func() http.RoundTripper {
-		tr := e.caddy.Client.Transport.(*http.Transport).Clone()
-		tr.ForceAttemptHTTP2 = false
-		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-		tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
-		return tr
-	}()}
-	// h1 sends a GET of the orders site with header.
+	// h1 sends a GET of the orders site with header over HTTP/1.1, where
+	// the request goes out whatever its size.
 	get := func(t *testing.T, header http.Header) answer {
 		t.Helper()
 		req, err := http.NewRequestWithContext(t.Context(), "GET", e.ordersURL+"/orders", nil)
@@ -47,7 +38,7 @@ func TestAttacks(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header = header
-		resp, err := h1.Do(req)
+		resp, err := e.h1.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

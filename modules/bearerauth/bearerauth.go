@@ -23,6 +23,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
 	"github.com/portcullis-gw/portcullis/authz"
 	"github.com/portcullis-gw/portcullis/clientcert"
+	"github.com/portcullis-gw/portcullis/internal/hopbyhop"
 	"github.com/portcullis-gw/portcullis/modules/portcullis"
 	"github.com/portcullis-gw/portcullis/remoteissuer"
 )
@@ -45,7 +46,9 @@ const (
 
 // Handler verifies bearer tokens and enforces the policy.
 //
-// Upstream headers on an allowed request (inbound copies deleted first):
+// Upstream headers on an allowed request (inbound copies deleted first,
+// and their names taken out of the client's Connection header, so that no
+// proxy drops them as hop-by-hop):
 //
 //	X-Portcullis-Subject      the token's sub
 //	X-Portcullis-Client-Id    its client_id (RFC 9068) or azp (Auth0)
@@ -297,6 +300,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	r.Header.Set(IdentityHeaderPrefix+"Scope", scope)
 	r.Header.Set(IdentityHeaderPrefix+"Issuer", t.Issuer)
 	r.Header.Set(IdentityHeaderPrefix+"Decision-Id", id)
+	// Headers named in Connection would be dropped by reverse_proxy.
+	hopbyhop.Protect(r.Header, func(name string) bool { return isIdentityHeader(name) || addsHeader(d.Headers, name) })
 	if h.StripAuthorization {
 		r.Header.Del("Authorization")
 	}
@@ -317,6 +322,17 @@ func isIdentityHeader(name string) bool {
 		return r
 	}, name[:len(IdentityHeaderPrefix)])
 	return strings.EqualFold(folded, IdentityHeaderPrefix)
+}
+
+// addsHeader reports whether a decision's headers include name, in any
+// letter case.
+func addsHeader(headers map[string]string, name string) bool {
+	for added := range headers {
+		if strings.EqualFold(added, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // refusal is why a request has no acceptable token: cause labels metrics,
