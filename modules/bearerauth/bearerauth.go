@@ -46,6 +46,14 @@ const (
 
 // Handler verifies bearer tokens and enforces the policy.
 //
+// Requests an upstream could read otherwise than the rules do are refused
+// before the token is read: 501 for a method with lower-case letters,
+// CONNECT (but a WebSocket over HTTP/2 or HTTP/3, a GET to the rules) and
+// TRACE; 400 for a path with empty, . or .. segments (plain or
+// percent-encoded), ;, \, control characters, a segment ending in a dot or
+// a space, an escaped percent-encoding (%25 and two hex digits) or a raw #,
+// or a target that is no path (but * for OPTIONS).
+//
 // Upstream headers on an allowed request (inbound copies deleted first,
 // and their names taken out of the client's Connection header, so that no
 // proxy drops them as hop-by-hop):
@@ -168,6 +176,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}
+	for i := range h.Rules {
+		if err := h.Rules[i].provision(ctx); err != nil {
+			return fmt.Errorf("bearer_auth: rule %s %s: %w", h.Rules[i].Method, h.Rules[i].Path, err)
+		}
+	}
 	if err := h.provisionIssuers(ctx); err != nil {
 		return err
 	}
@@ -248,17 +261,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	method, err := ruleMethod(r)
+	if err != nil {
+		repl.Set("http.auth.bearer.reason", "method not implemented")
+		return caddyhttp.Error(http.StatusNotImplemented, err)
+	}
+	if err := checkPath(r); err != nil {
+		repl.Set("http.auth.bearer.reason", "ambiguous path")
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
 	v, err := h.authenticate(r)
 	if err != nil {
 		return h.unauthorized(w, repl, err)
 	}
 
-	path := cleanPath(r.URL.Path)
 	in := &authz.Input{
-		Request: authz.Request{Method: r.Method, Path: path, Host: r.Host, Header: r.Header, RawQuery: r.URL.RawQuery},
+		Request: authz.Request{Method: method, Path: r.URL.Path, Host: r.Host, Header: r.Header, RawQuery: r.URL.RawQuery},
 		Token:   v.token,
 	}
-	in.Route.RequiredScopes, in.Route.RequiredPermissions = requirements(h.Rules, r.Method, path)
+	in.Route.RequiredScopes, in.Route.RequiredPermissions = requirements(h.Rules, asMethod(r, method))
 	if in.ClientCert, err = h.clientCert(r); err != nil {
 		h.metrics.verifyFailed.WithLabelValues("client_certificate").Inc()
 		return caddyhttp.Error(http.StatusBadRequest, err)
@@ -306,6 +327,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		r.Header.Del("Authorization")
 	}
 	return next.ServeHTTP(w, r)
+}
+
+// asMethod is r, or a shallow copy of it with method as its method for
+// Caddy's method matcher.
+func asMethod(r *http.Request, method string) *http.Request {
+	if r.Method == method {
+		return r
+	}
+	c := new(http.Request)
+	*c = *r
+	c.Method = method
+	return c
 }
 
 // isIdentityHeader reports whether an inbound header could pass for one of

@@ -50,10 +50,10 @@ const (
 )
 
 // edge is a running Caddy with the embedded authorization server, three
-// bearer_auth sites (embedded issuer plain and authz dialects, a remote
-// issuer) and one with a policy directory, the echo upstream and a
-// metrics endpoint; beside it runs a second authorization server, the
-// remote issuer.
+// bearer_auth sites (embedded issuer plain and authz dialects, over
+// HTTP/1.1, HTTP/2 and, for the first, HTTP/3; a remote issuer) and one
+// with a policy directory, the echo upstream and a metrics endpoint;
+// beside it runs a second authorization server, the remote issuer.
 type edge struct {
 	dir   string
 	caddy *testenv.Caddy
@@ -86,9 +86,15 @@ func (e *edge) caddyfile(policyDir string) string {
 	rules := `
 		scopes GET /orders* read:orders
 		scopes POST /orders* create:orders
-		permissions DELETE /orders/* delete:orders`
+		permissions DELETE /orders/* delete:orders
+		scopes * /admin admin:orders`
+	// The orders site also speaks HTTP/3, for WebSockets over extended
+	// CONNECT.
 	return fmt.Sprintf(`{
-%[1]s	log {
+%[1]s	servers :%[7]d {
+		protocols h1 h2 h3
+	}
+	log {
 		output file %[2]s
 		format json
 		level DEBUG
