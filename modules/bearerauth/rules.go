@@ -50,6 +50,9 @@ func (r *Rule) validate() error {
 	if !strings.HasPrefix(r.Path, "/") && !strings.HasPrefix(r.Path, "*") {
 		return fmt.Errorf("rule path %q must start with / or *", r.Path)
 	}
+	if strings.Contains(r.Path, "//") {
+		return fmt.Errorf("rule path %q would never match: bearer_auth refuses paths with empty segments", r.Path)
+	}
 	if _, err := path.Match(strings.ToLower(r.Path), "/"); err != nil {
 		return fmt.Errorf("rule path %q: %w", r.Path, err)
 	}

@@ -212,6 +212,7 @@ func TestRuleValidate(t *testing.T) {
 		{Method: "TRACE", Path: "/a", Scopes: []string{"x"}},
 		{Method: "GET", Path: "a", Scopes: []string{"x"}},
 		{Method: "GET", Path: "/a[", Scopes: []string{"x"}},
+		{Method: "GET", Path: "//a*", Scopes: []string{"x"}},
 		{Method: "GET", Path: "/a"},
 	} {
 		if err := r.validate(); err == nil {
