@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -224,4 +225,112 @@ func TestSubjectType(t *testing.T) {
 			t.Errorf("is_m2m %v: subject_type %q, %v; want %q", tc.m2m, d.Reason, err, tc.want)
 		}
 	}
+}
+
+// memoKeyExclusions are the fields of Input, by path, that memo keys leave
+// out, each with the reason it is safe.
+var memoKeyExclusions = map[string]string{
+	"Request.Header": "a policy that reads input.request.headers is never memoized: Load gives it no memo",
+}
+
+// TestMemoKeyCoversEveryInputField: for every field of Input, at any depth,
+// two inputs that differ only in it must have different memo keys (for a
+// policy that reads all a memoized policy may: everything but the
+// headers), unless memoKeyExclusions says why not. A field added to Input
+// and forgotten in the key would let one input's remembered decision answer
+// another.
+func TestMemoKeyCoversEveryInputField(t *testing.T) {
+	full := Input{
+		Request: Request{Method: "GET", Path: "/orders", Host: "api", Header: http.Header{"X-Trace": {"1"}}, RawQuery: "q=a"},
+		Token: &Token{Subject: "c1@clients", ClientID: "c1", Issuer: "https://auth/", Scopes: []string{"read"}, Permissions: []string{"delete"},
+			CertThumbprint: "thumb", IsM2M: true, LocalIssuer: true},
+		Route:       Route{RequiredScopes: []string{"read"}, RequiredPermissions: []string{"delete"}},
+		ClientGrant: &Grant{ID: "cgr", ClientID: "c1", Audience: "api", Scopes: []string{"read"}, AllowAllScopes: true},
+		ClientCert: &ClientCert{Verified: true, Fingerprint: "f1", Thumbprint: "t1", Subject: "CN=c1", DNSNames: []string{"c1.example"},
+			URIs: []string{"spiffe://c1"}, NotAfter: 1},
+	}
+	uses := inputUse{query: true}
+	key := full.memoKey(uses)
+	fields := map[string]bool{}
+	forEachVariant(t, reflect.ValueOf(full), "", func(path string, variant reflect.Value) {
+		fields[path] = true
+		if _, ok := memoKeyExclusions[path]; ok {
+			return
+		}
+		in := variant.Interface().(Input)
+		if in.memoKey(uses) == key {
+			t.Errorf("inputs differing only in %s share a memo key", path)
+		}
+	})
+	for path := range memoKeyExclusions {
+		if !fields[path] {
+			t.Errorf("memoKeyExclusions names %s, which Input does not have", path)
+		}
+	}
+	if len(fields) < 25 {
+		t.Fatalf("only %d fields walked: %v", len(fields), fields)
+	}
+}
+
+// forEachVariant calls fn, for each exported field of the struct v at any
+// depth (through pointers to structs, and for such a pointer itself, nil),
+// with a copy of v in which only that field differs. Structs on the way
+// are copied and pointers to them point to copies; everything else is
+// shared with v.
+func forEachVariant(t *testing.T, v reflect.Value, prefix string, fn func(path string, variant reflect.Value)) {
+	t.Helper()
+	with := func(i int, field reflect.Value) reflect.Value {
+		c := reflect.New(v.Type()).Elem()
+		c.Set(v)
+		c.Field(i).Set(field)
+		return c
+	}
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		path, fv := prefix+f.Name, v.Field(i)
+		switch {
+		case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct:
+			if fv.IsNil() {
+				t.Fatalf("%s is nil: set it so its fields are walked", path)
+			}
+			fn(path, with(i, reflect.Zero(f.Type)))
+			forEachVariant(t, fv.Elem(), path+".", func(p string, inner reflect.Value) {
+				ptr := reflect.New(inner.Type())
+				ptr.Elem().Set(inner)
+				fn(p, with(i, ptr))
+			})
+		case f.Type.Kind() == reflect.Struct:
+			forEachVariant(t, fv, path+".", func(p string, inner reflect.Value) { fn(p, with(i, inner)) })
+		default:
+			fn(path, with(i, changed(t, path, fv)))
+		}
+	}
+}
+
+// changed returns a value of v's type that differs from v.
+func changed(t *testing.T, path string, v reflect.Value) reflect.Value {
+	t.Helper()
+	out := reflect.New(v.Type()).Elem()
+	switch {
+	case v.Kind() == reflect.String:
+		out.SetString(v.String() + "'")
+	case v.Kind() == reflect.Bool:
+		out.SetBool(!v.Bool())
+	case v.CanInt():
+		out.SetInt(v.Int() + 1)
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		out.Set(reflect.Append(reflect.AppendSlice(reflect.MakeSlice(v.Type(), 0, v.Len()+1), v), reflect.ValueOf("another")))
+	case v.Type() == reflect.TypeFor[http.Header]():
+		h := http.Header{"X-Another": {"1"}}
+		for k, vs := range v.Interface().(http.Header) {
+			h[k] = vs
+		}
+		out.Set(reflect.ValueOf(h))
+	default:
+		t.Fatalf("%s is a %s, which this test cannot change yet: teach changed how", path, v.Type())
+	}
+	return out
 }

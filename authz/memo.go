@@ -16,10 +16,11 @@ const MemoSize = 10000
 // nothing.
 type memo = bounded.Map[memoKey, Decision]
 
-// memoKey is everything of an Input such a policy can read. The token is
-// identified by its pointer: a *Token is built once per verified token and
-// never changes. Lists are length-prefixed so that no two inputs share a
-// key.
+// memoKey is everything of an Input such a policy can read: every field
+// but Request.Header (TestMemoKeyCoversEveryInputField checks that a field
+// added to Input is added here too). The token is identified by its
+// pointer: a *Token is built once per verified token and never changes.
+// Lists are length-prefixed so that no two inputs share a key.
 type memoKey struct {
 	token                        *Token
 	method, path, host, rawQuery string
@@ -43,7 +44,7 @@ func (in *Input) memoKey(uses inputUse) memoKey {
 	}
 	if c := in.ClientCert; c != nil {
 		b.Reset()
-		list(&b, []string{strconv.FormatBool(c.Verified), c.Fingerprint, c.Subject, strconv.FormatInt(c.NotAfter, 10)})
+		list(&b, []string{strconv.FormatBool(c.Verified), c.Fingerprint, c.Thumbprint, c.Subject, strconv.FormatInt(c.NotAfter, 10)})
 		list(&b, c.DNSNames)
 		list(&b, c.URIs)
 		k.cert = b.String()

@@ -7,7 +7,10 @@ package portcullis.authz
 
 # Machine-to-machine tokens of the embedded authorization server must still
 # be backed by a client grant, read live: deleting the grant, or removing a
-# scope from it, denies tokens issued before.
+# scope from it, denies tokens issued before. The grant's scopes cover the
+# route's permissions too: the permissions of such a token are the scopes
+# its grant allowed when it was issued (as with Auth0's RBAC for client
+# credentials).
 grant_checked if {
 	input.token.is_m2m
 	input.token.local_issuer
@@ -27,10 +30,11 @@ decision := {
 } else := deny("client grant no longer covers the route", {
 	"error": "insufficient_scope",
 	"scope": lacking(input.route.required_scopes, input.client_grant.scopes),
+	"permissions": lacking(input.route.required_permissions, input.client_grant.scopes),
 }) if {
 	grant_checked
-	some s in input.route.required_scopes
-	not s in input.client_grant.scopes
+	some n in array.concat(input.route.required_scopes, input.route.required_permissions)
+	not n in input.client_grant.scopes
 } else := deny("insufficient scope", {
 	"error": "insufficient_scope",
 	"scope": lacking(input.route.required_scopes, input.token.scopes),

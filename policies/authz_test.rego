@@ -81,6 +81,45 @@ test_m2m_grant_that_lost_the_scope if {
 	d.scope == "read:orders"
 }
 
+test_m2m_grant_that_lost_a_permission if {
+	inp := object.union(m2m, {
+		"token": object.union(m2m.token, {"permissions": ["read:orders", "delete:orders"]}),
+		"client_grant": grant(["read:orders"]),
+		"route": {"required_scopes": [], "required_permissions": ["delete:orders"]},
+	})
+	d := authz.decision with input as inp
+	not d.allow
+	d.status == 403
+	d.reason == "client grant no longer covers the route"
+	d.error == "insufficient_scope"
+	d.permissions == "delete:orders"
+	d.scope == ""
+}
+
+test_m2m_grant_covering_a_permission if {
+	inp := object.union(m2m, {
+		"token": object.union(m2m.token, {"permissions": ["delete:orders"]}),
+		"client_grant": grant(["delete:orders"]),
+		"route": {"required_scopes": [], "required_permissions": ["delete:orders"]},
+	})
+	authz.decision.allow with input as inp
+}
+
+test_m2m_grant_does_not_replace_token_permissions if {
+	inp := object.union(m2m, {
+		"client_grant": grant(["read:orders", "refund:orders"]),
+		"route": {"required_scopes": [], "required_permissions": ["refund:orders"]},
+	})
+	d := authz.decision with input as inp
+	not d.allow
+	d.reason == "insufficient permissions"
+}
+
+test_user_token_permissions_are_not_grant_checked if {
+	inp := object.union(base, {"route": {"required_scopes": [], "required_permissions": ["delete:orders"]}})
+	authz.decision.allow with input as inp
+}
+
 test_m2m_grant_does_not_replace_token_scopes if {
 	inp := object.union(m2m, {
 		"client_grant": grant(["read:orders", "ship:orders"]),

@@ -333,6 +333,49 @@ func TestVerifyRefuses(t *testing.T) {
 	}
 }
 
+// TestVerifyRefusesCriticalHeaders: RFC 7515 section 4.1.11 makes a JWS
+// invalid when its crit lists an extension the recipient does not
+// understand, and Verify understands none; a malformed crit is refused too.
+func TestVerifyRefusesCriticalHeaders(t *testing.T) {
+	rs := signer(t, jwa.RS256)
+	payload := fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","aud":%q,"iat":%d,"exp":%d}`, issuer, audience, now.Unix(), now.Add(time.Hour).Unix())
+	const unsupported, malformed = "critical extensions that are not supported", "malformed crit"
+	for _, tc := range []struct {
+		name, extra, want string // extra members of the header
+	}{
+		{"no crit, as a control", `"urn:example:restricted-use":true`, ""},
+		{"an extension", `"crit":["urn:example:restricted-use"],"urn:example:restricted-use":true`, unsupported},
+		{"two extensions", `"crit":["urn:example:a","urn:example:b"],"urn:example:a":1,"urn:example:b":2`, unsupported},
+		{"b64 (RFC 7797)", `"crit":["b64"],"b64":true`, unsupported},
+		{"an extension absent from the header", `"crit":["urn:example:restricted-use"]`, malformed},
+		{"an empty list", `"crit":[]`, malformed},
+		{"null", `"crit":null`, malformed},
+		{"a string", `"crit":"urn:example:restricted-use","urn:example:restricted-use":true`, malformed},
+		{"an object", `"crit":{"urn:example:restricted-use":true}`, malformed},
+		{"a number in the list", `"crit":[1]`, malformed},
+		{"a name twice", `"crit":["urn:example:a","urn:example:a"],"urn:example:a":1`, malformed},
+		{"alg", `"crit":["alg"]`, malformed},
+		{"kid", `"crit":["kid"]`, malformed},
+		{"x5t#S256", `"crit":["x5t#S256"],"x5t#S256":"abc"`, malformed},
+		{"crit itself", `"crit":["crit"]`, malformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			token := signRS256(t, rs, fmt.Sprintf(`{"alg":"RS256","kid":%q,"typ":"JWT",%s}`, rs.KID, tc.extra), payload)
+			_, err := verifier(now).Verify(t.Context(), token, audience)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			var bad *Error
+			if !errors.As(err, &bad) || bad.Cause != CauseHeader || !strings.Contains(bad.Description, tc.want) {
+				t.Fatalf("error = %v, want a header refusal containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestVerifyAcceptsAnyPublishedKey(t *testing.T) {
 	// A token signed by a key that is published but not current (next,
 	// as after a rotation) verifies.

@@ -123,7 +123,7 @@ func invalid(cause Cause, description string) error {
 
 // Verify checks the token's size and form (compact serialization, each
 // segment canonical base64url, no JSON object with a member twice), header
-// (allowed alg, kid, typ), signature, issuer, that audience is among its
+// (allowed alg, kid, typ, no crit: no extension is understood), signature, issuer, that audience is among its
 // audiences, and its exp/nbf/iat against the clock; RFC 9068 tokens (typ at+jwt) must also carry
 // client_id and jti. Errors wrap ErrInvalidToken and say what failed, in
 // words fit for an error_description.
@@ -142,6 +142,10 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 	}
 	if hasDuplicateMembers(rawPayload) {
 		return nil, invalid(CauseClaims, "token claims have duplicate members")
+	}
+	// jwx ignores crit; RFC 7515 makes it the recipient's to honour.
+	if err := checkCritical(rawHeader); err != nil {
+		return nil, err
 	}
 	msg, err := jws.ParseString(token)
 	if err != nil {
@@ -225,6 +229,38 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 		return nil, invalid(CauseClaims, "RFC 9068 token lacks sub, client_id or jti")
 	}
 	return c, nil
+}
+
+// standardHeaders are the header parameters RFC 7515 section 4.1 defines
+// for JWS, which a crit list must never name.
+var standardHeaders = []string{"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit"}
+
+// checkCritical applies RFC 7515 section 4.1.11 to a JOSE header: a JWS
+// whose crit lists an extension the recipient does not understand is
+// invalid, and Verify understands none, so any crit is refused. The
+// description tells a well-formed crit (a non-empty list of distinct
+// extension names, each a member of the header) from a malformed one.
+func checkCritical(rawHeader []byte) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(rawHeader, &members); err != nil {
+		return invalid(CauseMalformed, "malformed token")
+	}
+	raw, ok := members["crit"]
+	if !ok {
+		return nil
+	}
+	malformed := invalid(CauseHeader, "token header has a malformed crit")
+	var names []string
+	if err := json.Unmarshal(raw, &names); err != nil || len(names) == 0 {
+		return malformed
+	}
+	for i, name := range names {
+		_, present := members[name]
+		if !present || slices.Contains(standardHeaders, name) || slices.Contains(names[:i], name) {
+			return malformed
+		}
+	}
+	return invalid(CauseHeader, "token header lists critical extensions that are not supported")
 }
 
 // compactSegments decodes the header and payload of a JWS in compact

@@ -1,8 +1,13 @@
 package bearerauth_test
 
 import (
+	"crypto"
+	"crypto/rand"
 	"crypto/rsa"
-	"crypto/tls"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -24,16 +29,8 @@ func TestAttacks(t *testing.T) {
 	good := e.embedded.token(t, worker, ordersAPI, "read:orders")
 	wantAllowed(t, e.request(t, "GET", e.ordersURL+"/orders", bearer(good)))
 
-	// HTTP/1.1, where the request goes out whatever its size (Go's HTTP/2
-	// client refuses to send headers over the server's advertised limit).
-	h1 := &http.Client{Timeout: 30 * time.Second, Transport: func() http.RoundTripper {
-		tr := e.caddy.Client.Transport.(*http.Transport).Clone()
-		tr.ForceAttemptHTTP2 = false
-		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-		tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
-		return tr
-	}()}
-	// h1 sends a GET of the orders site with header.
+	// h1 sends a GET of the orders site with header over HTTP/1.1, where
+	// the request goes out whatever its size.
 	get := func(t *testing.T, header http.Header) answer {
 		t.Helper()
 		req, err := http.NewRequestWithContext(t.Context(), "GET", e.ordersURL+"/orders", nil)
@@ -41,7 +38,7 @@ func TestAttacks(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header = header
-		resp, err := h1.Do(req)
+		resp, err := e.h1.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,4 +98,41 @@ func TestAttacks(t *testing.T) {
 		wantAllowed(t, e.request(t, "GET", e.partnerURL+"/orders", bearer(sign(t, jwa.RS256, &remoteKey, map[string]any{"kid": remoteKID, "typ": "JWT"}, claims))))
 	})
 
+	// RFC 7515 section 4.1.11: a token whose crit names an extension the
+	// edge does not understand (it understands none) is refused, and so is
+	// a malformed crit; both are signed with the trusted issuer's key.
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, extra, want string }{
+		{"crit naming an extension", `"crit":["urn:example:restricted-use"],"urn:example:restricted-use":true`, "critical extensions that are not supported"},
+		{"crit naming an absent extension", `"crit":["urn:example:restricted-use"]`, "malformed crit"},
+		{"an empty crit", `"crit":[]`, "malformed crit"},
+		{"crit that is not a list", `"crit":"urn:example:restricted-use","urn:example:restricted-use":true`, "malformed crit"},
+		{"crit naming a standard header", `"crit":["kid"]`, "malformed crit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := signRS256(t, &remoteKey, fmt.Sprintf(`{"alg":"RS256","kid":%q,"typ":"JWT",%s}`, remoteKID, tc.extra), string(payload))
+			wantDenied(t, e.request(t, "GET", e.partnerURL+"/orders", bearer(tok)), http.StatusUnauthorized, invalidToken(partnerAPI), tc.want)
+		})
+	}
+	t.Run("an unknown header member outside crit, as a control", func(t *testing.T) {
+		tok := signRS256(t, &remoteKey, fmt.Sprintf(`{"alg":"RS256","kid":%q,"typ":"JWT","urn:example:restricted-use":true}`, remoteKID), string(payload))
+		wantAllowed(t, e.request(t, "GET", e.partnerURL+"/orders", bearer(tok)))
+	})
+}
+
+// signRS256 signs the JSON texts header and payload as they are, so that
+// the header may hold what the jws package would refuse to write.
+func signRS256(t *testing.T, key *rsa.PrivateKey, header, payload string) string {
+	t.Helper()
+	b64 := base64.RawURLEncoding.EncodeToString
+	input := b64([]byte(header)) + "." + b64([]byte(payload))
+	sum := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return input + "." + b64(sig)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
 	"github.com/portcullis-gw/portcullis/authz"
 	"github.com/portcullis-gw/portcullis/clientcert"
+	"github.com/portcullis-gw/portcullis/internal/hopbyhop"
 	"github.com/portcullis-gw/portcullis/modules/portcullis"
 	"github.com/portcullis-gw/portcullis/remoteissuer"
 )
@@ -46,7 +47,17 @@ const (
 
 // Handler verifies bearer tokens and enforces the policy.
 //
-// Upstream headers on an allowed request (inbound copies deleted first):
+// Requests an upstream could read otherwise than the rules do are refused
+// before the token is read: 501 for a method with lower-case letters,
+// CONNECT (but a WebSocket over HTTP/2 or HTTP/3, a GET to the rules) and
+// TRACE; 400 for a path with empty, . or .. segments (plain or
+// percent-encoded), ;, \, control characters, a segment ending in a dot or
+// a space, an escaped percent-encoding (%25 and two hex digits) or a raw #,
+// or a target that is no path (but * for OPTIONS).
+//
+// Upstream headers on an allowed request (inbound copies deleted first,
+// and their names taken out of the client's Connection header, so that no
+// proxy drops them as hop-by-hop):
 //
 //	X-Portcullis-Subject      the token's sub
 //	X-Portcullis-Client-Id    its client_id (RFC 9068) or azp (Auth0)
@@ -167,6 +178,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}
+	for i := range h.Rules {
+		if err := h.Rules[i].provision(ctx); err != nil {
+			return fmt.Errorf("bearer_auth: rule %s %s: %w", h.Rules[i].Method, h.Rules[i].Path, err)
+		}
+	}
 	if err := h.provisionIssuers(ctx); err != nil {
 		return err
 	}
@@ -248,17 +264,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	method, err := ruleMethod(r)
+	if err != nil {
+		repl.Set("http.auth.bearer.reason", "method not implemented")
+		return caddyhttp.Error(http.StatusNotImplemented, err)
+	}
+	if err := checkPath(r); err != nil {
+		repl.Set("http.auth.bearer.reason", "ambiguous path")
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
 	v, err := h.guard.Authenticate(r)
 	if err != nil {
 		return h.refuse(w, repl, err)
 	}
 
-	path := cleanPath(r.URL.Path)
 	in := &authz.Input{
-		Request: authz.Request{Method: r.Method, Path: path, Host: r.Host, Header: r.Header, RawQuery: r.URL.RawQuery},
+		Request: authz.Request{Method: method, Path: r.URL.Path, Host: r.Host, Header: r.Header, RawQuery: r.URL.RawQuery},
 		Token:   v.token,
 	}
-	in.Route.RequiredScopes, in.Route.RequiredPermissions = requirements(h.Rules, r.Method, path)
+	in.Route.RequiredScopes, in.Route.RequiredPermissions = requirements(h.Rules, asMethod(r, method))
 	if in.ClientCert, err = h.clientCert(r); err != nil {
 		return h.refuse(w, repl, err)
 	}
@@ -296,10 +320,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	r.Header.Set(IdentityHeaderPrefix+"Scope", scope)
 	r.Header.Set(IdentityHeaderPrefix+"Issuer", t.Issuer)
 	r.Header.Set(IdentityHeaderPrefix+"Decision-Id", id)
+	// Headers named in Connection would be dropped by reverse_proxy.
+	hopbyhop.Protect(r.Header, func(name string) bool { return isIdentityHeader(name) || addsHeader(d.Headers, name) })
 	if h.StripAuthorization {
 		r.Header.Del("Authorization")
 	}
 	return next.ServeHTTP(w, r)
+}
+
+// asMethod is r, or a shallow copy of it with method as its method for
+// Caddy's method matcher.
+func asMethod(r *http.Request, method string) *http.Request {
+	if r.Method == method {
+		return r
+	}
+	c := new(http.Request)
+	*c = *r
+	c.Method = method
+	return c
 }
 
 // isIdentityHeader reports whether an inbound header could pass for one of
@@ -316,6 +354,17 @@ func isIdentityHeader(name string) bool {
 		return r
 	}, name[:len(IdentityHeaderPrefix)])
 	return strings.EqualFold(folded, IdentityHeaderPrefix)
+}
+
+// addsHeader reports whether a decision's headers include name, in any
+// letter case.
+func addsHeader(headers map[string]string, name string) bool {
+	for added := range headers {
+		if strings.EqualFold(added, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // verify returns the token verified, from the cache when it can: a cached

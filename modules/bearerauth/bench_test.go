@@ -67,7 +67,7 @@ func benchHandler(b *testing.B, cacheSize int) (*Handler, string) {
 	}
 	h := &Handler{
 		Audience:      audience,
-		Rules:         []Rule{{Method: "GET", Path: "/orders*", Scopes: []string{"read:orders"}}},
+		Rules:         provisioned(b, Rule{Method: "GET", Path: "/orders*", Scopes: []string{"read:orders"}}),
 		PolicyTimeout: caddy.Duration(DefaultPolicyTimeout),
 		Realm:         audience,
 		issuers: map[string]*issuer{issuerURL: {url: issuerURL, local: true,

@@ -33,7 +33,9 @@ func init() {
 //	}
 //
 // scopes, permissions and issuer may be repeated; any other option given
-// twice is an error.
+// twice is an error. A scopes or permissions line names one method (in any
+// letter case; GET covers HEAD too) or * for every method: repeat the line
+// for each method.
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	b := new(Handler)
 	h.Next() // consume directive name
@@ -67,6 +69,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 				r.Scopes = args[2:]
 			} else {
 				r.Permissions = args[2:]
+			}
+			if err := r.validate(); err != nil {
+				return nil, h.Errf("%s: %v", directive, err)
 			}
 			b.Rules = append(b.Rules, r)
 		case "issuer":

@@ -366,6 +366,19 @@ func (e *edge) testLiveGrants(t *testing.T) {
 			wantDenied(t, e.request(t, "GET", e.ordersURL+"/orders", bearer(tok)), http.StatusForbidden, insufficientScope(ordersAPI, tc.scope))
 		})
 	}
+	// An M2M token of an access_token_authz API carries its scopes as
+	// permissions too (as Auth0's RBAC does for client credentials): a
+	// permissions line is held to the live grant like a scopes line.
+	t.Run("delete:orders removed from the grant of a permissions route", func(t *testing.T) {
+		c := e.embedded.m2m(t, "grant-rbac-deleter", authzAPI, "read:orders", "delete:orders")
+		tok := e.embedded.token(t, c, authzAPI, "read:orders", "delete:orders")
+		wantAllowed(t, e.request(t, "DELETE", e.authzURL+"/orders/1", bearer(tok)))
+		wantAllowed(t, e.request(t, "DELETE", e.authzURL+"/orders/1", bearer(tok))) // now from the token cache
+		e.embedded.call(t, "PATCH", "client-grants/"+c.grantID, map[string]any{"scope": []string{"read:orders"}}, http.StatusOK)
+		wantDenied(t, e.request(t, "DELETE", e.authzURL+"/orders/1", bearer(tok)), http.StatusForbidden, insufficientScope(authzAPI, ""))
+		// What the grant still allows, the token still does.
+		wantAllowed(t, e.request(t, "GET", e.authzURL+"/orders/1", bearer(tok)))
+	})
 }
 
 func (e *edge) testPolicyDirectory(t *testing.T, token string) {

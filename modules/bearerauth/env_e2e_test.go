@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -49,13 +50,17 @@ const (
 )
 
 // edge is a running Caddy with the embedded authorization server, three
-// bearer_auth sites (embedded issuer plain and authz dialects, a remote
-// issuer) and one with a policy directory, the echo upstream and a
-// metrics endpoint; beside it runs a second authorization server, the
-// remote issuer.
+// bearer_auth sites (embedded issuer plain and authz dialects, over
+// HTTP/1.1, HTTP/2 and, for the first, HTTP/3; a remote issuer) and one
+// with a policy directory, the echo upstream and a metrics endpoint;
+// beside it runs a second authorization server, the remote issuer.
 type edge struct {
-	dir       string
-	caddy     *testenv.Caddy
+	dir   string
+	caddy *testenv.Caddy
+	// h1 speaks HTTP/1.1 only, where a request goes out as written (Go's
+	// HTTP/2 client refuses Connection headers and headers over the
+	// server's advertised limit).
+	h1        *http.Client
 	embedded  *authServer
 	remote    *remoteServer
 	policyDir string
@@ -81,9 +86,15 @@ func (e *edge) caddyfile(policyDir string) string {
 	rules := `
 		scopes GET /orders* read:orders
 		scopes POST /orders* create:orders
-		permissions DELETE /orders/* delete:orders`
+		permissions DELETE /orders/* delete:orders
+		scopes * /admin admin:orders`
+	// The orders site also speaks HTTP/3, for WebSockets over extended
+	// CONNECT.
 	return fmt.Sprintf(`{
-%[1]s	log {
+%[1]s	servers :%[7]d {
+		protocols h1 h2 h3
+	}
+	log {
 		output file %[2]s
 		format json
 		level DEBUG
@@ -223,6 +234,12 @@ func startEdge(t *testing.T) *edge {
 	issuer := fmt.Sprintf("https://localhost:%d/", e.ports.auth)
 	e.caddy = testenv.Start(t, e.dir, e.caddyfile(e.policyDir), issuer+".well-known/jwks.json", e.ordersURL, e.authzURL, e.partnerURL, e.policyURL, e.cgiURL)
 	e.embedded = newAuthServer(t, issuer, e.caddy.Client)
+	h1 := e.caddy.Client.Transport.(*http.Transport).Clone()
+	h1.ForceAttemptHTTP2 = false
+	h1.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	h1.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	t.Cleanup(h1.CloseIdleConnections)
+	e.h1 = &http.Client{Timeout: 30 * time.Second, Transport: h1}
 
 	scopes := []map[string]string{{"value": "read:orders"}, {"value": "create:orders"}, {"value": "delete:orders"}}
 	e.embedded.call(t, "POST", "resource-servers", map[string]any{
@@ -502,6 +519,17 @@ func (a answer) String() string {
 // authorization (none when empty) and extra headers.
 func (e *edge) request(t *testing.T, method, url, authorization string, extra ...string) answer {
 	t.Helper()
+	return e.send(t, e.caddy.Client, method, url, authorization, extra...)
+}
+
+// requestH1 is request over HTTP/1.1.
+func (e *edge) requestH1(t *testing.T, method, url, authorization string, extra ...string) answer {
+	t.Helper()
+	return e.send(t, e.h1, method, url, authorization, extra...)
+}
+
+func (e *edge) send(t *testing.T, client *http.Client, method, url, authorization string, extra ...string) answer {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -515,7 +543,7 @@ func (e *edge) request(t *testing.T, method, url, authorization string, extra ..
 	for i := 0; i+1 < len(extra); i += 2 {
 		req.Header.Add(extra[i], extra[i+1])
 	}
-	resp, err := e.caddy.Client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}

@@ -199,6 +199,7 @@ func TestForwardClientCert(t *testing.T) {
 			t.Run("spoofed headers never reach the upstream", func(t *testing.T) { e.testSpoofing(t, p, proto.h2, proto.major) })
 		})
 	}
+	t.Run("certificate headers named in Connection still reach the upstream", func(t *testing.T) { e.testHopByHop(t, p) })
 	t.Run("require refuses a connection without a certificate", func(t *testing.T) {
 		resp, err := e.client(t, nil, true).Get(e.deflt)
 		if err == nil {
@@ -388,6 +389,32 @@ func (e *edge) testSpoofing(t *testing.T, p *pki, h2 bool, major int) {
 			}
 		}
 	})
+}
+
+// testHopByHop names every certificate header in Connection (RFC 9110
+// section 7.6.1), which makes reverse_proxy drop the headers named: those
+// forward_client_cert sets must reach the upstream all the same. Over
+// HTTP/1.1 only: HTTP/2 and HTTP/3 forbid Connection.
+func (e *edge) testHopByHop(t *testing.T, p *pki) {
+	for _, tc := range []struct{ name, connection string }{
+		{"as the formats spell them", "close, Client-Cert, Client-Cert-Chain, client-certificate, client-certificate-ca-verified, X-Forwarded-Client-Cert, X-Hop"},
+		{"in other letter cases and spacing", "CLIENT-CERT ,	client-cert-chain,,Client-Certificate , X-Hop,CLIENT-CERTIFICATE-CA-VERIFIED,x-forwarded-client-cert"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := get(t, e.client(t, p.viaInter, false), e.all, map[string]string{"Connection": tc.connection, "X-Hop": "named in Connection"}, 1)
+			want := "Client-Cert Client-Cert-Chain Client-Certificate Client-Certificate-Ca-Verified X-Forwarded-Client-Cert"
+			if names := strings.Join(sortedKeys(certHeaders(h)), " "); names != want {
+				t.Errorf("certificate headers at the upstream: %s, want %s", names, want)
+			}
+			info, err := clientcert.ParseRFC9440(h.Get("Client-Cert"), h.Get("Client-Cert-Chain"))
+			if err != nil || info.FingerprintSHA256 != clientcert.FromTLS(p.viaInter.ConnectionState(), nil, time.Now()).FingerprintSHA256 {
+				t.Errorf("Client-Cert is not the client's: %v", err)
+			}
+			if _, ok := h["X-Hop"]; ok {
+				t.Error("X-Hop, named in Connection, reached the upstream: the proxy ignored the nominations")
+			}
+		})
+	}
 }
 
 func sortedKeys(h http.Header) []string {

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/portcullis-gw/portcullis/clientcert"
+	"github.com/portcullis-gw/portcullis/internal/hopbyhop"
 )
 
 func init() {
@@ -32,8 +33,10 @@ func init() {
 // connection has a client certificate: client-certificate,
 // client-certificate-ca-verified, Client-Cert, Client-Cert-Chain and
 // X-Forwarded-Client-Cert, in any letter case and with _ or . for any
-// dash. Then, when the TLS connection carried a client certificate, the
-// headers of each configured format are set:
+// dash, and so are their names in the Connection header, which would have
+// reverse_proxy drop them as hop-by-hop. Then, when the TLS connection
+// carried a client certificate, the headers of each configured format are
+// set:
 //
 //	rfc9440  Client-Cert        the leaf, :base64(DER):
 //	         Client-Cert-Chain  the other presented certificates, when any
@@ -135,6 +138,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			delete(r.Header, name)
 		}
 	}
+	// Headers named in Connection would be dropped by reverse_proxy.
+	hopbyhop.Protect(r.Header, clientcert.IsHeaderName)
 	var info clientcert.Info
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		info = clientcert.FromTLS(r.TLS, h.roots, h.now())
