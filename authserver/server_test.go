@@ -25,7 +25,9 @@ import (
 
 	"github.com/portcullis-gw/portcullis/authserver"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
+	"github.com/portcullis-gw/portcullis/authserver/storage/postgres"
 	"github.com/portcullis-gw/portcullis/authserver/storage/sqlite"
+	"github.com/portcullis-gw/portcullis/internal/pgtest"
 )
 
 // adminSecret is the bootstrap admin's secret: 40 characters.
@@ -34,14 +36,18 @@ const adminSecret = "s3cr3t-for-the-bootstrap-admin-012345678"
 // obj is a JSON object to send.
 type obj = map[string]any
 
-// env is an authorization server on a fresh SQLite database, served over
-// TLS by httptest, with a Management API token of the bootstrap admin.
+// env is an authorization server on a fresh SQLite database (or
+// PostgreSQL schema, see newEnvOn), served over TLS by httptest, with a
+// Management API token of the bootstrap admin.
 type env struct {
 	ts      *httptest.Server
 	handler atomic.Pointer[http.Handler]
 	skew    atomic.Int64 // added to the server's clock, in nanoseconds
 
 	dbPath string
+	// openStore opens the database; nil for the SQLite file at dbPath.
+	openStore func() (storage.Store, error)
+
 	issuer string
 	admin  authserver.Credentials
 	store  storage.Store
@@ -60,10 +66,25 @@ func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 // configuration.
 func newEnvWith(t *testing.T, configure func(*authserver.Config)) *env {
 	t.Helper()
+	return newEnvOn(t, "sqlite", configure)
+}
+
+// newEnvOn is newEnvWith on the backend "sqlite" or "postgres" (a schema of
+// the test database; the test is skipped without one, see pgtest).
+func newEnvOn(t *testing.T, backend string, configure func(*authserver.Config)) *env {
+	t.Helper()
 	e := &env{
 		dbPath:    filepath.Join(t.TempDir(), "p.db"),
 		admin:     authserver.Credentials{ClientID: "portcullis-admin", ClientSecret: adminSecret},
 		configure: configure,
+	}
+	switch backend {
+	case "sqlite":
+	case "postgres":
+		dsn := pgtest.DSN(t)
+		e.openStore = func() (storage.Store, error) { return postgres.Open(context.Background(), dsn) }
+	default:
+		t.Fatalf("unknown backend %q", backend)
 	}
 	// The issuer is the server's URL, so the server starts first and gets
 	// its handler once the authorization server is built.
@@ -85,9 +106,13 @@ func newEnvWith(t *testing.T, configure func(*authserver.Config)) *env {
 // start opens the database and serves a new Server on it.
 func (e *env) start(t *testing.T) {
 	t.Helper()
-	st, err := sqlite.Open(e.dbPath)
+	open := e.openStore
+	if open == nil {
+		open = func() (storage.Store, error) { return sqlite.Open(e.dbPath) }
+	}
+	st, err := open()
 	if err != nil {
-		t.Fatalf("sqlite.Open: %v", err)
+		t.Fatalf("opening the store: %v", err)
 	}
 	e.store = st
 	cfg := authserver.Config{
