@@ -560,13 +560,13 @@ func TestFormPostResponseMode(t *testing.T) {
 
 // Logout checks where it sends the user afterwards: an Allowed Logout URL
 // of the client, or of the tenant without client_id. (The browser here
-// says the requests are the user's own, typed in: see logout_test.go for
-// requests from other sites.)
+// says the requests come from the server's own pages: see logout_test.go
+// for requests from other sites.)
 func TestLogout(t *testing.T) {
 	e := newEnv(t)
 	fx := e.newSigninFixture(t, nil)
 	b := e.browser(t)
-	b.site = "none"
+	b.site = "same-origin"
 	wantRedirect(t, b.login(b.authorize(fx.params()), fx.email, userPassword), callback)
 
 	// returnTo must be an Allowed Logout URL of the client; nothing ends

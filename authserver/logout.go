@@ -90,9 +90,9 @@ func (s *Server) logoutParams(w http.ResponseWriter, r *http.Request) (url.Value
 // asks the user, so that other sites cannot sign users out unseen (a
 // cross-site GET carries the SameSite=Lax session cookie). It is surely
 // the user's wish when there is no session to end, when the browser says
-// that the request comes from this server's own pages or from the user
-// (requestedByUser), or when hintSubject, the subject of a verified
-// id_token_hint, is the session's user. The page's form posts back to the
+// that the request comes from this server's own pages (fromOwnPages), or
+// when hintSubject, the subject of a verified id_token_hint, is the
+// session's user. The page's form posts back to the
 // same URL with action confirm (end the session) or cancel (keep it).
 func (s *Server) logoutOrConfirm(w http.ResponseWriter, r *http.Request, target, state, hintSubject string) {
 	if r.Method == http.MethodPost {
@@ -112,7 +112,7 @@ func (s *Server) logoutOrConfirm(w http.ResponseWriter, r *http.Request, target,
 		s.authorizeFailed(w, r, nil, err)
 		return
 	}
-	if ses == nil || s.requestedByUser(r) || (hintSubject != "" && hintSubject == ses.UserID) {
+	if ses == nil || s.fromOwnPages(r) || (hintSubject != "" && hintSubject == ses.UserID) {
 		s.logout(w, r, target, state)
 		return
 	}
@@ -130,14 +130,16 @@ func (s *Server) logoutOrConfirm(w http.ResponseWriter, r *http.Request, target,
 	ui.Render(w, http.StatusOK, "logout", page, formAction...)
 }
 
-// requestedByUser reports whether the browser says, with Fetch Metadata,
-// that the request comes from this server's own pages (Sec-Fetch-Site
-// same-origin) or from the user (none: typed in, a bookmark). A browser
-// that sends no Fetch Metadata counts only with an Origin of the issuer's.
-// Requests from other sites, even same-site ones, do not count.
-func (s *Server) requestedByUser(r *http.Request) bool {
+// fromOwnPages reports whether the browser says that the request comes
+// from this server's own pages: Sec-Fetch-Site same-origin, which no other
+// site's page, link or redirect can give a request (another origin in its
+// redirect chain makes it cross-site), or, from a browser that sends no
+// Fetch Metadata, an Origin of the issuer's. Not none: a navigation that
+// the user started outside the page (typed in, or a link in an e-mail)
+// keeps none through the redirects of any site it goes to first.
+func (s *Server) fromOwnPages(r *http.Request) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
-	case "same-origin", "none":
+	case "same-origin":
 		return true
 	case "":
 		return r.Header.Get("Origin") == originOf(s.issuer)

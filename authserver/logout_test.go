@@ -72,6 +72,10 @@ func TestLogoutFromAnotherSiteAsks(t *testing.T) {
 		{"Auth0 logout with client_id and returnTo", "cross-site", "/v2/logout?client_id=" + fx.clientID + "&returnTo=" + bye},
 		{"Auth0 logout from a sibling site", "same-site", "/v2/logout"},
 		{"Auth0 logout from a browser without Fetch Metadata", "", "/v2/logout?client_id=" + fx.clientID},
+		// A link opened from outside the browser (an e-mail) to another
+		// site that redirects here: the browser says none, as it does for
+		// an address typed in.
+		{"Auth0 logout at the end of a navigation the user started", "none", "/v2/logout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b.t, b.site = t, tc.site
@@ -119,8 +123,8 @@ func TestLogoutFromAnotherSiteAsks(t *testing.T) {
 
 // A logout request ends the session at once, from anywhere, when a
 // verified ID token of this server's names the signed-in user (expired or
-// not: it is a hint); and from this server's own pages or the user's own
-// hand (Sec-Fetch-Site same-origin or none) without one.
+// not: it is a hint); and from this server's own pages (Sec-Fetch-Site
+// same-origin, or an Origin of the issuer's) without one.
 func TestLogoutAtOnceWhenSure(t *testing.T) {
 	e := newEnv(t)
 	fx := e.newSigninFixture(t, obj{"jwt_configuration": obj{"lifetime_in_seconds": 60}})
@@ -145,15 +149,28 @@ func TestLogoutAtOnceWhenSure(t *testing.T) {
 	}
 	b.wantSignedIn(fx, "a hint for another client")
 
-	for _, tc := range []struct{ site, target string }{
-		{"same-origin", "/oidc/logout?client_id=" + fx.clientID},
-		{"none", "/v2/logout"},
-	} {
-		b.site = tc.site
-		if p := b.send("GET", tc.target, nil); p.status != http.StatusOK || !strings.Contains(p.body, "You are signed out.") {
-			t.Errorf("GET %s (Sec-Fetch-Site %s): %s", tc.target, tc.site, p)
+	b.site = "same-origin"
+	for _, target := range []string{"/oidc/logout?client_id=" + fx.clientID, "/v2/logout"} {
+		if p := b.send("GET", target, nil); p.status != http.StatusOK || !strings.Contains(p.body, "You are signed out.") {
+			t.Errorf("GET %s from the server's own page: %s", target, p)
 		}
 		b.wantSignedOut(fx)
 		wantRedirect(t, b.login(b.authorize(fx.params()), fx.email, userPassword), callback)
 	}
+	// A browser without Fetch Metadata tells with Origin.
+	b.site = ""
+	r, err := http.NewRequestWithContext(t.Context(), "GET", e.ts.URL+"/v2/logout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Origin", strings.TrimSuffix(e.issuer, "/"))
+	resp, err := b.client.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /v2/logout with the issuer's Origin: %s", resp.Status)
+	}
+	b.wantSignedOut(fx)
 }
