@@ -92,8 +92,8 @@ func (s *Server) logoutParams(w http.ResponseWriter, r *http.Request) (url.Value
 // the user's wish when there is no session to end, when the browser says
 // that the request comes from this server's own pages (fromOwnPages), or
 // when hintSubject, the subject of a verified id_token_hint, is the
-// session's user. The page's form posts back to the
-// same URL with action confirm (end the session) or cancel (keep it).
+// session's user. The page's form posts back to the same URL with action
+// confirm (end the session) or cancel (keep it).
 func (s *Server) logoutOrConfirm(w http.ResponseWriter, r *http.Request, target, state, hintSubject string) {
 	if r.Method == http.MethodPost {
 		switch r.PostForm.Get("action") {
