@@ -23,6 +23,10 @@ type browser struct {
 	t      *testing.T
 	e      *env
 	client *http.Client
+	// site, when set, is the Sec-Fetch-Site header of the requests: where
+	// the browser says they come from (same-origin, same-site,
+	// cross-site, or none for the user's own, typed in).
+	site string
 }
 
 func (e *env) browser(t *testing.T) *browser {
@@ -78,6 +82,9 @@ func (b *browser) send(method, target string, form url.Values) page {
 	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if b.site != "" {
+		req.Header.Set("Sec-Fetch-Site", b.site)
 	}
 	resp, err := b.client.Do(req)
 	if err != nil {
@@ -551,10 +558,15 @@ func TestFormPostResponseMode(t *testing.T) {
 	}
 }
 
+// Logout checks where it sends the user afterwards: an Allowed Logout URL
+// of the client, or of the tenant without client_id. (The browser here
+// says the requests come from the server's own pages: see logout_test.go
+// for requests from other sites.)
 func TestLogout(t *testing.T) {
 	e := newEnv(t)
 	fx := e.newSigninFixture(t, nil)
 	b := e.browser(t)
+	b.site = "same-origin"
 	wantRedirect(t, b.login(b.authorize(fx.params()), fx.email, userPassword), callback)
 
 	// returnTo must be an Allowed Logout URL of the client; nothing ends
@@ -580,26 +592,22 @@ func TestLogout(t *testing.T) {
 		t.Errorf("logout without returnTo: %s", p)
 	}
 
-	// RP-initiated logout with client_id goes back with state; without
-	// any hint the user confirms first.
+	// RP-initiated logout goes back with state, to an Allowed Logout URL
+	// of the client.
 	wantRedirect(t, b.login(b.authorize(fx.params()), fx.email, userPassword), callback)
+	if p := b.send("GET", "/oidc/logout?client_id="+fx.clientID+"&post_logout_redirect_uri="+url.QueryEscape("https://portal.example/"), nil); p.status != http.StatusBadRequest {
+		t.Errorf("the tenant's logout URL with client_id: %s", p)
+	}
 	q := wantRedirect(t, b.send("GET", "/oidc/logout?client_id="+fx.clientID+"&post_logout_redirect_uri="+url.QueryEscape("https://app.example/bye")+"&state=s9", nil), "https://app.example/bye")
 	if q.Get("state") != "s9" {
 		t.Errorf("state %q after logout", q.Get("state"))
 	}
 	wantLoginPage(t, b.authorize(fx.params()))
-	wantRedirect(t, b.login(b.authorize(fx.params()), fx.email, userPassword), callback)
-	confirm := b.send("GET", "/oidc/logout", nil)
-	if confirm.status != http.StatusOK || !strings.Contains(confirm.body, "Do you want to sign out?") {
-		t.Fatalf("logout without hints: %s", confirm)
-	}
-	wantRedirect(t, b.authorize(fx.params()), callback) // not yet signed out
-	if p := b.submit(confirm, nil); p.status != http.StatusOK || !strings.Contains(p.body, "You are signed out.") {
-		t.Errorf("confirmed logout: %s", p)
-	}
-	wantLoginPage(t, b.authorize(fx.params()))
 	if p := b.send("GET", "/oidc/logout?id_token_hint=not-a-token", nil); p.status != http.StatusBadRequest {
 		t.Errorf("a bad id_token_hint: %s", p)
+	}
+	if p := b.send("PUT", "/v2/logout", nil); p.status != http.StatusMethodNotAllowed || p.header.Get("Allow") != "GET, HEAD, POST" {
+		t.Errorf("PUT /v2/logout: %s (Allow %q)", p, p.header.Get("Allow"))
 	}
 }
 

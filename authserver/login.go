@@ -160,17 +160,21 @@ func (s *Server) signIn(ctx context.Context, email, password, ip string) (*users
 	if err := s.store.ClearLoginFailures(ctx, userKey); err != nil {
 		return nil, 0, "", err
 	}
-	user.LastLogin, user.LastIP = now, ip
-	user.LoginsCount++
+	// The sign-in writes its record only: a block or a password change
+	// made since the user was read stays (the session's next step reads
+	// the user again and refuses a blocked one).
+	in := storage.SignIn{At: now, IP: ip, VerifiedHash: user.PasswordHash}
 	if users.DefaultArgon2Params.NeedsRehash(user.PasswordHash) {
 		if hash, err := users.HashPassword(password); err == nil {
-			user.PasswordHash = hash
+			in.Rehash = hash
 		}
 	}
-	// Users are not cached: recording the sign-in goes to the store
-	// itself, so that sign-ins do not empty this instance's cache, nor
-	// (through the change version) every other instance's.
-	if err := s.store.Store.UpdateUser(ctx, user); err != nil {
+	err = s.store.RecordSignIn(ctx, user.UserID, in)
+	if errors.Is(err, storage.ErrNotFound) {
+		// Deleted since it was read.
+		return nil, http.StatusUnauthorized, msgWrongCredentials, nil
+	}
+	if err != nil {
 		return nil, 0, "", err
 	}
 	s.logger.Info("signed in", zap.String("user_id", user.UserID), zap.String("ip", ip))

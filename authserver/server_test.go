@@ -37,14 +37,16 @@ const adminSecret = "s3cr3t-for-the-bootstrap-admin-012345678"
 // obj is a JSON object to send.
 type obj = map[string]any
 
-// env is an authorization server on a fresh SQLite database, served over
-// TLS by httptest, with a Management API token of the bootstrap admin.
+// env is an authorization server on a fresh SQLite database (or
+// PostgreSQL schema, see envSetup), served over TLS by httptest, with a
+// Management API token of the bootstrap admin.
 type env struct {
 	ts      *httptest.Server
 	handler atomic.Pointer[http.Handler]
 	skew    atomic.Int64 // added to the server's clock, in nanoseconds
 
 	dbPath string
+
 	issuer string
 	admin  authserver.Credentials
 	store  storage.Store

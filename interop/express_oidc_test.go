@@ -30,7 +30,8 @@ const browserTimeout = 30 * time.Second
 // and configured with nothing but Portcullis's issuer URL and the
 // credentials of a regular_web client, and reads back who is signed in;
 // then the app calls an API behind bearer_auth with the user's access
-// token, whose scope RBAC narrowed, and the upstream sees the user.
+// token, whose scope RBAC narrowed, and the upstream sees the user; last
+// the app signs the user out of itself and of Portcullis.
 func TestExpressOpenIDConnect(t *testing.T) {
 	repo := repoRoot(t)
 	if _, err := os.Stat(filepath.Join(repo, "interop", "express-oidc", "node_modules", "express-openid-connect")); err != nil {
@@ -122,6 +123,7 @@ http://:%[9]d {
 		"AUDIENCE="+audience,
 		"SCOPE=read:notes write:notes",
 		"API_URL="+apiOrigin+"/notes/1",
+		"IDP_LOGOUT=true",
 		// Trust Caddy's local CA in addition to the usual roots; TLS
 		// verification stays on.
 		"NODE_EXTRA_CA_CERTS="+c.RootCAPath(),
@@ -260,6 +262,25 @@ http://:%[9]d {
 	}
 	if call.Status != http.StatusOK || strings.Join(call.Body.Headers["X-Portcullis-Subject"], ",") != user.UserID {
 		t.Errorf("the API call through bearer_auth: %s, want 200 with X-Portcullis-Subject %s", text, user.UserID)
+	}
+
+	// The app's /logout sends the browser, from the app's site, to
+	// Portcullis's end_session_endpoint with the ID token as
+	// id_token_hint: Portcullis ends its session without asking (the hint
+	// names the signed-in user) and sends the browser back to the app.
+	if err := chromedp.Do(ctx, chromedp.Navigate(baseURL+"/logout")); err != nil {
+		t.Fatal(err)
+	}
+	waitForLocation(t, ctx, browser, baseURL+"/")
+	if text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body"))); err != nil || text != "signed out" {
+		t.Errorf("after /logout the app shows %q (%v), want %q", text, err, "signed out")
+	}
+	// Signed out of Portcullis too: signing in again shows the login form.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(baseURL+"/profile"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
+	); err != nil {
+		t.Fatalf("after logout, /profile finds no login form (%v) at %s", err, testenv.Page(browser))
 	}
 }
 

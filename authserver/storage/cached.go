@@ -15,10 +15,10 @@ import (
 // token endpoint makes on every request: a client by id, an API by
 // identifier, and a client grant by (client, audience, subject type),
 // including the fact that one does not exist. Every write made through the
-// returned Store empties the cache, so this process never serves a stale
-// object, and records a change (Store.MarkChanged) in the same
-// transaction; other processes on the same database see it at their next
-// Refresh, which empties their caches.
+// returned Store but a sign-in's (RecordSignIn) empties the cache, so this
+// process never serves a stale object, and records a change
+// (Store.MarkChanged) in the same transaction; other processes on the same
+// database see it at their next Refresh, which empties their caches.
 func Cached(s Store) *CachedStore {
 	c := &CachedStore{Store: s, seen: -1}
 	c.Invalidate()
@@ -195,7 +195,10 @@ func (c *CachedStore) ReplaceInstallationSecret(ctx context.Context, name string
 
 // Users, roles and their permissions are not cached, but their writes
 // empty the cache all the same: every write does, so that no cached lookup
-// ever depends on reasoning about which writes could change it.
+// ever depends on reasoning about which writes could change it. The one
+// exception is RecordSignIn, left to the wrapped store: it writes only a
+// user's sign-in record, and sign-ins are too frequent to empty the caches
+// of every process.
 
 func (c *CachedStore) CreateUser(ctx context.Context, u *users.User) error {
 	return c.write(ctx, func(tx Store) error { return tx.CreateUser(ctx, u) })

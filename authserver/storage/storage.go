@@ -61,6 +61,20 @@ type GrantFilter struct {
 	SubjectType access.SubjectType
 }
 
+// SignIn is a successful sign-in, as RecordSignIn records it.
+type SignIn struct {
+	At time.Time
+	IP string
+	// VerifiedHash is the password hash that the password was checked
+	// against.
+	VerifiedHash []byte
+	// Rehash, when set, is a new hash of the same password (with the
+	// current hashing parameters). It replaces the user's hash only if
+	// that is still VerifiedHash: a password changed since the check is
+	// kept.
+	Rehash []byte
+}
+
 // Store is a backend. Every method is atomic on its own; Atomically groups
 // several. Objects returned are the caller's to modify.
 type Store interface {
@@ -103,10 +117,19 @@ type Store interface {
 	UserByEmail(ctx context.Context, connection, email string) (*users.User, error)
 	// ListUsers returns one page of users and the number of users.
 	ListUsers(ctx context.Context, p Page) ([]*users.User, int, error)
-	// UpdateUser replaces the user, password hash included; its connection
-	// and created_at never change. An e-mail address taken in the
-	// connection is ErrConflict.
+	// UpdateUser replaces the user, password hash included; its connection,
+	// created_at and sign-in record (last_login, last_ip, logins_count,
+	// which only RecordSignIn writes) never change. An e-mail address taken
+	// in the connection is ErrConflict. To change a user without losing a
+	// concurrent change, read and update it in one Atomically.
 	UpdateUser(ctx context.Context, u *users.User) error
+	// RecordSignIn records a successful sign-in on the user: it sets
+	// last_login and last_ip, adds one to logins_count and, when in.Rehash
+	// is set and the user's password hash is still in.VerifiedHash, stores
+	// in.Rehash as the hash. Nothing else of the user changes, so that a
+	// block or a password change made since the sign-in read the user
+	// stays. A missing user is ErrNotFound.
+	RecordSignIn(ctx context.Context, userID string, in SignIn) error
 	// DeleteUser deletes the user, its role assignments and its direct
 	// permissions.
 	DeleteUser(ctx context.Context, userID string) error
@@ -253,7 +276,10 @@ type Store interface {
 	ReplaceInstallationSecret(ctx context.Context, name string, value []byte) error
 
 	// Atomically runs fn with a Store whose changes are committed together
-	// when fn returns nil and discarded otherwise.
+	// when fn returns nil and discarded otherwise. A user that fn reads
+	// (User, UserByEmail) changes in no other way until fn ends: concurrent
+	// writes to it, RecordSignIn's included, wait, so that fn can read,
+	// change and update a user without undoing them.
 	Atomically(ctx context.Context, fn func(tx Store) error) error
 
 	// Close releases the backend.

@@ -75,14 +75,19 @@ type Consent struct {
 	Groups     []ScopeGroup
 }
 
-// Message is a page with a message and, optionally, a form of one button
-// (the logout confirmation).
+// Message is a page with a message.
 type Message struct {
 	Page
 	Message string
-	Action  string
-	CSRF    string
-	Button  string
+}
+
+// Logout asks the user whether to sign out. Its form posts action=confirm
+// (sign out) or action=cancel (stay signed in) to Action, with the CSRF
+// token.
+type Logout struct {
+	Page
+	Action string
+	CSRF   string
 }
 
 // FormPost is the form_post response mode (OAuth 2.0 Form Post Response
@@ -94,7 +99,7 @@ type FormPost struct {
 }
 
 // Render writes the page with the given template name (login, consent,
-// message, form_post) and status. formAction lists origins, beyond the
+// message, logout, form_post) and status. formAction lists origins, beyond the
 // server's own, that the page's forms may post to or be redirected to
 // after posting.
 func Render(w http.ResponseWriter, status int, name string, page interface{ base() *Page }, formAction ...string) {

@@ -13,6 +13,9 @@
 //                    such as offline_access or the API's
 //   API_URL          optional: the URL that /call-api calls with the user's
 //                    access token
+//   IDP_LOGOUT       optional: "true" to have /logout sign the user out of
+//                    Portcullis too (idpLogout: RP-Initiated Logout with the
+//                    ID token as id_token_hint), not only out of this app
 //
 // Routes: / tells whether someone is signed in; /profile requires sign-in
 // and answers the user and the ID token's claims as JSON; /call-api calls
@@ -49,6 +52,7 @@ app.use(
     clientID: required('CLIENT_ID'),
     clientSecret: required('CLIENT_SECRET'),
     secret: required('SECRET'),
+    idpLogout: process.env.IDP_LOGOUT === 'true',
     authorizationParams: {
       response_type: 'code',
       scope,

@@ -3,9 +3,11 @@ package portcullis_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -71,8 +73,10 @@ http://:%[9]d {
 	return &signinStack{stack: s, apiURL: fmt.Sprintf("https://localhost:%d", apiPort)}
 }
 
-// callbackServer is the client application's redirect URI: it records
-// what each authorization response brought.
+// callbackServer is the client application: its redirect URI records
+// what each authorization response brought; /bye is where it has users
+// come back after logout; /leave?to=URL is a page of this other site
+// with a link to URL.
 type callbackServer struct {
 	*httptest.Server
 	responses chan map[string]string
@@ -81,13 +85,18 @@ type callbackServer struct {
 func newCallbackServer(t *testing.T) *callbackServer {
 	cb := &callbackServer{responses: make(chan map[string]string, 8)}
 	cb.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/callback" {
+		switch r.URL.Path {
+		case "/callback":
+			q := r.URL.Query()
+			cb.responses <- map[string]string{"code": q.Get("code"), "state": q.Get("state"), "error": q.Get("error"), "iss": q.Get("iss")}
+			fmt.Fprint(w, "<!DOCTYPE html><title>Back at the app</title><p id=done>Back at the app.</p>")
+		case "/bye":
+			fmt.Fprint(w, "<!DOCTYPE html><title>Signed out</title><p id=bye>Signed out of the app.</p>")
+		case "/leave":
+			fmt.Fprintf(w, "<!DOCTYPE html><title>Another site</title><a id=leave href=\"%s\">Leave</a>", html.EscapeString(r.URL.Query().Get("to")))
+		default:
 			http.NotFound(w, r) // such as the browser's /favicon.ico
-			return
 		}
-		q := r.URL.Query()
-		cb.responses <- map[string]string{"code": q.Get("code"), "state": q.Get("state"), "error": q.Get("error"), "iss": q.Get("iss")}
-		fmt.Fprint(w, "<!DOCTYPE html><title>Back at the app</title><p id=done>Back at the app.</p>")
 	}))
 	t.Cleanup(cb.Close)
 	return cb
@@ -127,6 +136,7 @@ func TestBrowserSignIn(t *testing.T) {
 	app := s.call(admin, "POST", "clients", map[string]any{
 		"name": "Event Planner", "app_type": "regular_web", "is_first_party": false,
 		"callbacks": []string{redirectURI}, "grant_types": []string{"authorization_code", "refresh_token"},
+		"allowed_logout_urls": []string{cb.URL + "/bye"},
 	}, http.StatusCreated)
 	const email, password = "grace@example.com", "Compiler-A-0-1952!"
 	user := s.call(admin, "POST", "users", map[string]any{"connection": "Username-Password-Authentication", "email": email, "password": password, "name": "Grace Hopper"}, http.StatusCreated)
@@ -295,6 +305,52 @@ func TestBrowserSignIn(t *testing.T) {
 			if err != nil || refreshed.AccessToken == "" {
 				t.Errorf("refreshing the first sign-in's token: %v", err)
 			}
+		}
+	})
+
+	// Another site's link to /v2/logout does not sign the user out
+	// unseen: the browser says the request is cross-site, and the user is
+	// asked. Staying keeps the session; signing out goes to the app's
+	// logout URL, which the page's form-action allows.
+	t.Run("logout from another site asks", func(t *testing.T) {
+		step(t)
+		logoutURL := s.issuer + "v2/logout?client_id=" + url.QueryEscape(app["client_id"].(string)) + "&returnTo=" + url.QueryEscape(cb.URL+"/bye")
+		question := func(t *testing.T) {
+			t.Helper()
+			if err := chromedp.Do(ctx, chromedp.Navigate(cb.URL+"/leave?to="+url.QueryEscape(logoutURL))); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`#leave`))); err != nil {
+				t.Fatalf("following the other site's link: %v at %s", err, testenv.Page(browser))
+			}
+			if page := testenv.Page(browser); !strings.Contains(page, "Do you want to sign out?") {
+				t.Fatalf("want the question, got %s", page)
+			}
+		}
+		question(t)
+		testenv.Screenshot(t, ctx, "logout-question")
+		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[value="cancel"]`))); err != nil {
+			t.Fatalf("staying signed in: %v at %s", err, testenv.Page(browser))
+		}
+		if page := testenv.Page(browser); !strings.Contains(page, "You are still signed in.") {
+			t.Errorf("after staying signed in: %s", page)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(authURL)); err != nil {
+			t.Fatal(err)
+		}
+		if resp := cb.next(t); resp["code"] == "" {
+			t.Fatalf("signed in still, the authorization request answered %v", resp)
+		}
+
+		question(t)
+		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[value="confirm"]`))); err != nil {
+			t.Fatalf("signing out: %v at %s", err, testenv.Page(browser))
+		}
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#bye`))); err != nil {
+			t.Fatalf("signing out does not come back to the app: %v at %s", err, testenv.Page(browser))
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(authURL), chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`))); err != nil {
+			t.Fatalf("signed out, the authorization request shows no login page: %v at %s", err, testenv.Page(browser))
 		}
 	})
 

@@ -108,5 +108,6 @@ var dialect = sqlstore.Dialect{
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == uniqueViolation
 	},
-	Lock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(lockKey)),
+	Lock:     fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(lockKey)),
+	LockRows: " FOR UPDATE",
 }

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/storage/postgres"
 	"github.com/portcullis-gw/portcullis/authserver/storage/sqlstore"
 	"github.com/portcullis-gw/portcullis/authserver/storage/storetest"
+	"github.com/portcullis-gw/portcullis/authserver/users"
 	"github.com/portcullis-gw/portcullis/internal/pgtest"
 )
 
@@ -345,5 +347,83 @@ func TestOpenErrors(t *testing.T) {
 				t.Errorf("error %q shows the password", err)
 			}
 		})
+	}
+}
+
+// withApplicationName adds the run-time parameter application_name=name to
+// dsn, a URL or keyword=value pairs, so that pg_stat_activity tells its
+// connections apart.
+func withApplicationName(t *testing.T, dsn, name string) string {
+	t.Helper()
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn + " application_name=" + name
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", name)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// A user that an Atomically function read stays as read until the
+// function ends: a sign-in recorded meanwhile, by another instance, waits
+// for it, so that the function's update (a Management API PATCH, say)
+// undoes nothing of the sign-in, not even its rehashed password. The test
+// watches pg_stat_activity for the sign-in's wait, so it needs no timing.
+func TestRecordSignInWaitsForAtomicallyRead(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.DSN(t)
+	admin := open(t, dsn)
+	const signinApp = "portcullis-test-signin"
+	signins := open(t, withApplicationName(t, dsn, signinApp))
+	probe, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	u := &users.User{UserID: "auth0|u1", Email: "u1@example.com", Connection: users.DefaultConnection,
+		CreatedAt: time.Now().UTC(), PasswordHash: []byte("old parameters' hash")}
+	if err := admin.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	in := storage.SignIn{At: time.Now().UTC(), IP: "192.0.2.7", VerifiedHash: u.PasswordHash, Rehash: []byte("new parameters' hash")}
+	recorded := make(chan error, 1)
+	err = admin.Atomically(ctx, func(tx storage.Store) error {
+		read, err := tx.User(ctx, u.UserID)
+		if err != nil {
+			return err
+		}
+		go func() { recorded <- signins.RecordSignIn(ctx, u.UserID, in) }()
+		for waiting := false; !waiting; {
+			select {
+			case err := <-recorded:
+				return fmt.Errorf("the sign-in was recorded (%v) while a transaction held the user it had read", err)
+			default:
+			}
+			err := probe.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+				WHERE application_name = $1 AND wait_event_type = 'Lock')`, signinApp).Scan(&waiting)
+			if err != nil {
+				return err
+			}
+		}
+		read.Blocked = true
+		return tx.UpdateUser(ctx, read)
+	})
+	if err != nil {
+		t.Fatalf("Atomically: %v", err)
+	}
+	if err := <-recorded; err != nil {
+		t.Fatalf("RecordSignIn: %v", err)
+	}
+	got, err := admin.User(ctx, u.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Blocked || got.LoginsCount != 1 || string(got.PasswordHash) != string(in.Rehash) {
+		t.Errorf("after the update and the sign-in: blocked %v, logins_count %d, hash %q; want true, 1, %q",
+			got.Blocked, got.LoginsCount, got.PasswordHash, in.Rehash)
 	}
 }

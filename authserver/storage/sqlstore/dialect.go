@@ -21,7 +21,8 @@ const (
 // run on. The schema, the queries and the migrations are shared; a dialect
 // only says how to spell parameters and byte-string columns, how to
 // recognise a duplicate key and, for engines whose transactions do not lock
-// the database, how to make transactions wait for each other.
+// the database, how to make transactions and their reads wait for each
+// other.
 type Dialect struct {
 	// Placeholder is how queries write their parameters.
 	Placeholder Placeholder
@@ -43,6 +44,14 @@ type Dialect struct {
 	// process. Engines whose transactions lock the database when they
 	// begin (SQLite with immediate transactions) need none.
 	Lock string
+	// LockRows, when set, is a clause that, appended to a SELECT in a
+	// transaction, locks the rows it reads until the transaction ends:
+	// FOR UPDATE on PostgreSQL. The Store locks the users that an
+	// Atomically function reads, so that no other write to them (a
+	// sign-in recorded, say) lands between the function's read and its
+	// update. Engines whose transactions lock the database when they begin
+	// need none.
+	LockRows string
 }
 
 func (d Dialect) check() error {

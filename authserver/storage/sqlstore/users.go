@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -29,19 +30,27 @@ func (s *Store) CreateUser(ctx context.Context, u *users.User) error {
 	return nil
 }
 
-// User returns the user with userID, or storage.ErrNotFound.
+// User returns the user with userID, or storage.ErrNotFound. In a
+// transaction, the user is locked until it ends.
 func (s *Store) User(ctx context.Context, userID string) (*users.User, error) {
-	u, err := scanUser(s.queryRow(ctx, `SELECT password_hash, doc FROM users WHERE user_id = ?`, userID))
+	u, err := s.readUser(ctx, userID)
 	if err != nil {
-		return nil, fmt.Errorf("user %q: %w", userID, notFound(err))
+		return nil, fmt.Errorf("user %q: %w", userID, err)
 	}
 	return u, nil
 }
 
+// readUser is User, its error not wrapped.
+func (s *Store) readUser(ctx context.Context, userID string) (*users.User, error) {
+	u, err := scanUser(s.queryRow(ctx, `SELECT password_hash, doc FROM users WHERE user_id = ?`+s.lockRows(), userID))
+	return u, notFound(err)
+}
+
 // UserByEmail returns the user of connection whose e-mail address is email
-// in any case, or storage.ErrNotFound.
+// in any case, or storage.ErrNotFound. In a transaction, the user is
+// locked until it ends.
 func (s *Store) UserByEmail(ctx context.Context, connection, email string) (*users.User, error) {
-	u, err := scanUser(s.queryRow(ctx, `SELECT password_hash, doc FROM users WHERE email_key = ?`,
+	u, err := scanUser(s.queryRow(ctx, `SELECT password_hash, doc FROM users WHERE email_key = ?`+s.lockRows(),
 		users.EmailKey(connection, email)))
 	if err != nil {
 		return nil, fmt.Errorf("user with email %q in %q: %w", email, connection, notFound(err))
@@ -60,30 +69,62 @@ func (s *Store) ListUsers(ctx context.Context, p storage.Page) ([]*users.User, i
 }
 
 // UpdateUser replaces the user with u.UserID, password hash included,
-// keeping the connection and created_at it was created with: other values
-// in u are not stored (u itself is left as it is). A missing user is
+// keeping the connection and created_at it was created with and its
+// sign-in record (last_login, last_ip, logins_count): other values in u
+// are not stored (u itself is left as it is). A missing user is
 // storage.ErrNotFound; an e-mail address another user of the connection
 // has is storage.ErrConflict.
 func (s *Store) UpdateUser(ctx context.Context, u *users.User) error {
 	err := s.atomically(ctx, func(tx *Store) error {
-		old, err := scanUser(tx.queryRow(ctx, `SELECT password_hash, doc FROM users WHERE user_id = ?`, u.UserID))
+		old, err := tx.readUser(ctx, u.UserID)
 		if err != nil {
-			return notFound(err)
+			return err
 		}
 		kept := u.Clone()
 		kept.Connection = old.Connection
 		kept.CreatedAt = old.CreatedAt
-		doc, err := json.Marshal(kept)
-		if err != nil {
-			return fmt.Errorf("encode: %w", err)
-		}
-		return tx.update(ctx, `UPDATE users SET email_key = ?, password_hash = ?, doc = ? WHERE user_id = ?`,
-			users.EmailKey(kept.Connection, kept.Email), secretHash(kept.PasswordHash), string(doc), u.UserID)
+		kept.LastLogin, kept.LastIP, kept.LoginsCount = old.LastLogin, old.LastIP, old.LoginsCount
+		return tx.writeUser(ctx, kept)
 	})
 	if err != nil {
 		return fmt.Errorf("update user %q: %w", u.UserID, err)
 	}
 	return nil
+}
+
+// RecordSignIn records a successful sign-in on the user: last_login,
+// last_ip and logins_count, and the rehashed password when the user's hash
+// is still the one the password was checked against. The user is read
+// and written in one transaction that locks it, so that nothing else of
+// it changes, whatever was written since the sign-in read it. A missing
+// user is storage.ErrNotFound.
+func (s *Store) RecordSignIn(ctx context.Context, userID string, in storage.SignIn) error {
+	err := s.atomically(ctx, func(tx *Store) error {
+		u, err := tx.readUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		u.LastLogin, u.LastIP = in.At, in.IP
+		u.LoginsCount++
+		if len(in.Rehash) > 0 && bytes.Equal(u.PasswordHash, in.VerifiedHash) {
+			u.PasswordHash = in.Rehash
+		}
+		return tx.writeUser(ctx, u)
+	})
+	if err != nil {
+		return fmt.Errorf("record sign-in of user %q: %w", userID, err)
+	}
+	return nil
+}
+
+// writeUser stores u over the user with u.UserID, as it is.
+func (s *Store) writeUser(ctx context.Context, u *users.User) error {
+	doc, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	return s.update(ctx, `UPDATE users SET email_key = ?, password_hash = ?, doc = ? WHERE user_id = ?`,
+		users.EmailKey(u.Connection, u.Email), secretHash(u.PasswordHash), string(doc), u.UserID)
 }
 
 // DeleteUser deletes the user with its role assignments, direct
@@ -362,6 +403,15 @@ func (s *Store) exists(ctx context.Context, what, table, col, key string) error 
 		return fmt.Errorf("%s %q: %w", what, key, storage.ErrNotFound)
 	}
 	return err
+}
+
+// lockRows is the dialect's clause that locks the rows a SELECT reads, in
+// a transaction; outside one, nothing.
+func (s *Store) lockRows() string {
+	if s.tx == nil {
+		return ""
+	}
+	return s.d.LockRows
 }
 
 func (s *Store) userExists(ctx context.Context, id string) error {

@@ -464,6 +464,9 @@ func testAtomicallyUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 		}{
 			{"CreateUser", func(ctx context.Context, tx storage.Store) error { return tx.CreateUser(ctx, newUser("u9")) }},
 			{"UpdateUser", func(ctx context.Context, tx storage.Store) error { return tx.UpdateUser(ctx, changedUser) }},
+			{"RecordSignIn", func(ctx context.Context, tx storage.Store) error {
+				return tx.RecordSignIn(ctx, "auth0|u1", storage.SignIn{At: created, IP: "192.0.2.9", VerifiedHash: newUser("u1").PasswordHash, Rehash: []byte("rehashed")})
+			}},
 			{"DeleteUser", func(ctx context.Context, tx storage.Store) error { return tx.DeleteUser(ctx, "auth0|u1") }},
 			{"CreateRole", func(ctx context.Context, tx storage.Store) error { return tx.CreateRole(ctx, newRole("r9")) }},
 			{"UpdateRole", func(ctx context.Context, tx storage.Store) error { return tx.UpdateRole(ctx, changedRole) }},

@@ -14,7 +14,8 @@
 // Beyond the interface's documentation, the suite requires that lists are
 // ordered by key (client_id, user_id or id), that updates keep an API's
 // identifier, a grant's client, audience and subject type, and a user's
-// connection and created_at without failing, and that a page with
+// connection, created_at and sign-in record without failing, and that a
+// page with
 // PerPage < 1 or Page < 0 is an error.
 package storetest
 
@@ -70,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"UserPermissions", testUserPermissions},
 		{"EffectivePermissions", testEffectivePermissions},
 		{"AtomicallyUsers", testAtomicallyUsers},
+		{"RecordSignIn", testRecordSignIn},
 		{"Sessions", testSessions},
 		{"AuthorizationCodes", testAuthorizationCodes},
 		{"RefreshTokens", testRefreshTokens},

@@ -325,12 +325,12 @@ func testUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 		wantEqual(t, rbacSnapshot(t, s), before, "store after the failed calls")
 	})
 
-	t.Run("update replaces everything but connection and created_at", func(t *testing.T) {
+	t.Run("update replaces everything but connection, created_at and the sign-in record", func(t *testing.T) {
 		for _, tc := range []struct {
 			name   string
 			change func(u *users.User)
 		}{
-			{"profile, metadata, sign-in and password", func(u *users.User) {
+			{"profile, metadata and password", func(u *users.User) {
 				u.Email = "new@example.org"
 				u.EmailVerified = false
 				u.Blocked = false
@@ -341,9 +341,6 @@ func testUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 				u.UserMetadata = map[string]any{"lang": "fr"}
 				u.AppMetadata = map[string]any{}
 				u.UpdatedAt = created.Add(48 * time.Hour)
-				u.LastLogin = created.Add(47 * time.Hour)
-				u.LastIP = "2001:db8::7"
-				u.LoginsCount = 8
 				u.PasswordHash = []byte("rehashed\x00")
 			}},
 			{"password removed", func(u *users.User) { u.PasswordHash = nil }},
@@ -381,13 +378,16 @@ func testUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 		}
 	})
 
-	t.Run("update keeps connection and created_at", func(t *testing.T) {
+	t.Run("update keeps connection, created_at and the sign-in record", func(t *testing.T) {
 		s := open(t)
 		ctx := t.Context()
 		must(t, s.CreateUser(ctx, newUser("u1")), "CreateUser")
 		u := newUser("u1")
 		u.Connection = "Other-Database"
 		u.CreatedAt = created.Add(-time.Hour)
+		u.LastLogin = created.Add(47 * time.Hour)
+		u.LastIP = "2001:db8::7"
+		u.LoginsCount = 8
 		u.Name = "Renamed"
 		must(t, s.UpdateUser(ctx, u), "UpdateUser")
 		wantEqual(t, u.Connection, "Other-Database", "the caller's value")
