@@ -2,12 +2,10 @@ package bearerauth_test
 
 import (
 	"bytes"
-	"crypto/tls"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -94,17 +92,8 @@ func TestHopByHopNominations(t *testing.T) {
 // the response's status, or 0 when the server reset the stream.
 func (e *edge) rawH2(t *testing.T, site, path string, fields [][2]string) int {
 	t.Helper()
-	cfg := e.caddy.Client.Transport.(*http.Transport).TLSClientConfig.Clone()
-	cfg.NextProtos = []string{"h2"}
-	authority := strings.TrimPrefix(site, "https://")
-	conn, err := tls.Dial("tcp", authority, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, authority := e.dial(t, site, "h2")
 	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
 		t.Fatal(err)
 	}

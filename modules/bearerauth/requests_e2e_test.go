@@ -135,17 +135,8 @@ decision := {"allow": true, "headers": {"X-Seen-Method": input.request.method, "
 // written as given, and the bearer token.
 func (e *edge) raw(t *testing.T, site, method, target, token string) answer {
 	t.Helper()
-	cfg := e.caddy.Client.Transport.(*http.Transport).TLSClientConfig.Clone()
-	cfg.NextProtos = []string{"http/1.1"}
-	authority := strings.TrimPrefix(site, "https://")
-	conn, err := tls.Dial("tcp", authority, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, authority := e.dial(t, site, "http/1.1")
 	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
 	e.presented = append(e.presented, token)
 	if _, err := fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n", method, target, authority, token); err != nil {
 		t.Fatal(err)
@@ -160,6 +151,25 @@ func (e *edge) raw(t *testing.T, site, method, target, token string) answer {
 		t.Fatal(err)
 	}
 	return answer{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
+// dial opens a TLS connection to site that negotiates protocol (ALPN),
+// closing by itself after 10 seconds, and returns it with site's
+// authority.
+func (e *edge) dial(t *testing.T, site, protocol string) (*tls.Conn, string) {
+	t.Helper()
+	cfg := e.caddy.Client.Transport.(*http.Transport).TLSClientConfig.Clone()
+	cfg.NextProtos = []string{protocol}
+	authority := strings.TrimPrefix(site, "https://")
+	conn, err := tls.Dial("tcp", authority, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		conn.Close()
+		t.Fatal(err)
+	}
+	return conn, authority
 }
 
 // websocketH3 opens a WebSocket to url over HTTP/3, an extended CONNECT,
