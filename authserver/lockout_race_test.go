@@ -59,7 +59,15 @@ func TestConcurrentWrongPasswordsStayWithinTheLockout(t *testing.T) {
 				if checked > limit {
 					t.Errorf("%d of %d concurrent wrong passwords were checked; the limit is %d", checked, attempts, limit)
 				}
-				// The right password is locked out too.
+				// Attempts refused unchecked did not count: one at a time,
+				// wrong passwords are checked up to the limit, and then
+				// the right one is refused too.
+				for i := checked; i < limit; i++ {
+					b := e.browser(t)
+					if p := b.login(b.authorize(fx.params()), fx.email, "wrong password!"); p.status != http.StatusUnauthorized {
+						t.Errorf("wrong password %d of %d, one at a time: %s", i+1, limit, p)
+					}
+				}
 				b := e.browser(t)
 				if p := b.login(b.authorize(fx.params()), fx.email, userPassword); p.status != http.StatusTooManyRequests {
 					t.Errorf("the right password after the lock-out: %s", p)
