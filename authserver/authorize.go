@@ -269,10 +269,11 @@ func (s *Server) continueAuthorization(w http.ResponseWriter, r *http.Request, a
 	}
 	user, err := s.store.User(ctx, ses.UserID)
 	if err != nil || user.Blocked {
-		// The session outlived its user, or the user was blocked since.
+		// The session outlived its user, or the user was blocked since:
+		// go on as without a session.
 		_ = s.store.DeleteSession(ctx, ses.ID)
 		if err == nil || errors.Is(err, storage.ErrNotFound) {
-			s.showLogin(w, r, ar, http.StatusOK, "", ar.loginHint)
+			s.continueAuthorization(w, r, ar, nil, fresh)
 			return
 		}
 		s.authorizeFailed(w, r, ar, err)

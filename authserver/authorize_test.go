@@ -712,3 +712,21 @@ func TestUserAccessPolicies(t *testing.T) {
 		t.Errorf("refreshing under deny_all: %s", r)
 	}
 }
+
+// A session whose user was blocked since signs in to no client, and
+// prompt=none then answers login_required, as for no session, rather than
+// showing the login page that prompt=none forbids.
+func TestSessionOfABlockedUserAtAnotherClient(t *testing.T) {
+	e := newEnv(t)
+	fx := e.newSigninFixture(t, nil)
+	b := e.browser(t)
+	wantRedirect(t, b.login(b.authorize(fx.params()), fx.email, userPassword), callback)
+	other := fx
+	creds := e.createClient(t, obj{"name": uniq("other"), "app_type": "regular_web", "callbacks": []string{callback}})
+	other.clientID, other.clientSecret = creds.ClientID, creds.ClientSecret
+	b.wantSignedIn(other, "signing in at the first client")
+
+	e.must(t, "PATCH", "users/"+url.PathEscape(fx.userID), obj{"blocked": true}, http.StatusOK, nil)
+	b.wantSignedOut(other)
+	wantLoginPage(t, b.authorize(fx.params()))
+}

@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -125,37 +126,56 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 // signIn checks an e-mail address and password from ip against the
 // brute-force limits and the user's hash. It returns the user, or the
 // status and message of the refusal to show.
+//
+// Each attempt counts as a failure before its password is checked, so
+// that attempts made at once count each other and no more of them are
+// checked than the limits allow; an attempt refused unchecked, or whose
+// password is right, is forgotten again.
 func (s *Server) signIn(ctx context.Context, email, password, ip string) (*users.User, int, string, error) {
 	now := s.now()
 	since := now.Add(-s.bruteForce.Window)
 	ipKey := "ip|" + ip
 	userKey := "user|" + users.EmailKey(users.DefaultConnection, email) + "|" + ip
-	retry := humanDuration(s.bruteForce.Window)
-	if n, err := s.store.LoginFailures(ctx, ipKey, since); err != nil {
-		return nil, 0, "", err
-	} else if n >= s.bruteForce.IPAttempts {
-		return nil, http.StatusTooManyRequests, fmt.Sprintf(msgIPLocked, retry), nil
+	attempt := rand.Text()
+	for _, key := range []string{ipKey, userKey} {
+		if err := s.store.RecordLoginFailure(ctx, key, attempt, now); err != nil {
+			return nil, 0, "", err
+		}
 	}
-	if n, err := s.store.LoginFailures(ctx, userKey, since); err != nil {
-		return nil, 0, "", err
-	} else if n >= s.bruteForce.UserAttempts {
-		return nil, http.StatusTooManyRequests, fmt.Sprintf(msgUserLocked, retry), nil
+	forget := func(keys ...string) error {
+		for _, key := range keys {
+			if err := s.store.ForgetLoginFailure(ctx, key, attempt); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	retry := humanDuration(s.bruteForce.Window)
+	for _, limit := range []struct {
+		key      string
+		attempts int
+		message  string
+	}{{ipKey, s.bruteForce.IPAttempts, msgIPLocked}, {userKey, s.bruteForce.UserAttempts, msgUserLocked}} {
+		// This attempt is among the n.
+		if n, err := s.store.LoginFailures(ctx, limit.key, since); err != nil {
+			return nil, 0, "", err
+		} else if n > limit.attempts {
+			return nil, http.StatusTooManyRequests, fmt.Sprintf(limit.message, retry), forget(ipKey, userKey)
+		}
 	}
 	user, err := s.store.UserByEmail(ctx, users.DefaultConnection, email)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return nil, 0, "", err
 	}
 	if !s.checkPassword(ctx, user, password) {
-		for _, key := range []string{ipKey, userKey} {
-			if err := s.store.RecordLoginFailure(ctx, key, now); err != nil {
-				return nil, 0, "", err
-			}
-		}
 		s.logger.Info("failed sign-in", zap.String("ip", ip))
 		return nil, http.StatusUnauthorized, msgWrongCredentials, nil
 	}
 	if user.Blocked {
-		return nil, http.StatusForbidden, msgBlocked, nil
+		return nil, http.StatusForbidden, msgBlocked, forget(ipKey, userKey)
+	}
+	if err := forget(ipKey); err != nil {
+		return nil, 0, "", err
 	}
 	if err := s.store.ClearLoginFailures(ctx, userKey); err != nil {
 		return nil, 0, "", err

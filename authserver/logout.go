@@ -13,6 +13,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/redirects"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/tenant"
+	"github.com/portcullis-gw/portcullis/authserver/tokens"
 	"github.com/portcullis-gw/portcullis/authserver/ui"
 )
 
@@ -165,6 +166,12 @@ func (s *Server) verifyIDTokenHint(ctx context.Context, hint string) (aud, sub s
 	claims, err := v.Verify(ctx, hint, aud)
 	if err != nil {
 		return "", "", err
+	}
+	// Access tokens verify too, and one of an API whose identifier is a
+	// client's ID has that audience; but every access token has a jti,
+	// and no ID token of this server has one.
+	if claims.Type != tokens.TypeJWT || claims.Token.JwtID() != "" {
+		return "", "", errors.New("an access token, not an ID token")
 	}
 	if claims.Subject == "" {
 		return "", "", errors.New("the ID token has no subject")

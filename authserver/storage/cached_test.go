@@ -32,7 +32,7 @@ var readOnly = map[string]bool{
 	"CreateRefreshToken": true, "RefreshToken": true, "RotateRefreshToken": true,
 	"TouchRefreshToken": true, "RevokeRefreshTokenFamily": true,
 	"Consent": true, "SaveConsent": true,
-	"RecordLoginFailure": true, "LoginFailures": true, "ClearLoginFailures": true,
+	"RecordLoginFailure": true, "ForgetLoginFailure": true, "LoginFailures": true, "ClearLoginFailures": true,
 	"PurgeExpired": true, "Setting": true, "SaveSetting": true,
 	// The change version is what tells the cache to empty itself; rate
 	// limits are never cached.

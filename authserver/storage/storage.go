@@ -231,8 +231,14 @@ type Store interface {
 	SaveConsent(ctx context.Context, c *sessions.Consent) error
 
 	// RecordLoginFailure records a failed sign-in under key (such as a
-	// user and an IP address) at `at`.
-	RecordLoginFailure(ctx context.Context, key string, at time.Time) error
+	// user and an IP address) at `at`, as the failure of attempt (an ID
+	// that the caller chose).
+	RecordLoginFailure(ctx context.Context, key, attempt string, at time.Time) error
+	// ForgetLoginFailure forgets the failure of attempt recorded under
+	// key, if any: a sign-in records its failure before it checks the
+	// password, so that attempts made at once count each other, and
+	// forgets it when it did not fail.
+	ForgetLoginFailure(ctx context.Context, key, attempt string) error
 	// LoginFailures counts the failures recorded under key since `since`.
 	LoginFailures(ctx context.Context, key string, since time.Time) (int, error)
 	// ClearLoginFailures forgets the failures recorded under key.

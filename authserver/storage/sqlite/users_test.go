@@ -143,7 +143,7 @@ func TestRefreshTokensFromBeforeFamilies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, stmt := range []string{`DROP TABLE refresh_token_families`, `DELETE FROM schema_migrations WHERE version > 4`} {
+	for _, stmt := range []string{`DROP TABLE refresh_token_families`, `ALTER TABLE login_failures DROP COLUMN attempt`, `DELETE FROM schema_migrations WHERE version > 4`} {
 		if _, err := db.Exec(stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}

@@ -172,6 +172,12 @@ var migrations = []func(d Dialect) []string{
 			)`,
 		}
 	},
+	// 6: a sign-in attempt records its failure before it checks the
+	// password, and forgets it by attempt when the password was right.
+	// Failures recorded before this version have none.
+	func(d Dialect) []string {
+		return []string{`ALTER TABLE login_failures ADD COLUMN attempt TEXT`}
+	},
 }
 
 // SchemaVersion returns the version of the database's schema, the number

@@ -295,10 +295,18 @@ func (s *Store) SaveConsent(ctx context.Context, c *sessions.Consent) error {
 	return nil
 }
 
-// RecordLoginFailure adds a failure row for key.
-func (s *Store) RecordLoginFailure(ctx context.Context, key string, at time.Time) error {
-	if _, err := s.exec(ctx, `INSERT INTO login_failures (key, at) VALUES (?, ?)`, key, millis(at)); err != nil {
+// RecordLoginFailure adds a failure row for key and attempt.
+func (s *Store) RecordLoginFailure(ctx context.Context, key, attempt string, at time.Time) error {
+	if _, err := s.exec(ctx, `INSERT INTO login_failures (key, attempt, at) VALUES (?, ?, ?)`, key, attempt, millis(at)); err != nil {
 		return fmt.Errorf("record login failure: %w", err)
+	}
+	return nil
+}
+
+// ForgetLoginFailure deletes the failure row of key and attempt.
+func (s *Store) ForgetLoginFailure(ctx context.Context, key, attempt string) error {
+	if _, err := s.exec(ctx, `DELETE FROM login_failures WHERE key = ? AND attempt = ?`, key, attempt); err != nil {
+		return fmt.Errorf("forget login failure: %w", err)
 	}
 	return nil
 }

@@ -286,9 +286,9 @@ func testLoginFailures(t *testing.T, open func(t *testing.T) storage.Store) {
 	ctx := t.Context()
 	s := open(t)
 	for i := range 3 {
-		must(t, s.RecordLoginFailure(ctx, "ip:192.0.2.1", signinNow.Add(time.Duration(i)*time.Minute)), "RecordLoginFailure")
+		must(t, s.RecordLoginFailure(ctx, "ip:192.0.2.1", fmt.Sprint("attempt", i), signinNow.Add(time.Duration(i)*time.Minute)), "RecordLoginFailure")
 	}
-	must(t, s.RecordLoginFailure(ctx, "ip:192.0.2.2", signinNow), "RecordLoginFailure other key")
+	must(t, s.RecordLoginFailure(ctx, "ip:192.0.2.2", "attempt0", signinNow), "RecordLoginFailure other key")
 	for _, tc := range []struct {
 		key   string
 		since time.Time
@@ -305,6 +305,15 @@ func testLoginFailures(t *testing.T, open func(t *testing.T) storage.Store) {
 		if n != tc.want {
 			t.Errorf("LoginFailures(%s, %v) = %d, want %d", tc.key, tc.since, n, tc.want)
 		}
+	}
+	// Forgetting an attempt forgets it under its key only.
+	must(t, s.ForgetLoginFailure(ctx, "ip:192.0.2.1", "attempt0"), "ForgetLoginFailure")
+	must(t, s.ForgetLoginFailure(ctx, "ip:192.0.2.1", "no such attempt"), "ForgetLoginFailure of none")
+	if n, err := s.LoginFailures(ctx, "ip:192.0.2.1", signinNow); err != nil || n != 2 {
+		t.Errorf("LoginFailures after forgetting one = %d, %v; want 2", n, err)
+	}
+	if n, err := s.LoginFailures(ctx, "ip:192.0.2.2", signinNow); err != nil || n != 1 {
+		t.Errorf("ForgetLoginFailure forgot another key's attempt: %d, %v", n, err)
 	}
 	must(t, s.ClearLoginFailures(ctx, "ip:192.0.2.1"), "ClearLoginFailures")
 	if n, err := s.LoginFailures(ctx, "ip:192.0.2.1", time.Time{}); err != nil || n != 0 {
@@ -332,8 +341,8 @@ func testPurgeExpired(t *testing.T, open func(t *testing.T) storage.Store) {
 	endless := newRefreshToken("endless", "f2", "client1", "auth0|u1")
 	endless.ExpiresAt, endless.IdleExpiresAt = time.Time{}, time.Time{}
 	must(t, s.CreateRefreshToken(ctx, endless), "CreateRefreshToken endless")
-	must(t, s.RecordLoginFailure(ctx, "k", signinNow.Add(-time.Hour)), "RecordLoginFailure old")
-	must(t, s.RecordLoginFailure(ctx, "k", signinNow), "RecordLoginFailure new")
+	must(t, s.RecordLoginFailure(ctx, "k", "attempt", signinNow.Add(-time.Hour)), "RecordLoginFailure old")
+	must(t, s.RecordLoginFailure(ctx, "k", "attempt", signinNow), "RecordLoginFailure new")
 
 	must(t, s.PurgeExpired(ctx, signinNow, signinNow.Add(-time.Minute)), "PurgeExpired")
 	_, err := s.Session(ctx, "old")
