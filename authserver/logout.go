@@ -213,6 +213,17 @@ func (s *Server) logoutTarget(ctx context.Context, clientID, target, param strin
 // logout ends the session and goes to target (with state, when given), or
 // shows the signed-out page.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, target, state string) {
+	if target != "" && state != "" {
+		u, err := url.Parse(target)
+		if err != nil {
+			s.showError(w, r, &pageError{http.StatusBadRequest, "The logout URL cannot carry the state parameter."})
+			return
+		}
+		q := u.Query()
+		q.Set("state", state)
+		u.RawQuery = q.Encode()
+		target = u.String()
+	}
 	if err := s.endSession(w, r); err != nil {
 		s.logger.Error("ending a session", zap.Error(err))
 		s.showError(w, r, &pageError{http.StatusInternalServerError, "The server could not sign you out. Try again."})
@@ -222,13 +233,6 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, target, state st
 		page := &ui.Message{Page: ui.Page{Branding: s.branding(r.Context()), Title: "Signed out"}, Message: "You are signed out."}
 		ui.Render(w, http.StatusOK, "message", page)
 		return
-	}
-	if state != "" {
-		u, _ := url.Parse(target)
-		q := u.Query()
-		q.Set("state", state)
-		u.RawQuery = q.Encode()
-		target = u.String()
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusFound)
