@@ -1,12 +1,15 @@
 package authserver_test
 
 import (
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/portcullis-gw/portcullis/authserver"
 	"github.com/portcullis-gw/portcullis/clientcert/clientcerttest"
 )
 
@@ -76,4 +79,30 @@ func (e *env) certTokenRequest(t *testing.T, cert *clientcerttest.Cert, form url
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return e.sendWith(t, e.viaCert(cert), req)
+}
+
+// TestSubjectCredentialExpiry: an expired cert_subject_dn credential no
+// longer authenticates its client, as an expired x509_cert credential does
+// not (tls_client_auth checked the subject alone).
+func TestSubjectCredentialExpiry(t *testing.T) {
+	t.Parallel()
+	ca := clientcerttest.NewCA(t, "Client CA")
+	e := newEnvFrom(t, envSetup{clientCerts: true, configure: func(c *authserver.Config) { c.ClientCAs = ca.Pool() }})
+	name := uniq("worker")
+	cert := ca.Issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: name}})
+	c := e.createClient(t, obj{"name": uniq("dn-"), "app_type": "non_interactive"})
+	aud := newAudience("dn-expiry")
+	e.createAPI(t, aud, []string{"read:x"}, nil)
+	e.grant(t, c.ClientID, aud, "read:x")
+	cred := e.createCredential(t, c.ClientID, obj{"name": "worker", "credential_type": "cert_subject_dn", "subject_dn": "CN=" + name})["id"].(string)
+	e.must(t, "PATCH", "clients/"+c.ClientID,
+		obj{"token_endpoint_auth_method": nil, "client_authentication_methods": methods("tls_client_auth", cred)}, http.StatusOK, nil)
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {c.ClientID}, "audience": {aud}}
+	if r := e.certTokenRequest(t, cert, form); r.status != http.StatusOK {
+		t.Fatalf("token with the credential's subject: %s", r)
+	}
+	e.must(t, "PATCH", "clients/"+c.ClientID+"/credentials/"+cred, obj{"expires_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano)}, http.StatusOK, nil)
+	if r := e.certTokenRequest(t, cert, form); r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "invalid_client") {
+		t.Fatalf("token with an expired cert_subject_dn credential: %s, want 401 invalid_client", r)
+	}
 }
