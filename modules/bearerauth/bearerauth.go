@@ -25,6 +25,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authz"
 	"github.com/portcullis-gw/portcullis/clientcert"
 	"github.com/portcullis-gw/portcullis/internal/hopbyhop"
+	"github.com/portcullis-gw/portcullis/internal/inbound"
 	"github.com/portcullis-gw/portcullis/modules/portcullis"
 	"github.com/portcullis-gw/portcullis/remoteissuer"
 )
@@ -56,8 +57,9 @@ const (
 // or a target that is no path (but * for OPTIONS).
 //
 // Upstream headers on an allowed request (inbound copies deleted first,
-// and their names taken out of the client's Connection header, so that no
-// proxy drops them as hop-by-hop):
+// from the header and from the trailer after the body, and their names
+// taken out of the client's Connection header, so that no proxy drops them
+// as hop-by-hop):
 //
 //	X-Portcullis-Subject      the token's sub
 //	X-Portcullis-Client-Id    its client_id (RFC 9068) or azp (Auth0)
@@ -258,11 +260,7 @@ func (h *Handler) Validate() error {
 // ServeHTTP verifies the token, asks the policy, and on allow passes the
 // request on with identity headers.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	for name := range r.Header {
-		if isIdentityHeader(name) {
-			delete(r.Header, name)
-		}
-	}
+	inbound.Delete(r, isIdentityHeader)
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	method, err := ruleMethod(r)
 	if err != nil {
