@@ -50,11 +50,13 @@ const (
 //
 // Requests an upstream could read otherwise than the rules do are refused
 // before the token is read: 501 for a method with lower-case letters,
-// CONNECT (but a WebSocket over HTTP/2 or HTTP/3, a GET to the rules) and
-// TRACE; 400 for a path with empty, . or .. segments (plain or
-// percent-encoded), ;, \, control characters, a segment ending in a dot or
-// a space, an escaped percent-encoding (%25 and two hex digits) or a raw #,
-// or a target that is no path (but * for OPTIONS).
+// CONNECT (but a WebSocket over HTTP/2 or HTTP/3, a GET to the rules),
+// TRACE, and a method override (X-HTTP-Method-Override, X-HTTP-Method,
+// X-Method-Override, a _method query parameter); 400 for a path with empty,
+// . or .. segments (plain or percent-encoded), ;, \, control characters, a
+// segment ending in a dot or a space, an escaped percent-encoding (%25 and
+// two hex digits), a raw #, ı or ſ, or a target that is no path (but * for
+// OPTIONS).
 //
 // Upstream headers on an allowed request (inbound copies deleted first,
 // from the header and from the trailer after the body, and their names
