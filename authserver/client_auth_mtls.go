@@ -34,9 +34,9 @@ func (s *Server) requestCertificate(r *http.Request) (clientcert.Info, error) {
 }
 
 // authenticateCertificate checks cert against a certificate client's
-// enabled credentials: tls_client_auth wants a CA-verified certificate whose
-// subject is a registered cert_subject_dn; self_signed_tls_client_auth
-// wants exactly a registered x509_cert.
+// enabled credentials that have not expired: tls_client_auth wants a
+// CA-verified certificate whose subject is a registered cert_subject_dn;
+// self_signed_tls_client_auth wants exactly a registered x509_cert.
 func (s *Server) authenticateCertificate(c *clients.Client, cert clientcert.Info) error {
 	if !cert.Present {
 		return ErrInvalidClient.WithDescription("The client authenticates with a TLS client certificate; none was presented.")
@@ -48,7 +48,7 @@ func (s *Server) authenticateCertificate(c *clients.Client, cert clientcert.Info
 	m := c.ClientAuthenticationMethods
 	if m.TLSClientAuth != nil && cert.Verified && cert.Leaf != nil {
 		for _, ref := range m.TLSClientAuth.Credentials {
-			if cr, ok := c.Credential(ref.ID); ok && clients.MatchesDN(cert.Leaf, cr.SubjectDN) {
+			if cr, ok := c.Credential(ref.ID); ok && cr.ActiveAt(now) && clients.MatchesDN(cert.Leaf, cr.SubjectDN) {
 				return nil
 			}
 		}
@@ -56,8 +56,7 @@ func (s *Server) authenticateCertificate(c *clients.Client, cert clientcert.Info
 	if m.SelfSignedTLSClientAuth != nil {
 		for _, ref := range m.SelfSignedTLSClientAuth.Credentials {
 			cr, ok := c.Credential(ref.ID)
-			if ok && cr.ThumbprintSHA256 != "" && subtle.ConstantTimeCompare([]byte(cr.ThumbprintSHA256), []byte(cert.Thumbprint)) == 1 &&
-				(cr.ExpiresAt == nil || now.Before(*cr.ExpiresAt)) {
+			if ok && cr.ActiveAt(now) && cr.ThumbprintSHA256 != "" && subtle.ConstantTimeCompare([]byte(cr.ThumbprintSHA256), []byte(cert.Thumbprint)) == 1 {
 				return nil
 			}
 		}

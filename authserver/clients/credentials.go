@@ -44,6 +44,12 @@ type Credential struct {
 	CreatedAt        time.Time  `json:"created_at"`
 }
 
+// ActiveAt reports whether the credential may authenticate its client at
+// now: before its expires_at, if it has one.
+func (c *Credential) ActiveAt(now time.Time) bool {
+	return c.ExpiresAt == nil || now.Before(*c.ExpiresAt)
+}
+
 // CredentialRef names a credential in client_authentication_methods.
 type CredentialRef struct {
 	ID string `json:"id"`

@@ -209,6 +209,13 @@ func (a *api) updateCredential(r *http.Request, caller *tokens.Claims) (int, any
 		if err != nil {
 			return err
 		}
+		if f.ExpiresAt.Sent && extends(cr.ExpiresAt, expires) && len(credentialRefs(c, cr.ID)) > 0 {
+			// An enabled credential past its expiry is retired; bringing
+			// it back changes how the client authenticates.
+			if err := a.requireControlOf(r.Context(), tx, caller, c.ClientID); err != nil {
+				return err
+			}
+		}
 		if f.ExpiresAt.Sent {
 			cr.ExpiresAt = expires
 		}
@@ -224,6 +231,12 @@ func (a *api) updateCredential(r *http.Request, caller *tokens.Claims) (int, any
 	}
 	a.audit("client credential updated", caller, fields...)
 	return http.StatusOK, out, nil
+}
+
+// extends reports whether the expiry after lets a credential be used for
+// longer than the expiry before did; nil is never.
+func extends(before, after *time.Time) bool {
+	return before != nil && (after == nil || after.After(*before))
 }
 
 func (a *api) deleteCredential(r *http.Request, caller *tokens.Claims) (int, any, error) {

@@ -25,6 +25,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authz"
 	"github.com/portcullis-gw/portcullis/clientcert"
 	"github.com/portcullis-gw/portcullis/internal/hopbyhop"
+	"github.com/portcullis-gw/portcullis/internal/inbound"
 	"github.com/portcullis-gw/portcullis/modules/portcullis"
 	"github.com/portcullis-gw/portcullis/remoteissuer"
 )
@@ -49,15 +50,18 @@ const (
 //
 // Requests an upstream could read otherwise than the rules do are refused
 // before the token is read: 501 for a method with lower-case letters,
-// CONNECT (but a WebSocket over HTTP/2 or HTTP/3, a GET to the rules) and
-// TRACE; 400 for a path with empty, . or .. segments (plain or
-// percent-encoded), ;, \, control characters, a segment ending in a dot or
-// a space, an escaped percent-encoding (%25 and two hex digits) or a raw #,
-// or a target that is no path (but * for OPTIONS).
+// CONNECT (but a WebSocket over HTTP/2 or HTTP/3, a GET to the rules),
+// TRACE, and a method override (X-HTTP-Method-Override, X-HTTP-Method,
+// X-Method-Override, a _method query parameter); 400 for a path with empty,
+// . or .. segments (plain or percent-encoded), ;, \, control characters, a
+// segment ending in a dot or a space, an escaped percent-encoding (%25 and
+// two hex digits), a raw #, ı or ſ, or a target that is no path (but * for
+// OPTIONS).
 //
 // Upstream headers on an allowed request (inbound copies deleted first,
-// and their names taken out of the client's Connection header, so that no
-// proxy drops them as hop-by-hop):
+// from the header and from the trailer after the body, and their names
+// taken out of the client's Connection header, so that no proxy drops them
+// as hop-by-hop):
 //
 //	X-Portcullis-Subject      the token's sub
 //	X-Portcullis-Client-Id    its client_id (RFC 9068) or azp (Auth0)
@@ -258,11 +262,7 @@ func (h *Handler) Validate() error {
 // ServeHTTP verifies the token, asks the policy, and on allow passes the
 // request on with identity headers.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	for name := range r.Header {
-		if isIdentityHeader(name) {
-			delete(r.Header, name)
-		}
-	}
+	inbound.Delete(r, isIdentityHeader)
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	method, err := ruleMethod(r)
 	if err != nil {

@@ -87,7 +87,8 @@ func (e *edge) caddyfile(policyDir string) string {
 		scopes GET /orders* read:orders
 		scopes POST /orders* create:orders
 		permissions DELETE /orders/* delete:orders
-		scopes * /admin admin:orders`
+		scopes * /admin admin:orders
+		scopes PATCH /orders/*/status admin:orders`
 	// The orders site also speaks HTTP/3, for WebSockets over extended
 	// CONNECT.
 	return fmt.Sprintf(`{

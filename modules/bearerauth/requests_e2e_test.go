@@ -22,6 +22,7 @@ import (
 //	scopes POST /orders* create:orders
 //	permissions DELETE /orders/* delete:orders
 //	scopes * /admin admin:orders
+//	scopes PATCH /orders/*/status admin:orders
 //
 // and the token may create orders only, so every rule but POST's denies it.
 func TestMethodsAndPaths(t *testing.T) {
@@ -61,6 +62,8 @@ func TestMethodsAndPaths(t *testing.T) {
 		{"a trailing slash", "GET", "/orders/1/", http.StatusForbidden},
 		{"an exact pattern covers its trailing slash", "GET", "/admin/", http.StatusForbidden},
 		{"an exact pattern in upper case", "GET", "/ADMIN", http.StatusForbidden},
+		{"a glob within a segment", "PATCH", "/orders/1/status", http.StatusForbidden},
+		{"a glob within a segment, with a trailing slash", "PATCH", "/orders/1/status/", http.StatusForbidden},
 		{"absolute form", "GET", e.ordersURL + "/admin", http.StatusForbidden},
 		{"absolute form with the host in upper case", "GET", strings.ToUpper(e.ordersURL) + "/admin", http.StatusForbidden},
 
@@ -85,6 +88,11 @@ func TestMethodsAndPaths(t *testing.T) {
 		{"a fragment", "GET", "/health#/../admin", http.StatusBadRequest},
 		{"absolute form with a double slash", "GET", e.ordersURL + "//admin", http.StatusBadRequest},
 		{"* for another method than OPTIONS", "GET", "*", http.StatusBadRequest},
+		// Case-insensitive upstreams that upper-case or fold (Java's
+		// equalsIgnoreCase, Go's EqualFold) read these as S and I.
+		{"a long s", "GET", "/order%C5%BF/1", http.StatusBadRequest},
+		{"a long s, unescaped", "GET", "/order\u017f/1", http.StatusBadRequest},
+		{"a dotless i", "GET", "/adm%C4%B1n", http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := e.raw(t, e.ordersURL, tc.method, tc.target, creator)
@@ -104,6 +112,29 @@ func TestMethodsAndPaths(t *testing.T) {
 		if got := wantAllowed(t, e.websocketH3(t, e.ordersURL+"/orders/1", reader)); got.Method != "GET" || got.Headers["Upgrade"][0] != "websocket" {
 			t.Errorf("upstream got %s with Upgrade %q, want a GET WebSocket upgrade", got.Method, got.Headers["Upgrade"])
 		}
+	})
+
+	// Express's method-override, Rack, Spring's HiddenHttpMethodFilter,
+	// Symfony and ASP.NET let a POST say which method it means.
+	t.Run("method overrides are refused", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, target string
+			extra        []string
+		}{
+			{"X-HTTP-Method-Override", "/orders/1", []string{"X-HTTP-Method-Override", "DELETE"}},
+			{"X-HTTP-Method", "/orders/1", []string{"X-HTTP-Method", "DELETE"}},
+			{"X-Method-Override in lower case", "/orders/1", []string{"x-method-override", "DELETE"}},
+			{"a _method parameter", "/orders/1?_method=DELETE", nil},
+			{"an escaped _method parameter", "/orders/1?%5Fmethod=DELETE", nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				a := e.request(t, "POST", e.ordersURL+tc.target, bearer(creator), tc.extra...)
+				if a.status != http.StatusNotImplemented || a.echoed() != nil {
+					t.Errorf("POST %s with %q: %s, want 501 without reaching the upstream", tc.target, tc.extra, a)
+				}
+			})
+		}
+		wantAllowed(t, e.request(t, "POST", e.ordersURL+"/orders/1?method=DELETE", bearer(creator), "X-Method", "DELETE"))
 	})
 
 	t.Run("the policy sees the method and path the rules matched", func(t *testing.T) {

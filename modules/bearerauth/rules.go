@@ -7,6 +7,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -26,9 +28,9 @@ type Rule struct {
 	// request path: case-insensitively, after percent-decoding (a pattern
 	// with % compares in escaped form instead), /orders exactly, /orders*
 	// by prefix, *.json by suffix, *admin* by substring, and other * as a
-	// glob within one segment (/orders/*/items). A pattern without * also
-	// covers the same path with or without a trailing slash, which many
-	// upstreams serve alike.
+	// glob within one segment (/orders/*/items). A pattern that does not
+	// end in * also covers the same path with or without a trailing slash,
+	// which many upstreams serve alike.
 	Path        string   `json:"path"`
 	Scopes      []string `json:"scopes,omitempty"`
 	Permissions []string `json:"permissions,omitempty"`
@@ -84,7 +86,7 @@ func (r *Rule) provision(ctx caddy.Context) error {
 		r.methods = caddyhttp.MatchMethod{r.Method}
 	}
 	r.paths = caddyhttp.MatchPath{r.Path}
-	if !strings.Contains(r.Path, "*") {
+	if !strings.HasSuffix(r.Path, "*") {
 		if trimmed, ok := strings.CutSuffix(r.Path, "/"); ok && trimmed != "" {
 			r.paths = append(r.paths, trimmed)
 		} else if !ok {
@@ -138,7 +140,9 @@ var errMethod = errors.New("method not implemented")
 // CONNECT, RFC 8441 and RFC 9220), which reverse_proxy forwards as a GET.
 // It refuses, wrapping errMethod, a method with lower-case letters
 // (methods are case-sensitive, and some upstreams read get as GET),
-// CONNECT, and TRACE.
+// CONNECT, TRACE, and a request that names another method in a method
+// override header (X-HTTP-Method-Override, X-HTTP-Method,
+// X-Method-Override) or a _method query parameter.
 func ruleMethod(r *http.Request) (string, error) {
 	if r.Method == http.MethodConnect && ((r.ProtoMajor == 2 && r.Header.Get(":protocol") == "websocket") || (r.ProtoMajor == 3 && r.Proto == "websocket")) {
 		return http.MethodGet, nil
@@ -149,7 +153,32 @@ func ruleMethod(r *http.Request) (string, error) {
 	if strings.ToUpper(r.Method) != r.Method {
 		return "", fmt.Errorf("%w: methods are case-sensitive, and %q is not one bearer_auth serves", errMethod, r.Method)
 	}
+	for name := range r.Header {
+		if isMethodOverride(name) {
+			return "", fmt.Errorf("%w: the %s header would have an upstream read another method", errMethod, name)
+		}
+	}
+	if r.URL.RawQuery != "" && r.URL.Query().Has("_method") {
+		return "", fmt.Errorf("%w: the _method parameter would have an upstream read another method", errMethod)
+	}
 	return r.Method, nil
+}
+
+// methodOverrideHeaders are the headers through which web frameworks
+// (Express's method-override, Rack, Symfony, ASP.NET, Spring) let a POST
+// say which method it means.
+var methodOverrideHeaders = []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
+
+// isMethodOverride reports whether an upstream could read the header name
+// as one of methodOverrideHeaders: in any case, with _ or . for a dash.
+func isMethodOverride(name string) bool {
+	folded := strings.NewReplacer("_", "-", ".", "-").Replace(name)
+	for _, h := range methodOverrideHeaders {
+		if strings.EqualFold(folded, h) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkPath refuses a request whose path an upstream could read as
@@ -161,8 +190,11 @@ func ruleMethod(r *http.Request) (string, error) {
 // which Tomcat, Jetty and Spring drop), \ (a separator on Windows), a
 // segment ending in a dot or a space (which Windows drops), control
 // characters, an escaped % followed by two hex digits (which an upstream
-// that decodes twice reads as another character), or a raw # (a fragment
-// has no place in a request).
+// that decodes twice reads as another character), a raw # (a fragment has
+// no place in a request), or ı or ſ (the letters outside ASCII whose upper
+// case is in it, I and S: the rules lower-case paths, but an upstream that
+// ignores case by upper-casing, as Java's equalsIgnoreCase does, or by
+// folding, as Go's EqualFold does, reads /orderſ as /orders).
 func checkPath(r *http.Request) error {
 	p := r.URL.Path
 	switch {
@@ -186,6 +218,10 @@ func checkPath(r *http.Request) error {
 			return errors.New("a path segment must not end with a dot or a space")
 		case c == '%' && i+2 < len(p) && isHex(p[i+1]) && isHex(p[i+2]):
 			return errors.New("the path must not hold an escaped percent-encoding (%25 and two hex digits)")
+		case c >= utf8.RuneSelf:
+			if r, _ := utf8.DecodeRuneInString(p[i:]); unicode.ToUpper(r) < utf8.RuneSelf {
+				return errors.New("the path must not hold ı or ſ, which upstreams that ignore case read as I and S")
+			}
 		}
 	}
 	return nil

@@ -21,9 +21,10 @@ func init() {
 // MaxBody is how much of a request body is echoed, in bytes.
 const MaxBody = 64 << 10
 
-// Handler answers with {"method", "path", "query", "headers", "body"}:
-// what the request carried, headers with their canonical names and every
-// value, and the first MaxBody bytes of the body as a string.
+// Handler answers with {"method", "path", "query", "headers", "body",
+// "trailers"}: what the request carried, headers with their canonical names
+// and every value, the first MaxBody bytes of the body as a string, and the
+// trailer fields that came after a body shorter than that.
 type Handler struct{}
 
 // Echo is the body of an echo response.
@@ -33,6 +34,8 @@ type Echo struct {
 	Query   map[string][]string `json:"query"`
 	Headers map[string][]string `json:"headers"`
 	Body    string              `json:"body"`
+	// Trailers are the request's trailer fields; omitted when none came.
+	Trailers map[string][]string `json:"trailers,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -50,6 +53,14 @@ func (Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Han
 		return caddyhttp.Error(http.StatusBadRequest, err)
 	}
 	e := Echo{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Headers: r.Header, Body: string(body)}
+	for name, values := range r.Trailer {
+		if values != nil {
+			if e.Trailers == nil {
+				e.Trailers = map[string][]string{}
+			}
+			e.Trailers[name] = values
+		}
+	}
 	if e.Headers == nil {
 		e.Headers = http.Header{}
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -197,6 +198,7 @@ func TestForwardClientCert(t *testing.T) {
 			t.Run("every format", func(t *testing.T) { e.testFormats(t, p, proto.h2, proto.major) })
 			t.Run("default format", func(t *testing.T) { e.testDefault(t, p, proto.h2, proto.major) })
 			t.Run("spoofed headers never reach the upstream", func(t *testing.T) { e.testSpoofing(t, p, proto.h2, proto.major) })
+			t.Run("spoofed trailers never reach the upstream", func(t *testing.T) { e.testSpoofedTrailers(t, p, proto.h2, proto.major) })
 		})
 	}
 	t.Run("certificate headers named in Connection still reach the upstream", func(t *testing.T) { e.testHopByHop(t, p) })
@@ -457,4 +459,38 @@ func newPKI(t *testing.T) *pki {
 	}
 	p.large = p.ca.Issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: "large"}, DNSNames: names})
 	return p
+}
+
+// testSpoofedTrailers sends certificate headers as trailer fields after a
+// chunked body (RFC 9110 section 6.5), which reverse_proxy forwards and
+// upstreams often merge into the header: none may reach the upstream, with
+// a certificate or without, while other trailers pass.
+func (e *edge) testSpoofedTrailers(t *testing.T, p *pki, h2 bool, major int) {
+	for _, cert := range []*clientcerttest.Cert{nil, p.good} {
+		req, err := http.NewRequest(http.MethodPost, e.all, io.NopCloser(strings.NewReader("abc")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = -1
+		req.Trailer = http.Header{"X-Other": {"kept"}}
+		for _, name := range []string{clientcert.HeaderClientCert, clientcert.HeaderClientCertChain, clientcert.HeaderAuth0Cert, clientcert.HeaderAuth0Verified, clientcert.HeaderXFCC, "Client_Cert"} {
+			req.Trailer[name] = []string{"spoofed"}
+		}
+		resp, err := e.client(t, cert, h2).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got echo.Echo
+		err = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || resp.ProtoMajor != major {
+			t.Fatalf("%s %d (%v), want HTTP/%d 200 from the echo upstream", resp.Proto, resp.StatusCode, err, major)
+		}
+		if spoofed := certHeaders(got.Trailers); len(spoofed) != 0 {
+			t.Errorf("with certificate %v, the upstream received the trailers %v", cert != nil, spoofed)
+		}
+		if vs := got.Trailers["X-Other"]; len(vs) != 1 || vs[0] != "kept" {
+			t.Errorf("trailer X-Other = %q, want kept: trailers that are not certificate headers pass", vs)
+		}
+	}
 }

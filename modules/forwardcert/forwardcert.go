@@ -19,6 +19,7 @@ import (
 
 	"github.com/portcullis-gw/portcullis/clientcert"
 	"github.com/portcullis-gw/portcullis/internal/hopbyhop"
+	"github.com/portcullis-gw/portcullis/internal/inbound"
 )
 
 func init() {
@@ -33,8 +34,9 @@ func init() {
 // connection has a client certificate: client-certificate,
 // client-certificate-ca-verified, Client-Cert, Client-Cert-Chain and
 // X-Forwarded-Client-Cert, in any letter case and with _ or . for any
-// dash, and so are their names in the Connection header, which would have
-// reverse_proxy drop them as hop-by-hop. Then, when the TLS connection
+// dash, and trailer fields of those names after the body, and so are their
+// names in the Connection header, which would have reverse_proxy drop them
+// as hop-by-hop. Then, when the TLS connection
 // carried a client certificate, the headers of each configured format are
 // set:
 //
@@ -130,14 +132,11 @@ func knownFormat(f string) bool {
 	return f == clientcert.FormatRFC9440 || f == clientcert.FormatAuth0 || f == clientcert.FormatXFCC
 }
 
-// ServeHTTP deletes inbound certificate headers, sets them from the TLS
-// client certificate, and calls the next handler.
+// ServeHTTP deletes inbound certificate headers, and trailer fields of
+// those names, sets them from the TLS client certificate, and calls the
+// next handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	for name := range r.Header {
-		if clientcert.IsHeaderName(name) {
-			delete(r.Header, name)
-		}
-	}
+	inbound.Delete(r, clientcert.IsHeaderName)
 	// Headers named in Connection would be dropped by reverse_proxy.
 	hopbyhop.Protect(r.Header, clientcert.IsHeaderName)
 	var info clientcert.Info
