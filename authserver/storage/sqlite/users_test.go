@@ -29,24 +29,13 @@ func TestUpgradeFromSchemaVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Take the database back to version 1.
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, stmt := range []string{
+	rollBack(t, path,
 		`DROP TABLE refresh_token_families`, `DROP TABLE changes`, `DROP TABLE rate_limits`,
 		`DROP TABLE sessions`, `DROP TABLE authorization_codes`, `DROP TABLE refresh_tokens`,
 		`DROP TABLE consents`, `DROP TABLE login_failures`, `DROP TABLE settings`,
 		`DROP TABLE user_permissions`, `DROP TABLE user_roles`, `DROP TABLE role_permissions`,
 		`DROP TABLE roles`, `DROP TABLE users`, `DELETE FROM schema_migrations WHERE version > 1`,
-	} {
-		if _, err := db.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	)
 
 	s = open(t, path)
 	defer s.Close()
@@ -139,18 +128,7 @@ func TestRefreshTokensFromBeforeFamilies(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, stmt := range []string{`DROP TABLE refresh_token_families`, `ALTER TABLE login_failures DROP COLUMN attempt`, `DELETE FROM schema_migrations WHERE version > 4`} {
-		if _, err := db.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	rollBack(t, path, `DROP TABLE refresh_token_families`, `ALTER TABLE login_failures DROP COLUMN attempt`, `DELETE FROM schema_migrations WHERE version > 4`)
 
 	s = open(t, path)
 	defer s.Close()
@@ -167,5 +145,21 @@ func TestRefreshTokensFromBeforeFamilies(t *testing.T) {
 	}
 	if err := s.CreateRefreshToken(ctx, token("newer")); !errors.Is(err, storage.ErrRevoked) {
 		t.Errorf("CreateRefreshToken in the revoked family: %v, want storage.ErrRevoked", err)
+	}
+}
+
+// rollBack takes the closed database at path back to an older schema
+// version with statements.
+func rollBack(t *testing.T, path string, statements ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, stmt := range statements {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
 	}
 }
