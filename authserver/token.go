@@ -145,8 +145,10 @@ func readTokenRequest(r *http.Request) (tokenRequest, error) {
 }
 
 // authenticateClient identifies the client by HTTP Basic credentials, by
-// client_id and client_secret in the body, or (public clients) by client_id
-// alone, and checks that this is the method the client is registered for.
+// client_id and client_secret in the body, by a TLS client certificate, or
+// (public clients) by client_id alone. A client registered for a secret
+// method may use either secret method; public and certificate clients must
+// use the method they are registered for.
 func (s *Server) authenticateClient(ctx context.Context, r *http.Request, req tokenRequest, cert clientcert.Info) (*clients.Client, error) {
 	method := clients.AuthNone
 	clientID, secret := req["client_id"], req["client_secret"]
@@ -192,13 +194,11 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, req to
 		}
 		return c, nil
 	}
-	if !s.hasher.Matches(c.SecretHash, secret) {
+	// RFC 6749 section 2.3.1: a client issued a secret may present it
+	// either way, whichever of the two it is registered for, as Auth0
+	// allows.
+	if !c.TokenEndpointAuthMethod.IsSecret() || !s.hasher.Matches(c.SecretHash, secret) {
 		return nil, failed
-	}
-	if c.TokenEndpointAuthMethod != method {
-		wrong := ErrInvalidClient.WithDescription(fmt.Sprintf("The client must authenticate with %s.", c.TokenEndpointAuthMethod))
-		wrong.BasicChallenge = failed.BasicChallenge
-		return nil, wrong
 	}
 	return c, nil
 }

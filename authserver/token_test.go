@@ -141,10 +141,12 @@ func TestTokenEndpointErrors(t *testing.T) {
 			status: 401, code: "invalid_client", desc: "Client authentication failed.", challenge: true},
 		{name: "Bearer Authorization header", auth: "Bearer abc", body: valid, status: 400, code: "invalid_request",
 			desc: "The Authorization header must use the Basic scheme."},
-		{name: "client_secret_post client using Basic", auth: basic(f.post), body: form("grant_type", "client_credentials", "audience", f.api),
-			status: 401, code: "invalid_client", desc: "The client must authenticate with client_secret_post.", challenge: true},
-		{name: "client_secret_basic client using the body", body: form(params(f.basic, f.api)...),
-			status: 401, code: "invalid_client", desc: "The client must authenticate with client_secret_basic."},
+		{name: "client_secret_post client using Basic with a wrong secret", auth: basic(wrong(f.post)), body: form("grant_type", "client_credentials", "audience", f.api),
+			status: 401, code: "invalid_client", desc: "Client authentication failed.", challenge: true},
+		{name: "client_secret_basic client using the body with a wrong secret", body: form(params(wrong(f.basic), f.api)...),
+			status: 401, code: "invalid_client", desc: "Client authentication failed."},
+		{name: "public client using Basic", auth: basic(authserver.Credentials{ClientID: f.public, ClientSecret: strings.Repeat("p", 43)}),
+			body: form("grant_type", "client_credentials", "audience", f.api), status: 401, code: "invalid_client", desc: "Client authentication failed.", challenge: true},
 		{name: "secret in the URL query", query: "?" + form("client_secret", f.post.ClientSecret), body: form("grant_type", "client_credentials", "client_id", f.post.ClientID, "audience", f.api),
 			status: 400, code: "invalid_request", desc: "Client credentials must not be sent in the URL."},
 		{name: "missing audience", body: form(params(f.post, "")...), status: 400, code: "invalid_request",
@@ -284,6 +286,26 @@ func TestTokenIssuance(t *testing.T) {
 			t.Errorf("response %+v", resp)
 		}
 		e.tokenClaims(t, resp.AccessToken, f.api)
+	})
+
+	// RFC 6749 section 2.3.1: a server must support Basic for clients
+	// issued a secret, and Auth0 takes either secret method from a
+	// confidential client whatever it is registered for.
+	t.Run("either secret method", func(t *testing.T) {
+		for _, tc := range []struct {
+			name   string
+			client authserver.Credentials
+			style  oauth2.AuthStyle
+		}{
+			{"client_secret_post client using Basic", f.post, oauth2.AuthStyleInHeader},
+			{"client_secret_post client using the body", f.post, oauth2.AuthStyleInParams},
+			{"client_secret_basic client using the body", f.basic, oauth2.AuthStyleInParams},
+			{"client_secret_basic client using Basic", f.basic, oauth2.AuthStyleInHeader},
+		} {
+			if _, err := e.fetchToken(t, tc.client, tc.style, f.api); err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+		}
 	})
 
 	t.Run("form with a charset", func(t *testing.T) {

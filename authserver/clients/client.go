@@ -38,6 +38,10 @@ const (
 	AuthSecretBasic AuthMethod = "client_secret_basic"
 )
 
+// IsSecret reports whether m is one of the client secret methods,
+// client_secret_post or client_secret_basic.
+func (m AuthMethod) IsSecret() bool { return m == AuthSecretPost || m == AuthSecretBasic }
+
 // Grant types a client may be allowed to use.
 const (
 	GrantClientCredentials = "client_credentials"
