@@ -17,6 +17,11 @@ import (
 // Origins or the origin of one of its callback URLs. Responses never allow
 // credentials (cookies): these endpoints do not use them.
 
+// corsAllowedHeaders are the request headers browser scripts may send:
+// Authorization (userinfo's bearer token), Content-Type (JSON bodies) and
+// Auth0-Client, the telemetry auth0-spa-js and auth0.js send on every call.
+const corsAllowedHeaders = "Authorization, Content-Type, Auth0-Client"
+
 // corsMaxAge is how long browsers may cache a preflight answer, in
 // seconds.
 const corsMaxAge = "600"
@@ -41,7 +46,7 @@ func (s *Server) cors(methods string, next http.HandlerFunc) http.HandlerFunc {
 		if allowed {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Methods", methods)
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Allow-Headers", corsAllowedHeaders)
 			h.Set("Access-Control-Max-Age", corsMaxAge)
 		}
 		w.WriteHeader(http.StatusNoContent)

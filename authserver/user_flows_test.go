@@ -749,11 +749,38 @@ func TestCORS(t *testing.T) {
 			if r.status != http.StatusNoContent || h.Get("Access-Control-Allow-Methods") != tc.methods {
 				t.Fatalf("preflight: %s %v", r, h)
 			}
-			if tc.methods != "" && (h.Get("Access-Control-Allow-Origin") != tc.origin || h.Get("Access-Control-Allow-Headers") != "Authorization, Content-Type" || h.Get("Access-Control-Max-Age") != "600") {
+			if tc.methods != "" && (h.Get("Access-Control-Allow-Origin") != tc.origin || h.Get("Access-Control-Allow-Headers") != "Authorization, Content-Type, Auth0-Client" || h.Get("Access-Control-Max-Age") != "600") {
 				t.Errorf("preflight headers %v", h)
 			}
 			if tc.methods == "" && h.Get("Access-Control-Allow-Origin") != "" {
 				t.Errorf("preflight for an unknown origin allowed it: %v", h)
+			}
+		})
+	}
+	// What a browser asks before Auth0's SDKs call: auth0-spa-js posts to
+	// the token and revocation endpoints with Content-Type and Auth0-Client
+	// (its telemetry), auth0.js calls userinfo with Authorization and
+	// Auth0-Client. A browser sends the call only when every requested
+	// header is allowed.
+	for _, tc := range []struct{ path, requested string }{
+		{"oauth/token", "auth0-client,content-type"},
+		{"oauth/revoke", "auth0-client,content-type"},
+		{"userinfo", "auth0-client,authorization"},
+	} {
+		t.Run("preflight for Auth0's SDKs "+tc.path, func(t *testing.T) {
+			r, _ := http.NewRequestWithContext(t.Context(), http.MethodOptions, e.issuer+tc.path, nil)
+			r.Header.Set("Origin", "https://spa.example")
+			r.Header.Set("Access-Control-Request-Method", "POST")
+			r.Header.Set("Access-Control-Request-Headers", tc.requested)
+			got := e.send(t, r)
+			allowed := map[string]bool{}
+			for _, h := range strings.Split(got.header.Get("Access-Control-Allow-Headers"), ",") {
+				allowed[strings.ToLower(strings.TrimSpace(h))] = true
+			}
+			for _, h := range strings.Split(tc.requested, ",") {
+				if !allowed[h] {
+					t.Errorf("preflight does not allow %s: %s %v", h, got, got.header)
+				}
 			}
 		})
 	}
