@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -230,16 +232,22 @@ var (
 	errRequestURINotSupported  = &Error{Code: "request_uri_not_supported", Status: http.StatusBadRequest}
 )
 
-// serveAuthorize is the authorization endpoint (RFC 6749 section 3.1):
-// with a live login session it goes on to consent and the code; without
+// serveAuthorize is the authorization endpoint (RFC 6749 section 3.1),
+// for GET and for POST (OpenID Connect Core section 3.1.2.1): with a live
+// login session it goes on to consent and the code; without
 // one it shows the login page.
 func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		s.showError(w, r, &pageError{http.StatusMethodNotAllowed, "The authorization endpoint accepts only GET."})
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		s.showError(w, r, &pageError{http.StatusMethodNotAllowed, "The authorization endpoint accepts only GET and POST."})
 		return
 	}
-	ar, err := s.parseAuthorize(r.Context(), r.URL.Query(), r.URL.RawQuery)
+	params, encoded, err := authorizeParameters(r)
+	if err != nil {
+		s.authorizeFailed(w, r, nil, err)
+		return
+	}
+	ar, err := s.parseAuthorize(r.Context(), params, encoded)
 	if err != nil {
 		s.authorizeFailed(w, r, ar, err)
 		return
@@ -250,6 +258,41 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.continueAuthorization(w, r, ar, ses, false)
+}
+
+// MaxAuthorizeRequestSize is the largest body of a POST authorization
+// request, in bytes.
+const MaxAuthorizeRequestSize = 64 << 10
+
+// authorizeParameters returns the parameters of an authorization request
+// and their encoding, which the login and consent forms carry along. A GET
+// sends them in the query; a POST (OpenID Connect Core section 3.1.2.1)
+// in its form-encoded body, and may send some in the query: a parameter in
+// both is repeated, and parseAuthorize refuses it as such.
+func authorizeParameters(r *http.Request) (url.Values, string, error) {
+	if r.Method != http.MethodPost {
+		return r.URL.Query(), r.URL.RawQuery, nil
+	}
+	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || ct != "application/x-www-form-urlencoded" {
+		return nil, "", &pageError{http.StatusUnsupportedMediaType, "The authorization endpoint takes a form (application/x-www-form-urlencoded)."}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxAuthorizeRequestSize))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, "", &pageError{http.StatusRequestEntityTooLarge, fmt.Sprintf("The request body is larger than %d bytes.", MaxAuthorizeRequestSize)}
+		}
+		return nil, "", &pageError{http.StatusBadRequest, "The request body could not be read."}
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, "", &pageError{http.StatusBadRequest, "The request body is not a valid form."}
+	}
+	params := r.URL.Query()
+	for k, vs := range form {
+		params[k] = append(params[k], vs...)
+	}
+	return params, params.Encode(), nil
 }
 
 // continueAuthorization takes an authorization request with the user's

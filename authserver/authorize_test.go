@@ -346,18 +346,32 @@ func TestAuthorizeRequestErrors(t *testing.T) {
 		{"redirect_uri with a different path", "client_id=" + fx.clientID + "&redirect_uri=" + url.QueryEscape(callback+"/x"), 400, "not in the Allowed Callback URLs"},
 		{"repeated redirect_uri", "client_id=" + fx.clientID + "&redirect_uri=" + url.QueryEscape(callback) + "&redirect_uri=" + url.QueryEscape(callback), 400, "The parameter redirect_uri is repeated."},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			p := b.send("GET", "/authorize?"+tc.query, nil)
-			if p.status != tc.status || p.location != nil || !strings.Contains(p.message(), tc.msg) {
-				t.Errorf("got %d %q (Location %v), want %d %q", p.status, p.message(), p.location, tc.status, tc.msg)
-			}
-			if p.header.Get("X-Frame-Options") != "DENY" {
-				t.Error("the error page may be framed")
-			}
-		})
+		// OpenID Connect Core section 3.1.2.1: POST, form-encoded, is
+		// answered as GET is.
+		for _, method := range []string{"GET", "POST"} {
+			t.Run(method+" "+tc.name, func(t *testing.T) {
+				var p page
+				if method == "GET" {
+					p = b.send("GET", "/authorize?"+tc.query, nil)
+				} else {
+					form, err := url.ParseQuery(tc.query)
+					if err != nil {
+						t.Fatal(err)
+					}
+					p = b.send("POST", "/authorize", form)
+				}
+				if p.status != tc.status || p.location != nil || !strings.Contains(p.message(), tc.msg) {
+					t.Errorf("got %d %q (Location %v), want %d %q", p.status, p.message(), p.location, tc.status, tc.msg)
+				}
+				if p.header.Get("X-Frame-Options") != "DENY" {
+					t.Error("the error page may be framed")
+				}
+			})
+		}
 	}
 	// The single registered callback stands in for a missing redirect_uri.
 	wantLoginPage(t, b.authorize(fx.params("redirect_uri", "")))
+	wantLoginPage(t, b.send("POST", "/authorize", fx.params("redirect_uri", "")))
 
 	// The others go back to the redirect URI.
 	for _, tc := range []struct {
@@ -386,12 +400,101 @@ func TestAuthorizeRequestErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			wantAuthorizeError(t, e, b.authorize(tc.params), tc.redirectURI, tc.code, tc.desc)
 		})
+		t.Run("POST "+tc.name, func(t *testing.T) {
+			wantAuthorizeError(t, e, b.send("POST", "/authorize", tc.params), tc.redirectURI, tc.code, tc.desc)
+		})
 	}
 	// A client that allows plain may use it.
 	wantLoginPage(t, b.authorize(url.Values{"client_id": {plain.ClientID}, "redirect_uri": {"https://tv.example/cb"}, "response_type": {"code"},
 		"code_challenge": {verifier}, "code_challenge_method": {"plain"}}))
 	// Confidential clients may leave PKCE out.
 	wantLoginPage(t, b.authorize(fx.params("code_challenge", "", "code_challenge_method", "")))
+}
+
+// OpenID Connect Core section 3.1.2.1: the authorization endpoint takes
+// POST, form-encoded, as it takes GET; a whole sign-in starts with it.
+func TestAuthorizeWithPost(t *testing.T) {
+	e := newEnv(t)
+	fx := e.newSigninFixture(t, nil)
+	b := e.browser(t)
+
+	p := b.send("POST", "/authorize", fx.params("audience", fx.api, "scope", "openid profile create:events"))
+	wantLoginPage(t, p)
+	q := wantRedirect(t, b.login(p, fx.email, userPassword), callback)
+	if q.Get("state") != "st-1" || q.Get("iss") != e.issuer || q.Get("code") == "" {
+		t.Fatalf("authorization response %v", q)
+	}
+	r := fx.exchange(t, e, q.Get("code"))
+	tok := wantTokens(t, r)
+	claims, err := e.verify(t, tok.AccessToken, fx.api)
+	if err != nil || claims["sub"] != fx.userID || claims["scope"] != "openid profile create:events" {
+		t.Errorf("access token from a sign-in started with POST: %v %v", claims, err)
+	}
+	// The session answers the next POST at once, as it answers a GET.
+	if q := wantRedirect(t, b.send("POST", "/authorize", fx.params("prompt", "none")), callback); q.Get("code") == "" {
+		t.Errorf("prompt=none with a session: %v", q)
+	}
+	// Parameters may be split between the query and the body, but none
+	// may be in both.
+	split := fx.params()
+	split.Del("client_id")
+	if q := wantRedirect(t, b.send("POST", "/authorize?client_id="+url.QueryEscape(fx.clientID), split), callback); q.Get("code") == "" {
+		t.Errorf("client_id in the query, the rest in the body: %v", q)
+	}
+
+	for _, tc := range []struct {
+		name        string
+		query       string
+		contentType string // default form
+		body        string
+		status      int
+		msg         string
+		allow       string
+	}{
+		{name: "client_id in the query and the body", query: "?client_id=" + url.QueryEscape(fx.clientID), body: fx.params().Encode(),
+			status: 400, msg: "The parameter client_id is repeated."},
+		{name: "state in the query and the body", query: "?state=other", body: fx.params().Encode(),
+			status: 400, msg: "The parameter state is repeated."},
+		{name: "JSON body", contentType: "application/json", body: `{"client_id":"` + fx.clientID + `"}`,
+			status: 415, msg: "The authorization endpoint takes a form (application/x-www-form-urlencoded)."},
+		{name: "no Content-Type", contentType: "-", body: fx.params().Encode(),
+			status: 415, msg: "The authorization endpoint takes a form (application/x-www-form-urlencoded)."},
+		{name: "malformed form", body: fx.params().Encode() + "&%zz", status: 400, msg: "The request body is not a valid form."},
+		{name: "body over 64 KiB", body: fx.params().Encode() + "&pad=" + strings.Repeat("a", 64<<10), status: 413,
+			msg: "The request body is larger than 65536 bytes."},
+		{name: "PUT", query: "?" + fx.params().Encode(), status: 405, msg: "The authorization endpoint accepts only GET and POST.", allow: "GET, HEAD, POST"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			method := "POST"
+			if tc.allow != "" {
+				method = "PUT"
+			}
+			req, err := http.NewRequestWithContext(t.Context(), method, e.ts.URL+"/authorize"+tc.query, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch tc.contentType {
+			case "":
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			case "-":
+			default:
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			resp, err := b.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			data, _ := io.ReadAll(resp.Body)
+			p := page{status: resp.StatusCode, header: resp.Header, body: string(data)}
+			if p.status != tc.status || resp.Header.Get("Location") != "" || p.message() != tc.msg {
+				t.Errorf("got %d %q (Location %q), want %d %q", p.status, p.message(), resp.Header.Get("Location"), tc.status, tc.msg)
+			}
+			if got := resp.Header.Get("Allow"); got != tc.allow {
+				t.Errorf("Allow %q, want %q", got, tc.allow)
+			}
+		})
+	}
 }
 
 func TestLoginFailuresAndLockout(t *testing.T) {

@@ -3,7 +3,7 @@
 // New builds a Server on a storage.Store, and Handler serves its endpoints
 // under the issuer's path:
 //
-//	GET  /authorize                               authorization endpoint (code, PKCE)
+//	GET  /authorize (and POST)                    authorization endpoint (code, PKCE)
 //	     /u/login, /u/consent                     Universal Login: sign-in and consent forms
 //	GET  /v2/logout, /oidc/logout                 logout (Auth0's, and OIDC RP-initiated)
 //	POST /oauth/token                             client_credentials, authorization_code
