@@ -85,6 +85,13 @@ type Config struct {
 	// RateLimits bounds requests per minute to the token and revocation
 	// endpoints and the login page.
 	RateLimits RateLimits
+	// UserinfoTokenInQuery lets /userinfo also take the access token in
+	// the access_token query parameter (RFC 6750 section 2.3), as Auth0
+	// does and passport-auth0 needs. Tokens in URLs leak into access
+	// logs, proxy logs and browser histories (RFC 9700 section 4.3.2), so
+	// turn it on only to migrate applications that send them. Default:
+	// off, and such requests are refused with 400 invalid_request.
+	UserinfoTokenInQuery bool
 	// ClientIP returns the address of the client of a request, such as
 	// the embedding server's view through trusted proxies. Default: the
 	// connection's peer.
@@ -236,6 +243,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.verifier = &tokens.Verifier{Issuer: s.issuer, Keys: s, Leeway: tokens.MaxLeeway, Now: s.now}
 	s.userinfoGuard = s.guard(UserinfoAudience(s.issuer))
+	s.userinfoGuard.TokenInQuery = cfg.UserinfoTokenInQuery
 	if s.discoveryDoc, err = s.discovery(); err != nil {
 		return nil, err
 	}

@@ -651,6 +651,51 @@ func TestUserinfo(t *testing.T) {
 	})
 }
 
+// passport-auth0 sends the access token to /userinfo in the query
+// string: refused by default (TestUserinfo), taken with the opt-in.
+func TestUserinfoTokenInQuery(t *testing.T) {
+	t.Parallel()
+	f := newFlowsOn(t, newEnvWith(t, func(c *authserver.Config) { c.UserinfoTokenInQuery = true }))
+	e := f.e
+	token := wantTokens(t, f.exchange(t, f.code(t, nil))).AccessToken
+	for _, method := range []string{"GET", "POST"} {
+		r := e.userinfo(t, method, "", "?access_token="+url.QueryEscape(token))
+		if r.status != http.StatusOK || r.object(t)["sub"] != f.user {
+			t.Fatalf("%s /userinfo?access_token=: %s", method, r)
+		}
+		if r.header.Get("Cache-Control") != "no-store" {
+			t.Errorf("Cache-Control %q, want no-store", r.header.Get("Cache-Control"))
+		}
+	}
+	if r := e.userinfo(t, "GET", "Bearer "+token, ""); r.status != http.StatusOK {
+		t.Errorf("the Authorization header with the opt-in: %s", r)
+	}
+
+	fx := e.newFixture(t, "m2m")
+	cc := e.token(t, fx.client, fx.audience).AccessToken
+	for _, tc := range []struct {
+		name, auth, query string
+		status            int
+		challenge         string
+	}{
+		{"header and query", "Bearer " + token, "?access_token=" + token, 400,
+			`Bearer error="invalid_request", error_description="send the access token once: in the Authorization header or in the access_token query parameter"`},
+		{"repeated in the query", "", "?access_token=" + token + "&access_token=" + token, 400,
+			`Bearer error="invalid_request", error_description="send the access token once: in the Authorization header or in the access_token query parameter"`},
+		{"empty", "", "?access_token=", 401, `Bearer error="invalid_token", error_description="empty bearer token"`},
+		{"too large", "", "?access_token=" + strings.Repeat("a", 20<<10), 401, `Bearer error="invalid_token", error_description="token is too large"`},
+		{"garbage", "", "?access_token=x.y.z", 401, `Bearer error="invalid_token", error_description="malformed token"`},
+		{"a token for another audience", "", "?access_token=" + cc, 401, `Bearer error="invalid_token", error_description="token is not meant for this audience"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.userinfo(t, "GET", tc.auth, tc.query)
+			if r.status != tc.status || r.header.Get("WWW-Authenticate") != tc.challenge {
+				t.Errorf("got %s with WWW-Authenticate %q; want %d, %q", r, r.header.Get("WWW-Authenticate"), tc.status, tc.challenge)
+			}
+		})
+	}
+}
+
 func TestRevoke(t *testing.T) {
 	t.Parallel()
 	f := newFlows(t)

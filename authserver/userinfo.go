@@ -18,13 +18,14 @@ import (
 // Authorization header (RFC 6750 section 2.1). Unlike Auth0, a token in
 // the access_token query parameter is refused, as RFC 9700 section 4.3.2
 // and RFC 6750 section 2.3 advise: URLs end up in logs and histories.
+// Config.UserinfoTokenInQuery takes it, for applications that send it.
 func (s *Server) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
 		writeError(w, ErrMethodNotAllowed.WithDescription("The userinfo endpoint accepts only GET and POST."))
 		return
 	}
-	if r.URL.Query().Has("access_token") {
+	if !s.userinfoGuard.TokenInQuery && r.URL.Query().Has("access_token") {
 		writeBearerError(w, ErrInvalidRequest.WithDescription("Send the access token in the Authorization header, not in the URL."), "")
 		return
 	}

@@ -27,6 +27,8 @@ const (
 	CauseMissing = "missing"
 	// CauseHeader: an Authorization header that is not one Bearer token.
 	CauseHeader = "authorization_header"
+	// CauseQuery: an access_token query parameter that cannot be taken.
+	CauseQuery = "access_token_query"
 	// CauseMalformed: a token that cannot be read.
 	CauseMalformed = string(tokens.CauseMalformed)
 	// CauseInvalid: a verifier failure that names no cause.
@@ -122,7 +124,8 @@ func quotable(s string) string {
 // Token reads the request's bearer token from its Authorization header
 // (RFC 6750 section 2.1): exactly one header, the Bearer scheme in any
 // case, and a token of at most tokens.MaxTokenSize bytes. Tokens in the
-// query or a form body are not read (RFC 9700 section 4.3.2).
+// query or a form body are not read (RFC 9700 section 4.3.2); see
+// TokenOrQuery for the opt-in.
 func Token(r *http.Request) (string, *Refusal) {
 	auths := r.Header.Values("Authorization")
 	if len(auths) == 0 {
@@ -134,10 +137,35 @@ func Token(r *http.Request) (string, *Refusal) {
 	if len(auths) > 1 || !strings.EqualFold(scheme, "Bearer") {
 		return "", malformed
 	}
-	token = strings.TrimSpace(token)
+	return checkToken(strings.TrimSpace(token), CauseHeader)
+}
+
+// TokenOrQuery reads the request's bearer token as Token does or, from a
+// request without an Authorization header, from the access_token query
+// parameter (RFC 6750 section 2.3), with the same rules. It is an opt-in
+// for the resource servers that must take such requests: tokens in URLs
+// leak into access logs, proxy logs and browser histories (RFC 9700
+// section 4.3.2). A request that sends the token both ways, or the
+// parameter more than once, is refused with 400 invalid_request (RFC 6750
+// section 2 allows one method per request).
+func TokenOrQuery(r *http.Request) (string, *Refusal) {
+	inQuery, sent := r.URL.Query()["access_token"]
+	if !sent {
+		return Token(r)
+	}
+	if len(inQuery) > 1 || len(r.Header.Values("Authorization")) > 0 {
+		return "", &Refusal{Status: http.StatusBadRequest, Code: ErrorInvalidRequest, Cause: CauseQuery,
+			Description: "send the access token once: in the Authorization header or in the access_token query parameter"}
+	}
+	return checkToken(inQuery[0], CauseQuery)
+}
+
+// checkToken applies the rules every bearer token meets wherever the
+// request sends it: not empty, and at most tokens.MaxTokenSize bytes.
+// cause labels an empty token.
+func checkToken(token, cause string) (string, *Refusal) {
 	if token == "" {
-		malformed.Description = "empty bearer token"
-		return "", malformed
+		return "", &Refusal{Status: http.StatusUnauthorized, Code: ErrorInvalidToken, Cause: cause, Description: "empty bearer token"}
 	}
 	if len(token) > tokens.MaxTokenSize {
 		return "", InvalidToken(CauseMalformed, "token is too large")
@@ -165,13 +193,21 @@ type Guard[T Bound] struct {
 	// only for tokens bound to a certificate. An error refuses the
 	// request with 400 invalid_request.
 	Certificate func(r *http.Request) (clientcert.Info, error)
+	// TokenInQuery also takes the token from the access_token query
+	// parameter (TokenOrQuery). Default: only from the Authorization
+	// header (Token).
+	TokenInQuery bool
 }
 
 // Authenticate reads, verifies and checks the binding of the request's
 // bearer token. On failure it returns a *Refusal.
 func (g *Guard[T]) Authenticate(r *http.Request) (T, error) {
 	var zero T
-	token, refused := Token(r)
+	read := Token
+	if g.TokenInQuery {
+		read = TokenOrQuery
+	}
+	token, refused := read(r)
 	if refused != nil {
 		return zero, refused
 	}
