@@ -92,6 +92,14 @@ type App struct {
 	// PasswordPolicy is what users' passwords must satisfy. Default: at
 	// least 8 characters.
 	PasswordPolicy *PasswordPolicy `json:"password_policy,omitempty"`
+	// UserinfoTokenInQuery lets /userinfo take the access token in the
+	// access_token query parameter, as Auth0 does and passport-auth0
+	// needs. Such tokens end up in access logs, proxy logs and browser
+	// histories (RFC 6750 section 2.3, RFC 9700 section 4.3.2): turn it on
+	// only while applications that send them migrate, and keep the
+	// parameter out of Caddy's access logs. Default: off, and such
+	// requests are refused.
+	UserinfoTokenInQuery bool `json:"userinfo_token_in_query,omitempty"`
 
 	server   *authserver.Server
 	stop     context.CancelFunc
@@ -250,6 +258,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		RateLimits:          a.RateLimits.limits(),
 		PasswordPolicy:      a.PasswordPolicy.policy(),
 		ClientIP:            clientIP,
+
+		UserinfoTokenInQuery: a.UserinfoTokenInQuery,
 	})
 	if err != nil {
 		return fmt.Errorf("starting the authorization server: %w", err)

@@ -49,6 +49,7 @@ func init() {
 //			min_length <n>
 //			no_personal_info
 //		}
+//		userinfo_token_in_query
 //	}
 //
 // bootstrap_admin with no arguments (both environment variables unset) is
@@ -126,6 +127,11 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 			if app.PasswordPolicy, err = parsePasswordPolicy(d); err != nil {
 				return nil, err
 			}
+		case "userinfo_token_in_query":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			app.UserinfoTokenInQuery = true
 		case "bootstrap_admin":
 			args := d.RemainingArgs()
 			switch len(args) {
