@@ -211,6 +211,10 @@ func TestAuthorizeHybrid(t *testing.T) {
 			}
 		})
 	}
+	// A code alone may go to the fragment too.
+	if q := wantFragment(t, b.authorize(fx.params("response_mode", "fragment")), callback); q.Get("code") == "" || q.Has("id_token") {
+		t.Errorf("response_type code in the fragment: %v", q)
+	}
 	// Without state there is no s_hash.
 	q := wantFragment(t, b.authorize(fx.params("response_type", "id_token code", "state", "")), callback)
 	if claims := e.verifyIDToken(t, fx.clientID, q.Get("id_token")); claims["c_hash"] != halfHash(q.Get("code")) || claims["s_hash"] != nil {
