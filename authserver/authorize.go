@@ -176,6 +176,15 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values, rawQuery stri
 		ar.maxAge = time.Duration(n) * time.Second
 	}
 	audience := q.Get("audience")
+	if !ar.responseType.code {
+		// An ID token alone grants no access to an API: the tenant's
+		// default audience does not apply, and asking for one is a
+		// mistake the client should hear of.
+		if audience != "" {
+			return ar, ErrInvalidRequest.WithDescription("audience needs a response_type with code: response_type " + rawType + " issues no access token.")
+		}
+		return ar, nil
+	}
 	if audience == "" {
 		settings, err := tenant.LoadSettings(ctx, s.store)
 		if err != nil {

@@ -243,6 +243,7 @@ func TestAuthorizeFrontChannelRefusals(t *testing.T) {
 		{"id_token without nonce", fx.idTokenParams("nonce", ""), "invalid_request", "Missing required parameter: nonce"},
 		{"hybrid without nonce", fx.params("response_type", "code id_token", "nonce", ""), "invalid_request", "Missing required parameter: nonce"},
 		{"id_token without openid", fx.idTokenParams("scope", "profile email"), "invalid_scope", "requires the openid scope"},
+		{"id_token with an audience", fx.idTokenParams("audience", fx.api), "invalid_request", "audience needs a response_type with code"},
 		{"id_token without implicit", fx.idTokenParams("client_id", codeOnly.ClientID), "unauthorized_client", "Grant type `implicit` not allowed"},
 		{"hybrid without implicit", fx.params("client_id", codeOnly.ClientID, "response_type", "code id_token"), "unauthorized_client", "Grant type `implicit` not allowed"},
 		{"hybrid without authorization_code", fx.params("client_id", implicitOnly.ClientID, "response_type", "code id_token"), "unauthorized_client", "Grant type `authorization_code` not allowed"},
@@ -263,6 +264,28 @@ func TestAuthorizeFrontChannelRefusals(t *testing.T) {
 	}
 	// The implicit grant alone is enough for id_token.
 	wantLoginPage(t, b.authorize(fx.idTokenParams("client_id", implicitOnly.ClientID)))
+}
+
+// The tenant's default audience does not apply to an ID token alone: an
+// API's user access policy cannot refuse a sign-in that gives no access to
+// it, and no API permissions are asked for.
+func TestAuthorizeIDTokenIgnoresDefaultAudience(t *testing.T) {
+	e := newEnv(t)
+	fx := e.newSigninFixture(t, obj{"is_first_party": false})
+	closed := newAudience("closed")
+	e.createAPI(t, closed, []string{"read:all"}, obj{"subject_type_authorization": obj{"user": obj{"policy": "deny_all"}}})
+	e.must(t, "PATCH", "tenants/settings", obj{"default_audience": closed}, http.StatusOK, nil)
+	b := e.browser(t)
+	wantAuthorizeError(t, e, b.login(b.authorize(fx.params()), fx.email, userPassword), callback, "access_denied", "")
+
+	consent := b.authorize(fx.idTokenParams("scope", "openid email read:all"))
+	if consent.status != http.StatusOK || strings.Contains(consent.body, "read:all") {
+		t.Fatalf("want the consent page for openid and email only, got %s", consent)
+	}
+	q := wantFragment(t, b.submit(consent, url.Values{"action": {"accept"}}), callback)
+	if claims := e.verifyIDToken(t, fx.clientID, q.Get("id_token")); claims["sub"] != fx.userID || claims["email"] != fx.email {
+		t.Errorf("ID token claims %v", claims)
+	}
 }
 
 // A single-page application (public, Management API defaults) may ask for
