@@ -22,7 +22,9 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/sessions"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/tenant"
+	"github.com/portcullis-gw/portcullis/authserver/tokens"
 	"github.com/portcullis-gw/portcullis/authserver/ui"
+	"github.com/portcullis-gw/portcullis/authserver/users"
 )
 
 // CodeLifetime is how long an authorization code can be exchanged.
@@ -39,7 +41,8 @@ var authorizeParams = []string{
 type authorizeRequest struct {
 	client       *clients.Client
 	redirectURI  string
-	responseMode string // "query" or "form_post"
+	responseType responseType
+	responseMode string // "query", "fragment" or "form_post"
 	state, nonce string
 	// scopes are the requested scopes, each once, in request order.
 	scopes []string
@@ -98,14 +101,19 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values, rawQuery stri
 		return nil, &pageError{http.StatusBadRequest, fmt.Sprintf("The redirect_uri %q is not in the Allowed Callback URLs of the application %s.", ar.redirectURI, c.Name)}
 	}
 	// From here on, errors go back to the redirect URI.
-	ar.responseMode = q.Get("response_mode")
-	switch ar.responseMode {
+	rawType := q.Get("response_type")
+	ar.responseMode = defaultResponseMode(rawType)
+	switch mode := q.Get("response_mode"); mode {
 	case "":
-		ar.responseMode = "query"
-	case "query", "form_post":
+	case "query":
+		if ar.responseMode != "query" {
+			return ar, ErrInvalidRequest.WithDescription("response_mode=query cannot carry the response of response_type " + rawType +
+				": it would put a token in the URL's query. Use fragment or form_post.")
+		}
+	case "fragment", "form_post":
+		ar.responseMode = mode
 	default:
-		ar.responseMode = "query"
-		return ar, ErrInvalidRequest.WithDescription("Unsupported response_mode: " + q.Get("response_mode"))
+		return ar, ErrInvalidRequest.WithDescription("Unsupported response_mode: " + mode + " (use query, fragment or form_post)")
 	}
 	// OpenID Connect Core section 6: request objects (JAR) and pushed
 	// requests (PAR) are not supported, and must not be ignored.
@@ -115,14 +123,14 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values, rawQuery stri
 	if q.Has("request_uri") {
 		return ar, errRequestURINotSupported.WithDescription("The request_uri parameter is not supported.")
 	}
-	if rt := q.Get("response_type"); rt != "code" {
-		if rt == "" {
-			return ar, ErrInvalidRequest.WithDescription("Missing required parameter: response_type")
-		}
-		return ar, errUnsupportedResponseType.WithDescription("Unsupported response_type: " + rt + " (only code is supported)")
+	if ar.responseType, err = parseResponseType(rawType); err != nil {
+		return ar, err
 	}
-	if !c.AllowsGrant(clients.GrantAuthorizationCode) {
+	if ar.responseType.code && !c.AllowsGrant(clients.GrantAuthorizationCode) {
 		return ar, ErrUnauthorizedClient.WithDescription("Grant type `authorization_code` not allowed for the client.")
+	}
+	if ar.responseType.idToken && !c.AllowsGrant(clients.GrantImplicit) {
+		return ar, ErrUnauthorizedClient.WithDescription("Grant type `implicit` not allowed for the client.")
 	}
 	ar.nonce = q.Get("nonce")
 	ar.loginHint = q.Get("login_hint")
@@ -139,8 +147,21 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values, rawQuery stri
 		// Auth0 assumes openid when no scope is sent.
 		ar.scopes = []string{access.ScopeOpenID}
 	}
-	if err := ar.readPKCE(q); err != nil {
-		return ar, err
+	if ar.responseType.idToken {
+		if !slices.Contains(ar.scopes, access.ScopeOpenID) {
+			return ar, ErrInvalidScope.WithDescription("response_type " + rawType + " requires the openid scope.")
+		}
+		// OpenID Connect Core sections 3.2.2.1 and 3.3.2.11: the nonce
+		// is what binds an ID token from the front channel to the
+		// client's session.
+		if ar.nonce == "" {
+			return ar, ErrInvalidRequest.WithDescription("Missing required parameter: nonce (required with response_type " + rawType + ")")
+		}
+	}
+	if ar.responseType.code {
+		if err := ar.readPKCE(q); err != nil {
+			return ar, err
+		}
 	}
 	ar.prompt = q.Get("prompt")
 	switch ar.prompt {
@@ -157,6 +178,15 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values, rawQuery stri
 		ar.maxAge = time.Duration(n) * time.Second
 	}
 	audience := q.Get("audience")
+	if !ar.responseType.code {
+		// An ID token alone grants no access to an API: the tenant's
+		// default audience does not apply, and asking for one is a
+		// mistake the client should hear of.
+		if audience != "" {
+			return ar, ErrInvalidRequest.WithDescription("audience needs a response_type with code: response_type " + rawType + " issues no access token.")
+		}
+		return ar, nil
+	}
 	if audience == "" {
 		settings, err := tenant.LoadSettings(ctx, s.store)
 		if err != nil {
@@ -178,6 +208,51 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values, rawQuery stri
 		ar.api = api
 	}
 	return ar, nil
+}
+
+// responseType is what the authorization response carries: a code
+// (response_type code), an ID token (id_token), or both (the hybrid code
+// id_token).
+type responseType struct{ code, idToken bool }
+
+// parseResponseType reads response_type, whose space-separated values may
+// come in any order (OAuth 2.0 Multiple Response Types section 3). Types
+// that would send an access token through the browser (token, id_token
+// token, code token, code id_token token) are refused, as RFC 9700
+// section 2.1.2 recommends.
+func parseResponseType(raw string) (responseType, error) {
+	if raw == "" {
+		return responseType{}, ErrInvalidRequest.WithDescription("Missing required parameter: response_type")
+	}
+	var rt responseType
+	for _, v := range strings.Split(raw, " ") {
+		switch {
+		case v == "token":
+			return responseType{}, errUnsupportedResponseType.WithDescription("Unsupported response_type: " + raw +
+				": access tokens are not sent through the browser (RFC 9700 section 2.1.2). Use code, id_token or code id_token.")
+		case v == "code" && !rt.code:
+			rt.code = true
+		case v == "id_token" && !rt.idToken:
+			rt.idToken = true
+		default:
+			return responseType{}, errUnsupportedResponseType.WithDescription("Unsupported response_type: " + raw + " (use code, id_token or code id_token)")
+		}
+	}
+	return rt, nil
+}
+
+// defaultResponseMode is the response mode of a response_type when the
+// request names none: the fragment for any response that carries a token,
+// the query for a code alone (OAuth 2.0 Multiple Response Types section
+// 2.1). It applies to the error responses of a malformed response_type
+// too.
+func defaultResponseMode(rawType string) string {
+	for _, v := range strings.Fields(rawType) {
+		if v == "id_token" || v == "token" {
+			return "fragment"
+		}
+	}
+	return "query"
 }
 
 // readPKCE reads code_challenge and code_challenge_method (RFC 7636). A
@@ -310,16 +385,13 @@ func (s *Server) continueAuthorization(w http.ResponseWriter, r *http.Request, a
 		s.showLogin(w, r, ar, http.StatusOK, "", ar.loginHint)
 		return
 	}
-	user, err := s.store.User(ctx, ses.UserID)
-	if err != nil || user.Blocked {
-		// The session outlived its user, or the user was blocked since:
-		// go on as without a session.
-		_ = s.store.DeleteSession(ctx, ses.ID)
-		if err == nil || errors.Is(err, storage.ErrNotFound) {
-			s.continueAuthorization(w, r, ar, nil, fresh)
-			return
-		}
+	user, err := s.sessionUser(ctx, ses)
+	if err != nil {
 		s.authorizeFailed(w, r, ar, err)
+		return
+	}
+	if user == nil {
+		s.continueAuthorization(w, r, ar, nil, fresh)
 		return
 	}
 	granted, err := s.grantedScopes(ctx, ar, user.UserID)
@@ -338,7 +410,22 @@ func (s *Server) continueAuthorization(w http.ResponseWriter, r *http.Request, a
 		s.showConsent(w, r, ar, user.Email, granted)
 		return
 	}
-	s.issueCode(w, r, ar, ses, granted)
+	s.completeAuthorization(w, r, ar, ses, user, granted)
+}
+
+// sessionUser returns the user of a session, or nil when the session
+// outlived its user or the user was blocked since: the session is then
+// ended, and the request goes on as without one.
+func (s *Server) sessionUser(ctx context.Context, ses *sessions.Session) (*users.User, error) {
+	user, err := s.store.User(ctx, ses.UserID)
+	if err == nil && !user.Blocked {
+		return user, nil
+	}
+	_ = s.store.DeleteSession(ctx, ses.ID)
+	if err == nil || errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	return nil, err
 }
 
 var (
@@ -388,11 +475,40 @@ func (s *Server) grantedScopes(ctx context.Context, ar *authorizeRequest, userID
 	return append(out, allowed...), nil
 }
 
-// issueCode stores an authorization code for the request and sends it to
-// the client.
-func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, ses *sessions.Session, granted []string) {
+// completeAuthorization issues what the request's response type asks
+// for, a code, an ID token or both, and sends it to the client.
+func (s *Server) completeAuthorization(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, ses *sessions.Session, user *users.User, granted []string) {
+	params := url.Values{}
+	if ar.responseType.code {
+		code, err := s.storeCode(r.Context(), ar, ses, granted)
+		if err != nil {
+			s.authorizeFailed(w, r, ar, err)
+			return
+		}
+		params.Set("code", code)
+	}
+	if ar.responseType.idToken {
+		t := tokens.IDToken{IssuedAt: s.now(), AuthTime: ses.AuthTime, Nonce: ar.nonce}
+		if ar.responseType.code {
+			// The hybrid flow's hashes bind the code and the state to
+			// the ID token (OpenID Connect Core section 3.3.2.11; FAPI
+			// 1.0 Advanced section 5.2.2.1 for s_hash).
+			t.Code, t.State = params.Get("code"), ar.state
+		}
+		idToken, err := s.signIDToken(ar.client, user, granted, t)
+		if err != nil {
+			s.authorizeFailed(w, r, ar, err)
+			return
+		}
+		params.Set("id_token", idToken)
+		s.logger.Info("issued ID token at the authorization endpoint", zap.String("client_id", ar.client.ClientID), zap.String("user_id", user.UserID))
+	}
+	s.respondToClient(w, r, ar, params)
+}
+
+// storeCode stores an authorization code for the request and returns it.
+func (s *Server) storeCode(ctx context.Context, ar *authorizeRequest, ses *sessions.Session, granted []string) (string, error) {
 	code := sessions.NewSecret()
-	now := s.now()
 	ac := &sessions.AuthorizationCode{
 		ID:                  sessions.Key(code),
 		ClientID:            ar.client.ClientID,
@@ -405,17 +521,16 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authorize
 		AuthTime:            ses.AuthTime,
 		SessionID:           ses.ID,
 		FamilyID:            sessions.NewSecret(),
-		ExpiresAt:           now.Add(CodeLifetime),
+		ExpiresAt:           s.now().Add(CodeLifetime),
 	}
 	if ar.api != nil {
 		ac.Audience = ar.api.Identifier
 	}
-	if err := s.store.CreateAuthorizationCode(r.Context(), ac); err != nil {
-		s.authorizeFailed(w, r, ar, err)
-		return
+	if err := s.store.CreateAuthorizationCode(ctx, ac); err != nil {
+		return "", err
 	}
 	s.logger.Info("issued authorization code", zap.String("client_id", ac.ClientID), zap.String("user_id", ac.UserID), zap.String("audience", ac.Audience))
-	s.respondToClient(w, r, ar, url.Values{"code": {code}})
+	return code, nil
 }
 
 // authorizeFailed answers a failed authorization request: on a page when
@@ -453,16 +568,18 @@ func (s *Server) authorizeFailed(w http.ResponseWriter, r *http.Request, ar *aut
 	s.respondToClient(w, r, ar, params)
 }
 
-// respondToClient sends an authorization response (the code, or an error)
-// to the redirect URI with the request's state and the issuer (RFC 9207),
-// in the query or, for response_mode=form_post, in a form the browser
-// posts.
+// respondToClient sends an authorization response (a code, an ID token,
+// or an error) to the redirect URI with the request's state and the issuer
+// (RFC 9207): in the query, in the fragment, or, for
+// response_mode=form_post, in a form the browser posts.
 func (s *Server) respondToClient(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, params url.Values) {
 	if ar.state != "" {
 		params.Set("state", ar.state)
 	}
 	params.Set("iss", s.issuer)
-	if ar.responseMode == "form_post" {
+	var target string
+	switch ar.responseMode {
+	case "form_post":
 		fields := make(map[string]string, len(params))
 		for k := range params {
 			fields[k] = params.Get(k)
@@ -471,15 +588,20 @@ func (s *Server) respondToClient(w http.ResponseWriter, r *http.Request, ar *aut
 		page.Branding = s.branding(r.Context())
 		ui.Render(w, http.StatusOK, "form_post", page, originOf(ar.redirectURI))
 		return
+	case "fragment":
+		// Registered callbacks have no fragment.
+		target = ar.redirectURI + "#" + params.Encode()
+	default:
+		u, _ := url.Parse(ar.redirectURI) // it matched a validated callback
+		q := u.Query()
+		for k := range params {
+			q.Set(k, params.Get(k))
+		}
+		u.RawQuery = q.Encode()
+		target = u.String()
 	}
-	u, _ := url.Parse(ar.redirectURI) // it matched a validated callback
-	q := u.Query()
-	for k := range params {
-		q.Set(k, params.Get(k))
-	}
-	u.RawQuery = q.Encode()
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Location", u.String())
+	w.Header().Set("Location", target)
 	w.WriteHeader(http.StatusFound)
 }
 

@@ -380,9 +380,9 @@ func TestAuthorizeRequestErrors(t *testing.T) {
 		redirectURI string
 		code, desc  string
 	}{
-		{"response_type token", fx.params("response_type", "token"), callback, "unsupported_response_type", "only code is supported"},
+		{"response_type none", fx.params("response_type", "none"), callback, "unsupported_response_type", "use code, id_token or code id_token"},
 		{"no response_type", fx.params("response_type", ""), callback, "invalid_request", "Missing required parameter: response_type"},
-		{"response_mode fragment", fx.params("response_mode", "fragment"), callback, "invalid_request", "Unsupported response_mode"},
+		{"response_mode web_message", fx.params("response_mode", "web_message"), callback, "invalid_request", "Unsupported response_mode"},
 		{"request object", fx.params("request", "eyJhbGciOiJub25lIn0.e30."), callback, "request_not_supported", "not supported"},
 		{"pushed request", fx.params("request_uri", "urn:ietf:params:oauth:request_uri:x"), callback, "request_uri_not_supported", "not supported"},
 		{"client without the code grant", fx.params("client_id", m2m.ClientID), callback, "unauthorized_client", "Grant type `authorization_code` not allowed for the client."},

@@ -10,6 +10,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/sessions"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/ui"
+	"github.com/portcullis-gw/portcullis/authserver/users"
 )
 
 // What the OpenID Connect scopes let an application see, on the consent
@@ -92,7 +93,7 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, ar *authori
 }
 
 // serveConsent takes the consent form's answer: accept stores the consent
-// (Auth0's user grant) and issues the code; decline sends access_denied to
+// (Auth0's user grant) and completes the authorization; decline sends access_denied to
 // the client.
 func (s *Server) serveConsent(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -115,7 +116,16 @@ func (s *Server) serveConsent(w http.ResponseWriter, r *http.Request) {
 		s.authorizeFailed(w, r, ar, err)
 		return
 	}
-	if ses == nil {
+	var user *users.User
+	if ses != nil {
+		if user, err = s.sessionUser(ctx, ses); err != nil {
+			s.authorizeFailed(w, r, ar, err)
+			return
+		}
+	}
+	// Without a session, or when its user is gone or blocked, the user
+	// signs in again.
+	if user == nil {
 		s.showLogin(w, r, ar, http.StatusOK, "Your session has ended. Sign in again.", "")
 		return
 	}
@@ -145,5 +155,5 @@ func (s *Server) serveConsent(w http.ResponseWriter, r *http.Request) {
 		s.authorizeFailed(w, r, ar, err)
 		return
 	}
-	s.issueCode(w, r, ar, ses, granted)
+	s.completeAuthorization(w, r, ar, ses, user, granted)
 }

@@ -45,25 +45,27 @@ func (s *Server) discovery() ([]byte, error) {
 	// none is public clients', with PKCE.
 	authMethods := []string{"client_secret_basic", "client_secret_post", "tls_client_auth", "self_signed_tls_client_auth", "none"}
 	return json.Marshal(metadata{
-		Issuer:                        s.issuer,
-		AuthorizationEndpoint:         s.issuer + "authorize",
-		TokenEndpoint:                 s.issuer + "oauth/token",
-		EndSessionEndpoint:            s.issuer + "oidc/logout",
-		UserinfoEndpoint:              s.issuer + "userinfo",
-		RevocationEndpoint:            s.issuer + "oauth/revoke",
-		JWKSURI:                       s.issuer + ".well-known/jwks.json",
-		ScopesSupported:               access.OIDCScopes,
-		ResponseTypesSupported:        []string{"code"},
-		ResponseModesSupported:        []string{"query", "form_post"},
+		Issuer:                s.issuer,
+		AuthorizationEndpoint: s.issuer + "authorize",
+		TokenEndpoint:         s.issuer + "oauth/token",
+		EndSessionEndpoint:    s.issuer + "oidc/logout",
+		UserinfoEndpoint:      s.issuer + "userinfo",
+		RevocationEndpoint:    s.issuer + "oauth/revoke",
+		JWKSURI:               s.issuer + ".well-known/jwks.json",
+		ScopesSupported:       access.OIDCScopes,
+		// No response type sends an access token through the browser
+		// (RFC 9700 section 2.1.2).
+		ResponseTypesSupported:        []string{"code", "id_token", "code id_token"},
+		ResponseModesSupported:        []string{"query", "fragment", "form_post"},
 		CodeChallengeMethodsSupported: []string{"S256", "plain"},
 		PromptValuesSupported:         []string{"none", "login", "consent"},
 
 		AuthorizationResponseISSParameterSupported: true,
-		GrantTypesSupported:                        []string{"authorization_code", "refresh_token", "client_credentials"},
+		GrantTypesSupported:                        []string{"authorization_code", "implicit", "refresh_token", "client_credentials"},
 		TokenEndpointAuthMethodsSupported:          authMethods,
 		RevocationEndpointAuthMethodsSupported:     authMethods,
 		ClaimsSupported: []string{
-			"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash",
+			"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "c_hash", "s_hash",
 			"name", "nickname", "given_name", "family_name", "picture", "updated_at", "email", "email_verified",
 		},
 		SubjectTypesSupported:            []string{"public"},

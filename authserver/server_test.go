@@ -296,9 +296,9 @@ func TestDiscovery(t *testing.T) {
 			}
 			m := r.object(t)
 			for name, want := range map[string]any{
-				"grant_types_supported":                          []any{"authorization_code", "refresh_token", "client_credentials"},
-				"response_types_supported":                       []any{"code"},
-				"response_modes_supported":                       []any{"query", "form_post"},
+				"grant_types_supported":                          []any{"authorization_code", "implicit", "refresh_token", "client_credentials"},
+				"response_types_supported":                       []any{"code", "id_token", "code id_token"},
+				"response_modes_supported":                       []any{"query", "fragment", "form_post"},
 				"code_challenge_methods_supported":               []any{"S256", "plain"},
 				"scopes_supported":                               []any{"openid", "profile", "email", "offline_access"},
 				"end_session_endpoint":                           e.issuer + "oidc/logout",

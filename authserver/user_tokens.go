@@ -157,21 +157,8 @@ func (s *Server) issue(g *userGrant, grantType, thumbprint string) (*tokenRespon
 	}
 	resp := &tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: lifetime, Scope: strings.Join(g.scopes, " ")}
 	if openid {
-		jc := g.client.JWTConfiguration
-		idSigner, ok := ring.Signer(jwa.SignatureAlgorithm(jc.Alg))
-		if !ok {
-			return nil, fmt.Errorf("no signing key for ID tokens with %q", jc.Alg)
-		}
-		if resp.IDToken, err = tokens.IssueIDToken(idSigner, tokens.IDToken{
-			Issuer:      s.issuer,
-			Subject:     g.user.UserID,
-			ClientID:    g.client.ClientID,
-			IssuedAt:    now,
-			Lifetime:    time.Duration(jc.LifetimeInSeconds) * time.Second,
-			AuthTime:    g.authTime,
-			Nonce:       g.nonce,
-			AccessToken: at,
-			UserClaims:  userClaims(g.user, g.scopes),
+		if resp.IDToken, err = s.signIDToken(g.client, g.user, g.scopes, tokens.IDToken{
+			IssuedAt: now, AuthTime: g.authTime, Nonce: g.nonce, AccessToken: at,
 		}); err != nil {
 			return nil, err
 		}
@@ -181,6 +168,22 @@ func (s *Server) issue(g *userGrant, grantType, thumbprint string) (*tokenRespon
 			zap.String("grant_type", grantType), zap.String("kid", signer.KID), zap.String("jti", jti), zap.Bool("id_token", openid)}
 	}
 	return resp, nil
+}
+
+// signIDToken signs the ID token t of user u for client c with the
+// client's algorithm and lifetime (jwt_configuration): t gets the issuer,
+// the subject, the client and the claims of the granted scopes that
+// userClaims allows, the same at the token and authorization endpoints.
+func (s *Server) signIDToken(c *clients.Client, u *users.User, scopes []string, t tokens.IDToken) (string, error) {
+	jc := c.JWTConfiguration
+	signer, ok := s.ring.Load().Signer(jwa.SignatureAlgorithm(jc.Alg))
+	if !ok {
+		return "", fmt.Errorf("no signing key for ID tokens with %q", jc.Alg)
+	}
+	t.Issuer, t.Subject, t.ClientID = s.issuer, u.UserID, c.ClientID
+	t.Lifetime = time.Duration(jc.LifetimeInSeconds) * time.Second
+	t.UserClaims = userClaims(u, scopes)
+	return tokens.IssueIDToken(signer, t)
 }
 
 // newRefreshToken returns the secret of a new refresh token of family for

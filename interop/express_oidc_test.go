@@ -435,3 +435,175 @@ func startApp(t *testing.T, node, repo string, port int, env ...string) {
 		t.Fatal("the app did not listen within 30s")
 	}
 }
+
+// TestExpressOpenIDConnectDefaults signs a user in to
+// interop/express-oidc/app.mjs configured as Auth0's quickstart configures
+// express-openid-connect (QUICKSTART: no client secret, the library's
+// default response_type id_token with response_mode form_post), against
+// an application created with the Management API's defaults; then signs
+// the user out through Auth0's /v2/logout (auth0Logout).
+func TestExpressOpenIDConnectDefaults(t *testing.T) {
+	repo := repoRoot(t)
+	if _, err := os.Stat(filepath.Join(repo, "interop", "express-oidc", "node_modules", "express-openid-connect")); err != nil {
+		t.Fatalf("express-openid-connect is not installed (%v): run `npm ci --prefix interop/express-oidc` from the repository root first", err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node (Node.js 20.19 or later) is required for this test: %v", err)
+	}
+
+	dir := t.TempDir()
+	origin := fmt.Sprintf("https://localhost:%d", testenv.FreePort(t))
+	issuer := origin + "/"
+	caddyfile := fmt.Sprintf(`{
+%s
+	portcullis {
+		issuer %s
+		storage sqlite %s
+		bootstrap_admin %s %s
+	}
+}
+
+%s {
+	tls internal
+	authorization_server
+}
+`, testenv.TestGlobals(dir), issuer, filepath.Join(dir, "portcullis.db"), adminClientID, adminClientSecret, origin)
+	c := testenv.Start(t, dir, caddyfile, issuer+".well-known/openid-configuration")
+	api := managementAPI(t, c, issuer)
+
+	appPort := testenv.FreePort(t)
+	baseURL := fmt.Sprintf("http://localhost:%d", appPort)
+	var client struct {
+		ClientID string `json:"client_id"`
+	}
+	// Nothing but what the dashboard asks for: the defaults give a
+	// regular_web application the implicit grant.
+	api.post(t, "clients", map[string]any{
+		"name":                "express-openid-connect quickstart",
+		"app_type":            "regular_web",
+		"callbacks":           []string{baseURL + "/callback"},
+		"allowed_logout_urls": []string{baseURL},
+	}, &client)
+	const email, password = "grace@example.com", "Compiler-A-0-1952"
+	var user struct {
+		UserID string `json:"user_id"`
+	}
+	api.post(t, "users", map[string]any{
+		"connection": "Username-Password-Authentication",
+		"email":      email,
+		"password":   password,
+	}, &user)
+
+	startApp(t, node, repo, appPort,
+		"QUICKSTART=true",
+		"ISSUER_BASE_URL="+issuer,
+		"BASE_URL="+baseURL,
+		"CLIENT_ID="+client.ClientID,
+		"SECRET=interop-cookie-secret-0123456789abcdef-test-only",
+		"NODE_EXTRA_CA_CERTS="+c.RootCAPath(),
+	)
+	app := &http.Client{
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	// The library's defaults: an ID token, posted back to the app.
+	resp, err := app.Get(baseURL + "/profile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	authorize, err := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || err != nil {
+		t.Fatalf("signed out, /profile answered %d to %q (%v), want a redirect to Portcullis", resp.StatusCode, resp.Header.Get("Location"), err)
+	}
+	q := authorize.Query()
+	for name, want := range map[string]string{
+		"client_id":     client.ClientID,
+		"response_type": "id_token",
+		"response_mode": "form_post",
+		"scope":         "openid profile email",
+	} {
+		if got := q.Get(name); got != want {
+			t.Errorf("the authorization request's %s is %q, want %q", name, got, want)
+		}
+	}
+	if q.Get("nonce") == "" {
+		t.Errorf("the authorization request has no nonce: %s", authorize)
+	}
+
+	browser := testenv.Browser(t, c)
+	ctx, cancel := context.WithTimeout(browser, browserTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(baseURL+"/profile"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
+	); err != nil {
+		t.Fatalf("opening /profile signed out, the browser finds no login form (%v) at %s", err, testenv.Page(browser))
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), email),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
+	); err != nil {
+		t.Fatalf("signing in: %v at %s", err, testenv.Page(browser))
+	}
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[type="submit"]`))); err != nil {
+		t.Fatalf("signing in: %v at %s", err, testenv.Page(browser))
+	}
+	// No API permissions are asked for, so this first-party application
+	// asks for no consent: the form_post page posts the ID token to the
+	// app, which sends the browser on to /profile.
+	waitForLocation(t, ctx, browser, baseURL+"/profile")
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var profile struct {
+		User struct {
+			Sub   string `json:"sub"`
+			Email string `json:"email"`
+		} `json:"user"`
+		IDTokenClaims struct {
+			Iss   string `json:"iss"`
+			Aud   any    `json:"aud"`
+			Nonce string `json:"nonce"`
+		} `json:"idTokenClaims"`
+	}
+	if err := json.Unmarshal([]byte(text), &profile); err != nil {
+		t.Fatalf("signed in, /profile shows no JSON (%v): %s", err, text)
+	}
+	if profile.User.Sub != user.UserID || profile.User.Email != email {
+		t.Errorf("signed in, /profile shows the user %q <%s>, want %q <%s>", profile.User.Sub, profile.User.Email, user.UserID, email)
+	}
+	if profile.IDTokenClaims.Iss != issuer || profile.IDTokenClaims.Aud != client.ClientID || profile.IDTokenClaims.Nonce == "" {
+		t.Errorf("the ID token is from %q for %v with nonce %q, want from %q for %q with the request's nonce",
+			profile.IDTokenClaims.Iss, profile.IDTokenClaims.Aud, profile.IDTokenClaims.Nonce, issuer, client.ClientID)
+	}
+
+	// auth0Logout: /logout goes to Portcullis's /v2/logout without an
+	// id_token_hint, from the app's site, so Portcullis asks the user
+	// before it ends the session (other sites cannot sign users out
+	// unseen), then returns to the app.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(baseURL+"/logout"),
+		chromedp.WaitVisible(chromedp.CSS(`button[value="confirm"]`)),
+	); err != nil {
+		t.Fatalf("/logout shows no confirmation (%v) at %s", err, testenv.Page(browser))
+	}
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasPrefix(loc, issuer+"v2/logout?") {
+		t.Fatalf("/logout went to %q (%v), want Portcullis's %sv2/logout", loc, err, issuer)
+	}
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[value="confirm"]`))); err != nil {
+		t.Fatalf("confirming the sign-out: %v at %s", err, testenv.Page(browser))
+	}
+	waitForLocation(t, ctx, browser, baseURL+"/")
+	if text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body"))); err != nil || text != "signed out" {
+		t.Errorf("after /logout the app shows %q (%v), want %q", text, err, "signed out")
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(baseURL+"/profile"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
+	); err != nil {
+		t.Fatalf("after logout, /profile finds no login form (%v) at %s", err, testenv.Page(browser))
+	}
+}

@@ -517,7 +517,7 @@ func TestIssueIDToken(t *testing.T) {
 			}
 		})
 	}
-	if _, err := AccessTokenHash(jwa.HS512, "x"); err == nil {
-		t.Error("AccessTokenHash accepted HS512")
+	if _, err := HalfHash(jwa.HS512, "x"); err == nil {
+		t.Error("HalfHash accepted HS512")
 	}
 }

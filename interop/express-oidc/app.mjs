@@ -5,7 +5,7 @@
 //   ISSUER_BASE_URL  Portcullis's issuer URL, e.g. https://localhost:8443/
 //   BASE_URL         this app's URL, e.g. http://localhost:3000
 //   CLIENT_ID        a regular_web client whose callback is BASE_URL/callback
-//   CLIENT_SECRET    its secret
+//   CLIENT_SECRET    its secret (not set with QUICKSTART)
 //   SECRET           the secret that encrypts the session cookie
 //   PORT             the port to listen on, on 127.0.0.1
 //   AUDIENCE         optional: the API to get an access token for
@@ -16,6 +16,13 @@
 //   IDP_LOGOUT       optional: "true" to have /logout sign the user out of
 //                    Portcullis too (idpLogout: RP-Initiated Logout with the
 //                    ID token as id_token_hint), not only out of this app
+//   QUICKSTART       optional: "true" to configure the library as Auth0's
+//                    quickstart does, with nothing but ISSUER_BASE_URL,
+//                    BASE_URL, CLIENT_ID, SECRET and auth0Logout: no client
+//                    secret and the library's default authorization parameters
+//                    (response_type id_token, response_mode form_post,
+//                    scope openid profile email). The other optional
+//                    variables must not be set.
 //
 // Routes: / tells whether someone is signed in; /profile requires sign-in
 // and answers the user and the ID token's claims as JSON; /call-api calls
@@ -44,21 +51,33 @@ const scope = ['openid profile email', process.env.SCOPE]
 const port = Number(required('PORT'));
 
 const app = express();
+const quickstart = process.env.QUICKSTART === 'true';
 app.use(
-  auth({
-    authRequired: false,
-    issuerBaseURL: required('ISSUER_BASE_URL'),
-    baseURL: required('BASE_URL'),
-    clientID: required('CLIENT_ID'),
-    clientSecret: required('CLIENT_SECRET'),
-    secret: required('SECRET'),
-    idpLogout: process.env.IDP_LOGOUT === 'true',
-    authorizationParams: {
-      response_type: 'code',
-      scope,
-      ...(process.env.AUDIENCE && { audience: process.env.AUDIENCE }),
-    },
-  }),
+  auth(
+    quickstart
+      ? {
+          authRequired: false,
+          issuerBaseURL: required('ISSUER_BASE_URL'),
+          baseURL: required('BASE_URL'),
+          clientID: required('CLIENT_ID'),
+          secret: required('SECRET'),
+          auth0Logout: true,
+        }
+      : {
+          authRequired: false,
+          issuerBaseURL: required('ISSUER_BASE_URL'),
+          baseURL: required('BASE_URL'),
+          clientID: required('CLIENT_ID'),
+          clientSecret: required('CLIENT_SECRET'),
+          secret: required('SECRET'),
+          idpLogout: process.env.IDP_LOGOUT === 'true',
+          authorizationParams: {
+            response_type: 'code',
+            scope,
+            ...(process.env.AUDIENCE && { audience: process.env.AUDIENCE }),
+          },
+        },
+  ),
 );
 
 app.get('/', (req, res) => {
