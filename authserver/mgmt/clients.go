@@ -182,7 +182,7 @@ func (a *api) listClients(r *http.Request, _ *tokens.Claims) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	list, total, err := a.Store.ListClients(r.Context(), q.page)
+	list, total, err := a.Store.ListClients(r.Context(), storage.ClientFilter{}, q.page)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -192,7 +192,7 @@ func (a *api) listClients(r *http.Request, _ *tokens.Claims) (int, any, error) {
 			return 0, nil, err
 		}
 	}
-	return http.StatusOK, q.body("clients", items, total), nil
+	return http.StatusOK, q.body("clients", items, total, ""), nil
 }
 
 func (a *api) getClient(r *http.Request, _ *tokens.Claims) (int, any, error) {

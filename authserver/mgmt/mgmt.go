@@ -7,6 +7,7 @@ package mgmt
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,6 +73,7 @@ func New(cfg Config) http.Handler {
 		mux.Handle(path, a.dispatch(methods))
 	}
 	list := []string{"page", "per_page", "include_totals"}
+	checkpoints := slices.Concat(list, []string{"from", "take"})
 	projection := []string{"fields", "include_fields"}
 	route("/clients", map[string]endpoint{
 		"GET":  {"read:clients", a.listClients, append(list, projection...)},
@@ -104,7 +106,7 @@ func New(cfg Config) http.Handler {
 		"DELETE": {"delete:resource_servers", a.deleteResourceServer, nil},
 	})
 	route("/client-grants", map[string]endpoint{
-		"GET":  {"read:client_grants", a.listClientGrants, append(list, "client_id", "audience", "subject_type")},
+		"GET":  {"read:client_grants", a.listClientGrants, slices.Concat(checkpoints, []string{"client_id", "audience", "subject_type"})},
 		"POST": {"create:client_grants", a.createClientGrant, nil},
 	})
 	route("/client-grants/{id}", map[string]endpoint{
@@ -146,7 +148,7 @@ func New(cfg Config) http.Handler {
 		"DELETE": {"update:roles", a.rolePermissions(false), nil},
 	})
 	route("/roles/{id}/users", map[string]endpoint{
-		"GET":  {"read:role_members", a.listRoleUsers, list},
+		"GET":  {"read:role_members", a.listRoleUsers, checkpoints},
 		"POST": {"create:role_members", a.assignRoleUsers, nil},
 	})
 	route("/tenants/settings", map[string]endpoint{
@@ -439,10 +441,37 @@ func (n *nullable[T]) UnmarshalJSON(b []byte) error {
 	return dec.Decode(n.Value)
 }
 
-// listQuery is the pagination of a list request.
+// listQuery is the pagination of a list request: by page (page, per_page,
+// include_totals) or, where Auth0 offers it, by checkpoint (from, take).
 type listQuery struct {
 	page          storage.Page
 	includeTotals bool
+	// take is the number of items of a checkpoint page, 0 when the list
+	// is paged by number. The store is asked for one item more, whose key
+	// is the next checkpoint.
+	take int
+}
+
+// maxPerPage bounds per_page and take, as Auth0 does.
+const maxPerPage = 100
+
+// checkpointPrefix starts every checkpoint this API hands out, so that a
+// from that is not one is refused rather than read as a key.
+const checkpointPrefix = "cp1:"
+
+// checkpoint is the from value that resumes a list at key.
+func checkpoint(key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(checkpointPrefix + key))
+}
+
+// checkpointKey is the key a from value resumes a list at.
+func checkpointKey(from string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(from)
+	key, ok := strings.CutPrefix(string(b), checkpointPrefix)
+	if err != nil || !ok || key == "" {
+		return "", errBadRequest("invalid_query_string", "Query validation error: 'from' is not a checkpoint: pass the 'next' value of the previous page, or omit 'from' for the first page.")
+	}
+	return key, nil
 }
 
 // checkQuery refuses query parameters outside allowed, and repeated ones.
@@ -458,11 +487,15 @@ func checkQuery(r *http.Request, allowed []string) error {
 	return nil
 }
 
-// parseListQuery reads page, per_page and include_totals.
+// parseListQuery reads page, per_page and include_totals, and from and
+// take on the endpoints that take them (checkQuery refuses them
+// elsewhere). from or take selects checkpoint pagination, which cannot be
+// mixed with page or per_page and answers an object whatever
+// include_totals says.
 func parseListQuery(r *http.Request) (listQuery, error) {
 	q := listQuery{page: storage.Page{PerPage: 50}}
 	query := r.URL.Query()
-	for _, name := range []string{"page", "per_page"} {
+	for _, name := range []string{"page", "per_page", "take"} {
 		if !query.Has(name) {
 			continue
 		}
@@ -472,11 +505,25 @@ func parseListQuery(r *http.Request) (listQuery, error) {
 		}
 		if name == "page" {
 			q.page.Page = n
-		} else if n < 1 || n > 100 {
-			return q, errBadRequest("invalid_query_string", "Query validation error: 'per_page must be between 1 and 100'.")
+		} else if n < 1 || n > maxPerPage {
+			return q, errBadRequest("invalid_query_string", "Query validation error: '%s must be between 1 and %d'.", name, maxPerPage)
 		} else {
 			q.page.PerPage = n
 		}
+	}
+	if query.Has("from") || query.Has("take") {
+		if query.Has("page") || query.Has("per_page") {
+			return q, errBadRequest("invalid_query_string", "Query validation error: 'from and take (checkpoint pagination) cannot be combined with page and per_page'.")
+		}
+		if query.Has("from") {
+			key, err := checkpointKey(query.Get("from"))
+			if err != nil {
+				return q, err
+			}
+			q.page.From = key
+		}
+		q.take = q.page.PerPage
+		q.page.PerPage++
 	}
 	if query.Has("include_totals") {
 		b, err := strconv.ParseBool(query.Get("include_totals"))
@@ -488,9 +535,28 @@ func parseListQuery(r *http.Request) (listQuery, error) {
 	return q, nil
 }
 
-// listBody is a list response: a plain array, or with include_totals
-// Auth0's paged object whose items are under key.
-func (q listQuery) body(key string, items any, total int) any {
+// cut trims a checkpoint page read from the store to take items and
+// returns the from value of the next page ("" on the last), key giving
+// the key of an item. A list paged by number is returned as it is.
+func cut[T any](q listQuery, items []T, key func(T) string) ([]T, string) {
+	if q.take == 0 || len(items) <= q.take {
+		return items, ""
+	}
+	return items[:q.take], checkpoint(key(items[q.take]))
+}
+
+// body is a list response: with checkpoint pagination Auth0's object of
+// the items under key and next (the from of the next page, absent on the
+// last); otherwise a plain array or, with include_totals, Auth0's paged
+// object.
+func (q listQuery) body(key string, items any, total int, next string) any {
+	if q.take > 0 {
+		out := map[string]any{key: items}
+		if next != "" {
+			out["next"] = next
+		}
+		return out
+	}
 	if !q.includeTotals {
 		return items
 	}

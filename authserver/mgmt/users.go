@@ -173,7 +173,7 @@ func (a *api) listUsers(r *http.Request, _ *tokens.Claims) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	list, total, err := a.Store.ListUsers(r.Context(), q.page)
+	list, total, err := a.Store.ListUsers(r.Context(), storage.UserQuery{}, q.page)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -181,7 +181,7 @@ func (a *api) listUsers(r *http.Request, _ *tokens.Claims) (int, any, error) {
 	for i, u := range list {
 		items[i] = viewUser(u)
 	}
-	return http.StatusOK, q.body("users", items, total), nil
+	return http.StatusOK, q.body("users", items, total, ""), nil
 }
 
 func (a *api) getUser(r *http.Request, _ *tokens.Claims) (int, any, error) {

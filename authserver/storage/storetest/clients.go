@@ -78,7 +78,7 @@ func testClients(t *testing.T, open func(t *testing.T) storage.Store) {
 				wantErr(t, tc.call(), storage.ErrNotFound, tc.name)
 			})
 		}
-		_, total, err := s.ListClients(ctx, storage.Page{PerPage: 10})
+		_, total, err := s.ListClients(ctx, storage.ClientFilter{}, storage.Page{PerPage: 10})
 		must(t, err, "ListClients")
 		wantEqual(t, total, 1, "clients after the failed calls")
 	})
@@ -145,7 +145,7 @@ func testClients(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Run("list", func(t *testing.T) {
 		s := open(t)
 		ctx := t.Context()
-		empty, total, err := s.ListClients(ctx, storage.Page{PerPage: 10})
+		empty, total, err := s.ListClients(ctx, storage.ClientFilter{}, storage.Page{PerPage: 10})
 		must(t, err, "ListClients of an empty store")
 		wantEqual(t, len(empty), 0, "clients of an empty store")
 		wantEqual(t, total, 0, "total of an empty store")
@@ -165,7 +165,7 @@ func testClients(t *testing.T, open func(t *testing.T) storage.Store) {
 			{"one per page", storage.Page{Page: 4, PerPage: 1}, []string{"c5"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				got, total, err := s.ListClients(ctx, tc.page)
+				got, total, err := s.ListClients(ctx, storage.ClientFilter{}, tc.page)
 				must(t, err, "ListClients")
 				ids := []string{}
 				for _, c := range got {
@@ -190,7 +190,7 @@ func testClients(t *testing.T, open func(t *testing.T) storage.Store) {
 			{"negative page", storage.Page{Page: -1, PerPage: 10}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				if _, _, err := s.ListClients(ctx, tc.page); err == nil {
+				if _, _, err := s.ListClients(ctx, storage.ClientFilter{}, tc.page); err == nil {
 					t.Errorf("ListClients(%+v) succeeded, want an error", tc.page)
 				}
 			})

@@ -96,9 +96,9 @@ func rbacSnapshot(t *testing.T, s storage.Store) rbacState {
 		UserPerms: map[string][]users.Permission{},
 	}
 	var err error
-	st.Users, _, err = s.ListUsers(ctx, all)
+	st.Users, _, err = s.ListUsers(ctx, storage.UserQuery{}, all)
 	must(t, err, "ListUsers")
-	st.Roles, _, err = s.ListRoles(ctx, all)
+	st.Roles, _, err = s.ListRoles(ctx, storage.RoleFilter{}, all)
 	must(t, err, "ListRoles")
 	for _, r := range st.Roles {
 		ps, _, err := s.RolePermissions(ctx, r.ID, all)
@@ -212,7 +212,7 @@ func testUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 				wantEqual(t, got, tc.u, "UserByEmail after CreateUser")
 			})
 		}
-		list, _, err := s.ListUsers(ctx, storage.Page{PerPage: 10})
+		list, _, err := s.ListUsers(ctx, storage.UserQuery{}, storage.Page{PerPage: 10})
 		must(t, err, "ListUsers")
 		wantEqual(t, list, []*users.User{never, noPassword, newUser("u1")}, "ListUsers")
 	})
@@ -264,7 +264,7 @@ func testUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 					return
 				}
 				wantErr(t, err, storage.ErrConflict, "CreateUser of the second user")
-				list, total, err := s.ListUsers(ctx, storage.Page{PerPage: 10})
+				list, total, err := s.ListUsers(ctx, storage.UserQuery{}, storage.Page{PerPage: 10})
 				must(t, err, "ListUsers")
 				wantEqual(t, list, []*users.User{tc.existing}, "users after the conflict")
 				wantEqual(t, total, 1, "total after the conflict")
@@ -447,7 +447,7 @@ func testUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Run("list", func(t *testing.T) {
 		s := open(t)
 		ctx := t.Context()
-		empty, total, err := s.ListUsers(ctx, storage.Page{PerPage: 10})
+		empty, total, err := s.ListUsers(ctx, storage.UserQuery{}, storage.Page{PerPage: 10})
 		must(t, err, "ListUsers of an empty store")
 		wantEqual(t, len(empty), 0, "users of an empty store")
 		wantEqual(t, total, 0, "total of an empty store")
@@ -466,7 +466,7 @@ func testUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 			{"past the end", storage.Page{Page: 3, PerPage: 2}, []string{}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				got, total, err := s.ListUsers(ctx, tc.page)
+				got, total, err := s.ListUsers(ctx, storage.UserQuery{}, tc.page)
 				must(t, err, "ListUsers")
 				for _, u := range got {
 					wantEqual(t, u, newUser(u.UserID[len("auth0|"):]), "listed user")
@@ -476,7 +476,7 @@ func testUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 			})
 		}
 		for _, p := range []storage.Page{{PerPage: 0}, {Page: -1, PerPage: 1}} {
-			if _, _, err := s.ListUsers(ctx, p); err == nil {
+			if _, _, err := s.ListUsers(ctx, storage.UserQuery{}, p); err == nil {
 				t.Errorf("ListUsers(%+v) succeeded, want an error", p)
 			}
 		}
@@ -494,7 +494,7 @@ func testRoles(t *testing.T, open func(t *testing.T) storage.Store) {
 			must(t, err, "Role")
 			wantEqual(t, got, r, "Role after CreateRole")
 		}
-		list, total, err := s.ListRoles(ctx, storage.Page{PerPage: 10})
+		list, total, err := s.ListRoles(ctx, storage.RoleFilter{}, storage.Page{PerPage: 10})
 		must(t, err, "ListRoles")
 		wantEqual(t, list, []*users.Role{newRole("r1"), plain}, "ListRoles")
 		wantEqual(t, total, 2, "total")
@@ -529,7 +529,7 @@ func testRoles(t *testing.T, open func(t *testing.T) storage.Store) {
 				ctx := t.Context()
 				must(t, s.CreateRole(ctx, newRole("r1")), "CreateRole")
 				wantErr(t, s.CreateRole(ctx, tc.r), storage.ErrConflict, "CreateRole again")
-				list, _, err := s.ListRoles(ctx, storage.Page{PerPage: 10})
+				list, _, err := s.ListRoles(ctx, storage.RoleFilter{}, storage.Page{PerPage: 10})
 				must(t, err, "ListRoles")
 				wantEqual(t, list, []*users.Role{newRole("r1")}, "roles after the conflict")
 			})
@@ -628,7 +628,7 @@ func testRoles(t *testing.T, open func(t *testing.T) storage.Store) {
 			{"past the end", storage.Page{Page: 5, PerPage: 2}, []string{}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				got, total, err := s.ListRoles(ctx, tc.page)
+				got, total, err := s.ListRoles(ctx, storage.RoleFilter{}, tc.page)
 				must(t, err, "ListRoles")
 				for _, r := range got {
 					wantEqual(t, r, newRole(r.ID), "listed role")
@@ -638,7 +638,7 @@ func testRoles(t *testing.T, open func(t *testing.T) storage.Store) {
 			})
 		}
 		for _, p := range []storage.Page{{PerPage: 0}, {Page: -1, PerPage: 1}} {
-			if _, _, err := s.ListRoles(ctx, p); err == nil {
+			if _, _, err := s.ListRoles(ctx, storage.RoleFilter{}, p); err == nil {
 				t.Errorf("ListRoles(%+v) succeeded, want an error", p)
 			}
 		}
