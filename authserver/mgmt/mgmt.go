@@ -7,8 +7,8 @@ package mgmt
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,7 +76,7 @@ func New(cfg Config) http.Handler {
 	checkpoints := slices.Concat(list, []string{"from", "take"})
 	projection := []string{"fields", "include_fields"}
 	route("/clients", map[string]endpoint{
-		"GET":  {"read:clients", a.listClients, append(list, projection...)},
+		"GET":  {"read:clients", a.listClients, slices.Concat(list, projection, []string{"app_type", "is_first_party", "is_global"})},
 		"POST": {"create:clients", a.createClient, nil},
 	})
 	route("/clients/{id}", map[string]endpoint{
@@ -115,13 +115,16 @@ func New(cfg Config) http.Handler {
 		"DELETE": {"delete:client_grants", a.deleteClientGrant, nil},
 	})
 	route("/users", map[string]endpoint{
-		"GET":  {"read:users", a.listUsers, list},
+		"GET":  {"read:users", a.listUsers, slices.Concat(list, projection, []string{"q", "search_engine", "sort"})},
 		"POST": {"create:users", a.createUser, nil},
 	})
 	route("/users/{id}", map[string]endpoint{
-		"GET":    {"read:users", a.getUser, nil},
+		"GET":    {"read:users", a.getUser, projection},
 		"PATCH":  {"update:users", a.updateUser, nil},
 		"DELETE": {"delete:users", a.deleteUser, nil},
+	})
+	route("/users-by-email", map[string]endpoint{
+		"GET": {"read:users", a.usersByEmail, slices.Concat(projection, []string{"email"})},
 	})
 	route("/users/{id}/roles", map[string]endpoint{
 		"GET":    {"read:role_members", a.listUserRoles, list},
@@ -134,7 +137,7 @@ func New(cfg Config) http.Handler {
 		"DELETE": {"update:users", a.userPermissions(false), nil},
 	})
 	route("/roles", map[string]endpoint{
-		"GET":  {"read:roles", a.listRoles, list},
+		"GET":  {"read:roles", a.listRoles, slices.Concat(list, []string{"name_filter"})},
 		"POST": {"create:roles", a.createRole, nil},
 	})
 	route("/roles/{id}", map[string]endpoint{
@@ -525,14 +528,25 @@ func parseListQuery(r *http.Request) (listQuery, error) {
 		q.take = q.page.PerPage
 		q.page.PerPage++
 	}
-	if query.Has("include_totals") {
-		b, err := strconv.ParseBool(query.Get("include_totals"))
-		if err != nil {
-			return q, errBadRequest("invalid_query_string", "Query validation error: 'Expected type boolean' on property include_totals.")
-		}
-		q.includeTotals = b
+	b, err := boolParam(r, "include_totals")
+	if err != nil {
+		return q, err
 	}
+	q.includeTotals = b != nil && *b
 	return q, nil
+}
+
+// boolParam reads the boolean query parameter name: nil when absent.
+func boolParam(r *http.Request, name string) (*bool, error) {
+	query := r.URL.Query()
+	if !query.Has(name) {
+		return nil, nil
+	}
+	b, err := strconv.ParseBool(query.Get(name))
+	if err != nil {
+		return nil, errBadRequest("invalid_query_string", "Query validation error: 'Expected type boolean' on property %s.", name)
+	}
+	return &b, nil
 }
 
 // cut trims a checkpoint page read from the store to take items and

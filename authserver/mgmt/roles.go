@@ -59,7 +59,7 @@ func (a *api) listRoles(r *http.Request, _ *tokens.Claims) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	list, total, err := a.Store.ListRoles(r.Context(), storage.RoleFilter{}, q.page)
+	list, total, err := a.Store.ListRoles(r.Context(), storage.RoleFilter{NameContains: r.URL.Query().Get("name_filter")}, q.page)
 	if err != nil {
 		return 0, nil, err
 	}
