@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -475,10 +476,38 @@ func testUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 				wantEqual(t, total, 5, "total")
 			})
 		}
-		for _, p := range []storage.Page{{PerPage: 0}, {Page: -1, PerPage: 1}} {
+		for _, p := range []storage.Page{{PerPage: 0}, {Page: -1, PerPage: 1}, {Page: 1, PerPage: 1, From: "auth0|u1"}} {
 			if _, _, err := s.ListUsers(ctx, storage.UserQuery{}, p); err == nil {
 				t.Errorf("ListUsers(%+v) succeeded, want an error", p)
 			}
+		}
+		byNickDesc := func(a, b *users.User) int { return strings.Compare(b.Nickname, a.Nickname) }
+		odd := func(u *users.User) bool { return u.Nickname != "u2" && u.Nickname != "u4" }
+		same := func(a, b *users.User) int { return 0 }
+		for _, tc := range []struct {
+			name      string
+			query     storage.UserQuery
+			page      storage.Page
+			want      []string
+			wantTotal int
+		}{
+			{"matched", storage.UserQuery{Match: odd}, storage.Page{PerPage: 10}, []string{"auth0|u1", "auth0|u3", "auth0|u5"}, 3},
+			{"second page matched", storage.UserQuery{Match: odd}, storage.Page{Page: 1, PerPage: 2}, []string{"auth0|u5"}, 3},
+			{"sorted", storage.UserQuery{Compare: byNickDesc}, storage.Page{PerPage: 2}, []string{"auth0|u5", "auth0|u4"}, 5},
+			{"matched and sorted", storage.UserQuery{Match: odd, Compare: byNickDesc}, storage.Page{PerPage: 10}, []string{"auth0|u5", "auth0|u3", "auth0|u1"}, 3},
+			{"ties by user_id", storage.UserQuery{Compare: same}, storage.Page{PerPage: 10}, []string{"auth0|u1", "auth0|u2", "auth0|u3", "auth0|u4", "auth0|u5"}, 5},
+			{"from a user", storage.UserQuery{}, storage.Page{PerPage: 2, From: "auth0|u3"}, []string{"auth0|u3", "auth0|u4"}, 3},
+			{"matched from a user", storage.UserQuery{Match: odd}, storage.Page{PerPage: 2, From: "auth0|u2"}, []string{"auth0|u3", "auth0|u5"}, 2},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, total, err := s.ListUsers(ctx, tc.query, tc.page)
+				must(t, err, "ListUsers")
+				wantEqual(t, userIDs(got), tc.want, "user_ids")
+				wantEqual(t, total, tc.wantTotal, "total")
+			})
+		}
+		if _, _, err := s.ListUsers(ctx, storage.UserQuery{Compare: byNickDesc}, storage.Page{PerPage: 1, From: "auth0|u1"}); err == nil {
+			t.Error("ListUsers sorted from a user succeeded, want an error")
 		}
 	})
 }
@@ -498,6 +527,12 @@ func testRoles(t *testing.T, open func(t *testing.T) storage.Store) {
 		must(t, err, "ListRoles")
 		wantEqual(t, list, []*users.Role{newRole("r1"), plain}, "ListRoles")
 		wantEqual(t, total, 2, "total")
+		for filter, want := range map[string][]*users.Role{"ROLE": {newRole("r1")}, "LaI": {plain}, "l": {newRole("r1"), plain}, "nothing": {}} {
+			list, total, err := s.ListRoles(ctx, storage.RoleFilter{NameContains: filter}, storage.Page{PerPage: 10})
+			must(t, err, "ListRoles "+filter)
+			wantEqual(t, list, want, "ListRoles with the name filter "+filter)
+			wantEqual(t, total, len(want), "total with the name filter "+filter)
+		}
 	})
 
 	t.Run("arguments and results are copies", func(t *testing.T) {
