@@ -149,8 +149,8 @@ func TestCheckpointPagination(t *testing.T) {
 						t.Errorf("%s was listed %d times while items were inserted; pages %v", id, n, got)
 					}
 				}
-				if !slices.IsSorted(got) {
-					t.Errorf("the pages are not in one order: %v", got)
+				if kept := slices.DeleteFunc(slices.Clone(got), func(id string) bool { return !slices.Contains(before, id) }); !slices.Equal(kept, before) {
+					t.Errorf("the items listed before the inserts come in the order %v, want %v", kept, before)
 				}
 
 				// The item a checkpoint names may be deleted before it is
@@ -165,6 +165,36 @@ func TestCheckpointPagination(t *testing.T) {
 				}
 			})
 		}
+
+		t.Run("walks while members are added at once", func(t *testing.T) {
+			const rounds, perRound = 20, 2
+			var outsiders []string
+			for range rounds * perRound {
+				outsiders = append(outsiders, e.createUser(t, newEmail("outsider"), nil)["user_id"].(string))
+			}
+			path := "roles/" + role + "/users"
+			for round := range rounds {
+				before := e.listIDs(t, path, "user_id")
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					for _, u := range outsiders[round*perRound : (round+1)*perRound] {
+						if r := e.mgmt(t, "POST", path, obj{"users": []string{u}}); r.status != http.StatusOK {
+							t.Errorf("assigning %s: %s", u, r)
+						}
+					}
+				}()
+				got := e.walkCheckpoints(t, path, "users", "user_id", 2, func(int) {})
+				<-done
+				kept := slices.DeleteFunc(slices.Clone(got), func(id string) bool { return !slices.Contains(before, id) })
+				if !slices.Equal(kept, before) {
+					t.Fatalf("round %d: the members there throughout were listed as %v, want %v", round, kept, before)
+				}
+				if after := e.listIDs(t, path, "user_id"); len(got) > len(after) {
+					t.Fatalf("round %d: %d members listed, more than the %d there are", round, len(got), len(after))
+				}
+			}
+		})
 
 		t.Run("bounds", func(t *testing.T) {
 			next := e.getCheckpointPage(t, "client-grants", "take=1", "client_grants", "id").next
