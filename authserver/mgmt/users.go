@@ -209,15 +209,16 @@ func viewUsers(list []*users.User, proj projection) ([]any, error) {
 	return items, nil
 }
 
-// parseUserQuery reads q (with search_engine, which can only be v3) and
-// sort.
+// parseUserQuery reads q (with search_engine, which can only be v3; an
+// empty q, as SDKs send for a blank search box, lists every user, as on
+// Auth0) and sort.
 func parseUserQuery(r *http.Request) (storage.UserQuery, error) {
 	var uq storage.UserQuery
 	query := r.URL.Query()
 	if e := query.Get("search_engine"); query.Has("search_engine") && e != "v3" {
 		return uq, errBadRequest("invalid_query_string", "Query validation error: 'search_engine %q is not supported: Portcullis implements v3'.", e)
 	}
-	if query.Has("q") {
+	if strings.TrimSpace(query.Get("q")) != "" {
 		parsed, err := usersearch.Parse(query.Get("q"))
 		if err != nil {
 			return uq, errBadRequest("invalid_query_string", "Query validation error: 'Invalid q: %s. %s.'", err, usersearch.Supported)

@@ -57,7 +57,8 @@ type Page struct {
 	// From, when not empty, starts the list at its first item whose key
 	// (the id the list is ordered by) is From or after it: a checkpoint
 	// that stays valid whatever is inserted or deleted meanwhile. Page
-	// must then be 0, and the total counts the items from From on.
+	// must then be 0, and the total counts the items from From on. Lists
+	// of permissions, ordered by two columns, take no From.
 	From string
 }
 
