@@ -468,3 +468,32 @@ func TestUsersByEmail(t *testing.T) {
 		wantMgmtError(t, e.mgmt(t, "POST", "users-by-email?email=a%40b.c", nil), 405, "", "Method Not Allowed")
 	})
 }
+
+// Every list endpoint refuses a page out of bounds with Auth0's error
+// shape, and takes the largest page there is.
+func TestListBounds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	user := e.createUser(t, newEmail("bounds"), nil)["user_id"].(string)
+	role := e.createRole(t, uniq("bounds"))
+	for _, path := range []string{
+		"clients", "resource-servers", "client-grants", "users", "roles",
+		userPath(user) + "/roles", userPath(user) + "/permissions",
+		"roles/" + role + "/permissions", "roles/" + role + "/users",
+	} {
+		for _, tc := range []struct{ query, msg string }{
+			{"per_page=101", "per_page must be between 1 and 100"},
+			{"per_page=0", "per_page must be between 1 and 100"},
+			{"page=-1", "Expected type integer of at least 0' on property page"},
+			{"page=1.5", "Expected type integer of at least 0' on property page"},
+			{"include_totals=maybe", "Expected type boolean' on property include_totals"},
+		} {
+			wantMgmtError(t, e.mgmt(t, "GET", path+"?"+tc.query, nil), 400, "invalid_query_string", tc.msg)
+		}
+		var page map[string]any
+		e.must(t, "GET", path+"?per_page=100&page=0&include_totals=true", nil, http.StatusOK, &page)
+		if !jsonEqual(page["limit"], 100) || !jsonEqual(page["start"], 0) {
+			t.Errorf("%s?per_page=100: %v, want limit 100 from 0", path, page)
+		}
+	}
+}
