@@ -105,7 +105,7 @@ func (s *Server) someClientAllows(ctx context.Context, origin string) (bool, err
 		idx = &originIndex{generation: gen}
 		const perPage = 100
 		for page := 0; ; page++ {
-			list, total, err := s.store.ListClients(ctx, storage.Page{Page: page, PerPage: perPage})
+			list, total, err := s.store.ListClients(ctx, storage.ClientFilter{}, storage.Page{Page: page, PerPage: perPage})
 			if err != nil {
 				return false, err
 			}

@@ -132,10 +132,10 @@ func (s *fuzzServer) counts(t *testing.T) counts {
 	ctx, st := t.Context(), s.srv.Store()
 	var c counts
 	var err [4]error
-	_, c.clients, err[0] = st.ListClients(ctx, storage.Page{PerPage: 1})
+	_, c.clients, err[0] = st.ListClients(ctx, storage.ClientFilter{}, storage.Page{PerPage: 1})
 	_, c.resourceServers, err[1] = st.ListResourceServers(ctx, storage.Page{PerPage: 1})
 	_, c.clientGrants, err[2] = st.ListClientGrants(ctx, storage.GrantFilter{}, storage.Page{PerPage: 1})
-	_, c.users, err[3] = st.ListUsers(ctx, storage.Page{PerPage: 1})
+	_, c.users, err[3] = st.ListUsers(ctx, storage.UserQuery{}, storage.Page{PerPage: 1})
 	for _, e := range err {
 		if e != nil {
 			t.Fatal(e)

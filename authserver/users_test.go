@@ -171,7 +171,7 @@ func TestUsers(t *testing.T) {
 		if items, _ := paged["users"].([]any); len(items) != 1 || paged["total"] == nil || paged["limit"] != 1.0 || paged["start"] != 0.0 {
 			t.Errorf("paged list %v", paged)
 		}
-		wantMgmtError(t, e.mgmt(t, "GET", "users?q=email:x", nil), 400, "invalid_query_string", "q")
+		wantMgmtError(t, e.mgmt(t, "GET", "users?q=nickname:x", nil), 400, "invalid_query_string", `field "nickname" is not searchable`)
 	})
 
 	t.Run("update", func(t *testing.T) {
@@ -296,6 +296,7 @@ var userEndpoints = []rbacEndpoint{
 		return obj{"email": newEmail("gated"), "password": goodPassword, "connection": "Username-Password-Authentication"}
 	}},
 	{"GET", "users/{user}", "read:users", 200, nil},
+	{"GET", "users-by-email?email=someone%40example.com", "read:users", 200, nil},
 	{"PATCH", "users/{user}", "update:users", 200, func(string, string) obj { return obj{"name": "x"} }},
 	{"DELETE", "users/{user}", "delete:users", 204, nil},
 }

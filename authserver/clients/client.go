@@ -24,6 +24,9 @@ const (
 	AppNonInteractive AppType = "non_interactive"
 )
 
+// AppTypes are the application types accepted by the Management API.
+var AppTypes = []AppType{AppNative, AppSPA, AppRegularWeb, AppNonInteractive}
+
 // AuthMethod is how a client authenticates at the token endpoint
 // (RFC 7591 token_endpoint_auth_method).
 type AuthMethod string
@@ -299,9 +302,7 @@ func (c *Client) Validate() error {
 	if len(c.Description) > 140 {
 		return fmt.Errorf("description must be at most 140 characters")
 	}
-	switch c.AppType {
-	case "", AppNative, AppSPA, AppRegularWeb, AppNonInteractive:
-	default:
+	if c.AppType != "" && !slices.Contains(AppTypes, c.AppType) {
 		return fmt.Errorf("app_type must be one of native, spa, regular_web, non_interactive")
 	}
 	switch c.TokenEndpointAuthMethod {

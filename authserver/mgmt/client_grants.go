@@ -147,7 +147,8 @@ func (a *api) listClientGrants(r *http.Request, _ *tokens.Claims) (int, any, err
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, q.body("client_grants", list, total), nil
+	list, next := cut(q, list, func(g *access.ClientGrant) string { return g.ID })
+	return http.StatusOK, q.body("client_grants", list, total, next), nil
 }
 
 func (a *api) getClientGrant(r *http.Request, _ *tokens.Claims) (int, any, error) {

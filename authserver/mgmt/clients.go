@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -182,7 +182,11 @@ func (a *api) listClients(r *http.Request, _ *tokens.Claims) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	list, total, err := a.Store.ListClients(r.Context(), q.page)
+	f, err := parseClientFilter(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	list, total, err := a.Store.ListClients(r.Context(), f, q.page)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -192,7 +196,30 @@ func (a *api) listClients(r *http.Request, _ *tokens.Claims) (int, any, error) {
 			return 0, nil, err
 		}
 	}
-	return http.StatusOK, q.body("clients", items, total), nil
+	return http.StatusOK, q.body("clients", items, total, ""), nil
+}
+
+// parseClientFilter reads app_type (a comma-separated list),
+// is_first_party and is_global.
+func parseClientFilter(r *http.Request) (storage.ClientFilter, error) {
+	var f storage.ClientFilter
+	if v := r.URL.Query().Get("app_type"); v != "" {
+		for t := range strings.SplitSeq(v, ",") {
+			t := clients.AppType(strings.TrimSpace(t))
+			if !slices.Contains(clients.AppTypes, t) {
+				return f, errBadRequest("invalid_query_string", "Query validation error: 'app_type %q is not one of native, spa, regular_web, non_interactive'.", t)
+			}
+			f.AppTypes = append(f.AppTypes, t)
+		}
+	}
+	var err error
+	if f.FirstParty, err = boolParam(r, "is_first_party"); err != nil {
+		return f, err
+	}
+	if f.Global, err = boolParam(r, "is_global"); err != nil {
+		return f, err
+	}
+	return f, nil
 }
 
 func (a *api) getClient(r *http.Request, _ *tokens.Claims) (int, any, error) {
@@ -361,15 +388,14 @@ type projection struct {
 
 func parseProjection(r *http.Request) (projection, error) {
 	p := projection{include: true}
-	query := r.URL.Query()
-	if query.Has("include_fields") {
-		b, err := strconv.ParseBool(query.Get("include_fields"))
-		if err != nil {
-			return p, errBadRequest("invalid_query_string", "Query validation error: 'Expected type boolean' on property include_fields.")
-		}
-		p.include = b
+	b, err := boolParam(r, "include_fields")
+	if err != nil {
+		return p, err
 	}
-	if v := query.Get("fields"); v != "" {
+	if b != nil {
+		p.include = *b
+	}
+	if v := r.URL.Query().Get("fields"); v != "" {
 		p.fields = strings.Split(v, ",")
 	}
 	return p, nil

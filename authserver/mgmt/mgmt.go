@@ -8,6 +8,7 @@ package mgmt
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,9 +73,10 @@ func New(cfg Config) http.Handler {
 		mux.Handle(path, a.dispatch(methods))
 	}
 	list := []string{"page", "per_page", "include_totals"}
+	checkpoints := slices.Concat(list, []string{"from", "take"})
 	projection := []string{"fields", "include_fields"}
 	route("/clients", map[string]endpoint{
-		"GET":  {"read:clients", a.listClients, append(list, projection...)},
+		"GET":  {"read:clients", a.listClients, slices.Concat(list, projection, []string{"app_type", "is_first_party", "is_global"})},
 		"POST": {"create:clients", a.createClient, nil},
 	})
 	route("/clients/{id}", map[string]endpoint{
@@ -104,7 +106,7 @@ func New(cfg Config) http.Handler {
 		"DELETE": {"delete:resource_servers", a.deleteResourceServer, nil},
 	})
 	route("/client-grants", map[string]endpoint{
-		"GET":  {"read:client_grants", a.listClientGrants, append(list, "client_id", "audience", "subject_type")},
+		"GET":  {"read:client_grants", a.listClientGrants, slices.Concat(checkpoints, []string{"client_id", "audience", "subject_type"})},
 		"POST": {"create:client_grants", a.createClientGrant, nil},
 	})
 	route("/client-grants/{id}", map[string]endpoint{
@@ -113,13 +115,16 @@ func New(cfg Config) http.Handler {
 		"DELETE": {"delete:client_grants", a.deleteClientGrant, nil},
 	})
 	route("/users", map[string]endpoint{
-		"GET":  {"read:users", a.listUsers, list},
+		"GET":  {"read:users", a.listUsers, slices.Concat(list, projection, []string{"q", "search_engine", "sort"})},
 		"POST": {"create:users", a.createUser, nil},
 	})
 	route("/users/{id}", map[string]endpoint{
-		"GET":    {"read:users", a.getUser, nil},
+		"GET":    {"read:users", a.getUser, projection},
 		"PATCH":  {"update:users", a.updateUser, nil},
 		"DELETE": {"delete:users", a.deleteUser, nil},
+	})
+	route("/users-by-email", map[string]endpoint{
+		"GET": {"read:users", a.usersByEmail, slices.Concat(projection, []string{"email"})},
 	})
 	route("/users/{id}/roles", map[string]endpoint{
 		"GET":    {"read:role_members", a.listUserRoles, list},
@@ -132,7 +137,7 @@ func New(cfg Config) http.Handler {
 		"DELETE": {"update:users", a.userPermissions(false), nil},
 	})
 	route("/roles", map[string]endpoint{
-		"GET":  {"read:roles", a.listRoles, list},
+		"GET":  {"read:roles", a.listRoles, slices.Concat(list, []string{"name_filter"})},
 		"POST": {"create:roles", a.createRole, nil},
 	})
 	route("/roles/{id}", map[string]endpoint{
@@ -146,7 +151,7 @@ func New(cfg Config) http.Handler {
 		"DELETE": {"update:roles", a.rolePermissions(false), nil},
 	})
 	route("/roles/{id}/users", map[string]endpoint{
-		"GET":  {"read:role_members", a.listRoleUsers, list},
+		"GET":  {"read:role_members", a.listRoleUsers, checkpoints},
 		"POST": {"create:role_members", a.assignRoleUsers, nil},
 	})
 	route("/tenants/settings", map[string]endpoint{
@@ -439,10 +444,37 @@ func (n *nullable[T]) UnmarshalJSON(b []byte) error {
 	return dec.Decode(n.Value)
 }
 
-// listQuery is the pagination of a list request.
+// listQuery is the pagination of a list request: by page (page, per_page,
+// include_totals) or, where Auth0 offers it, by checkpoint (from, take).
 type listQuery struct {
 	page          storage.Page
 	includeTotals bool
+	// take is the number of items of a checkpoint page, 0 when the list
+	// is paged by number. The store is asked for one item more, whose key
+	// is the next checkpoint.
+	take int
+}
+
+// maxPerPage bounds per_page and take, as Auth0 does.
+const maxPerPage = 100
+
+// checkpointPrefix starts every checkpoint this API hands out, so that a
+// from that is not one is refused rather than read as a key.
+const checkpointPrefix = "cp1:"
+
+// checkpoint is the from value that resumes a list at key.
+func checkpoint(key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(checkpointPrefix + key))
+}
+
+// checkpointKey is the key a from value resumes a list at.
+func checkpointKey(from string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(from)
+	key, ok := strings.CutPrefix(string(b), checkpointPrefix)
+	if err != nil || !ok || key == "" {
+		return "", errBadRequest("invalid_query_string", "Query validation error: 'from' is not a checkpoint: pass the 'next' value of the previous page, or omit 'from' for the first page.")
+	}
+	return key, nil
 }
 
 // checkQuery refuses query parameters outside allowed, and repeated ones.
@@ -458,11 +490,15 @@ func checkQuery(r *http.Request, allowed []string) error {
 	return nil
 }
 
-// parseListQuery reads page, per_page and include_totals.
+// parseListQuery reads page, per_page and include_totals, and from and
+// take on the endpoints that take them (checkQuery refuses them
+// elsewhere). from or take selects checkpoint pagination, which cannot be
+// mixed with page or per_page and answers an object whatever
+// include_totals says.
 func parseListQuery(r *http.Request) (listQuery, error) {
 	q := listQuery{page: storage.Page{PerPage: 50}}
 	query := r.URL.Query()
-	for _, name := range []string{"page", "per_page"} {
+	for _, name := range []string{"page", "per_page", "take"} {
 		if !query.Has(name) {
 			continue
 		}
@@ -472,25 +508,69 @@ func parseListQuery(r *http.Request) (listQuery, error) {
 		}
 		if name == "page" {
 			q.page.Page = n
-		} else if n < 1 || n > 100 {
-			return q, errBadRequest("invalid_query_string", "Query validation error: 'per_page must be between 1 and 100'.")
+		} else if n < 1 || n > maxPerPage {
+			return q, errBadRequest("invalid_query_string", "Query validation error: '%s must be between 1 and %d'.", name, maxPerPage)
 		} else {
 			q.page.PerPage = n
 		}
 	}
-	if query.Has("include_totals") {
-		b, err := strconv.ParseBool(query.Get("include_totals"))
-		if err != nil {
-			return q, errBadRequest("invalid_query_string", "Query validation error: 'Expected type boolean' on property include_totals.")
+	if query.Has("from") || query.Has("take") {
+		if query.Has("page") || query.Has("per_page") {
+			return q, errBadRequest("invalid_query_string", "Query validation error: 'from and take (checkpoint pagination) cannot be combined with page and per_page'.")
 		}
-		q.includeTotals = b
+		if query.Has("from") {
+			key, err := checkpointKey(query.Get("from"))
+			if err != nil {
+				return q, err
+			}
+			q.page.From = key
+		}
+		q.take = q.page.PerPage
+		q.page.PerPage++
 	}
+	b, err := boolParam(r, "include_totals")
+	if err != nil {
+		return q, err
+	}
+	q.includeTotals = b != nil && *b
 	return q, nil
 }
 
-// listBody is a list response: a plain array, or with include_totals
-// Auth0's paged object whose items are under key.
-func (q listQuery) body(key string, items any, total int) any {
+// boolParam reads the boolean query parameter name: nil when absent.
+func boolParam(r *http.Request, name string) (*bool, error) {
+	query := r.URL.Query()
+	if !query.Has(name) {
+		return nil, nil
+	}
+	b, err := strconv.ParseBool(query.Get(name))
+	if err != nil {
+		return nil, errBadRequest("invalid_query_string", "Query validation error: 'Expected type boolean' on property %s.", name)
+	}
+	return &b, nil
+}
+
+// cut trims a checkpoint page read from the store to take items and
+// returns the from value of the next page ("" on the last), key giving
+// the key of an item. A list paged by number is returned as it is.
+func cut[T any](q listQuery, items []T, key func(T) string) ([]T, string) {
+	if q.take == 0 || len(items) <= q.take {
+		return items, ""
+	}
+	return items[:q.take], checkpoint(key(items[q.take]))
+}
+
+// body is a list response: with checkpoint pagination Auth0's object of
+// the items under key and next (the from of the next page, absent on the
+// last); otherwise a plain array or, with include_totals, Auth0's paged
+// object.
+func (q listQuery) body(key string, items any, total int, next string) any {
+	if q.take > 0 {
+		out := map[string]any{key: items}
+		if next != "" {
+			out["next"] = next
+		}
+		return out
+	}
 	if !q.includeTotals {
 		return items
 	}

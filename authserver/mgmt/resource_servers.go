@@ -101,7 +101,7 @@ func (a *api) listResourceServers(r *http.Request, _ *tokens.Claims) (int, any, 
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, q.body("resource_servers", list, total), nil
+	return http.StatusOK, q.body("resource_servers", list, total, ""), nil
 }
 
 // findResourceServer looks an API up by id or, as Auth0 allows, by its

@@ -59,11 +59,11 @@ func (a *api) listRoles(r *http.Request, _ *tokens.Claims) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	list, total, err := a.Store.ListRoles(r.Context(), q.page)
+	list, total, err := a.Store.ListRoles(r.Context(), storage.RoleFilter{NameContains: r.URL.Query().Get("name_filter")}, q.page)
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, q.body("roles", list, total), nil
+	return http.StatusOK, q.body("roles", list, total, ""), nil
 }
 
 func (a *api) getRole(r *http.Request, _ *tokens.Claims) (int, any, error) {
@@ -212,7 +212,7 @@ func (a *api) listRolePermissions(r *http.Request, _ *tokens.Claims) (int, any, 
 	if err != nil {
 		return 0, nil, storeError(err, kindRole)
 	}
-	return http.StatusOK, q.body("permissions", list, total), nil
+	return http.StatusOK, q.body("permissions", list, total, ""), nil
 }
 
 func (a *api) rolePermissions(add bool) func(r *http.Request, caller *tokens.Claims) (int, any, error) {
@@ -245,7 +245,7 @@ func (a *api) listUserPermissions(r *http.Request, _ *tokens.Claims) (int, any, 
 	if err != nil {
 		return 0, nil, storeError(err, kindUser)
 	}
-	return http.StatusOK, q.body("permissions", list, total), nil
+	return http.StatusOK, q.body("permissions", list, total, ""), nil
 }
 
 func (a *api) userPermissions(add bool) func(r *http.Request, caller *tokens.Claims) (int, any, error) {
@@ -327,11 +327,12 @@ func (a *api) listRoleUsers(r *http.Request, _ *tokens.Claims) (int, any, error)
 	if err != nil {
 		return 0, nil, storeError(err, kindRole)
 	}
+	list, next := cut(q, list, func(u *users.User) string { return u.UserID })
 	items := make([]roleMember, len(list))
 	for i, u := range list {
 		items[i] = roleMember{u.UserID, u.Picture, u.Name, u.Email}
 	}
-	return http.StatusOK, q.body("users", items, total), nil
+	return http.StatusOK, q.body("users", items, total, next), nil
 }
 
 func (a *api) assignRoleUsers(r *http.Request, caller *tokens.Claims) (int, any, error) {
@@ -373,7 +374,7 @@ func (a *api) listUserRoles(r *http.Request, _ *tokens.Claims) (int, any, error)
 	if err != nil {
 		return 0, nil, storeError(err, kindUser)
 	}
-	return http.StatusOK, q.body("roles", list, total), nil
+	return http.StatusOK, q.body("roles", list, total, ""), nil
 }
 
 func (a *api) userRoles(add bool) func(r *http.Request, caller *tokens.Claims) (int, any, error) {

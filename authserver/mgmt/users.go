@@ -1,15 +1,19 @@
 package mgmt
 
 import (
+	"cmp"
 	"errors"
 	"maps"
 	"net/http"
+	"slices"
+	"strings"
 
 	"go.uber.org/zap"
 
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
 	"github.com/portcullis-gw/portcullis/authserver/users"
+	"github.com/portcullis-gw/portcullis/authserver/users/usersearch"
 )
 
 // userFields are the writable properties of a user, with the names of
@@ -173,23 +177,129 @@ func (a *api) listUsers(r *http.Request, _ *tokens.Claims) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	list, total, err := a.Store.ListUsers(r.Context(), q.page)
+	proj, err := parseProjection(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	items := make([]userView, len(list))
-	for i, u := range list {
-		items[i] = viewUser(u)
+	uq, err := parseUserQuery(r)
+	if err != nil {
+		return 0, nil, err
 	}
-	return http.StatusOK, q.body("users", items, total), nil
+	list, total, err := a.Store.ListUsers(r.Context(), uq, q.page)
+	if err != nil {
+		return 0, nil, err
+	}
+	items, err := viewUsers(list, proj)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, q.body("users", items, total, ""), nil
+}
+
+// viewUsers is the users as a list shows them, with the fields proj
+// selects.
+func viewUsers(list []*users.User, proj projection) ([]any, error) {
+	items := make([]any, len(list))
+	for i, u := range list {
+		var err error
+		if items[i], err = proj.apply(viewUser(u)); err != nil {
+			return nil, err
+		}
+	}
+	return items, nil
+}
+
+// parseUserQuery reads q (with search_engine, which can only be v3; an
+// empty q, as SDKs send for a blank search box, lists every user, as on
+// Auth0) and sort.
+func parseUserQuery(r *http.Request) (storage.UserQuery, error) {
+	var uq storage.UserQuery
+	query := r.URL.Query()
+	if e := query.Get("search_engine"); query.Has("search_engine") && e != "v3" {
+		return uq, errBadRequest("invalid_query_string", "Query validation error: 'search_engine %q is not supported: Portcullis implements v3'.", e)
+	}
+	if strings.TrimSpace(query.Get("q")) != "" {
+		parsed, err := usersearch.Parse(query.Get("q"))
+		if err != nil {
+			return uq, errBadRequest("invalid_query_string", "Query validation error: 'Invalid q: %s. %s.'", err, usersearch.Supported)
+		}
+		uq.Match = parsed.Match
+	}
+	if query.Has("sort") {
+		field, order, _ := strings.Cut(query.Get("sort"), ":")
+		compare, ok := userOrders[field]
+		if !ok || (order != "1" && order != "-1") {
+			return uq, errBadRequest("invalid_query_string", "Query validation error: 'sort must be field:1 (ascending) or field:-1 (descending), the field one of %s'.", strings.Join(slices.Sorted(maps.Keys(userOrders)), ", "))
+		}
+		uq.Compare = compare
+		if order == "-1" {
+			uq.Compare = func(a, b *users.User) int { return compare(b, a) }
+		}
+	}
+	return uq, nil
+}
+
+// userOrders are the fields users can be sorted by, each with its
+// ascending order.
+var userOrders = map[string]func(a, b *users.User) int{
+	"user_id":      func(a, b *users.User) int { return strings.Compare(a.UserID, b.UserID) },
+	"email":        func(a, b *users.User) int { return strings.Compare(strings.ToLower(a.Email), strings.ToLower(b.Email)) },
+	"name":         func(a, b *users.User) int { return strings.Compare(a.Name, b.Name) },
+	"nickname":     func(a, b *users.User) int { return strings.Compare(a.Nickname, b.Nickname) },
+	"created_at":   func(a, b *users.User) int { return a.CreatedAt.Compare(b.CreatedAt) },
+	"updated_at":   func(a, b *users.User) int { return a.UpdatedAt.Compare(b.UpdatedAt) },
+	"last_login":   func(a, b *users.User) int { return a.LastLogin.Compare(b.LastLogin) },
+	"logins_count": func(a, b *users.User) int { return cmp.Compare(a.LoginsCount, b.LoginsCount) },
 }
 
 func (a *api) getUser(r *http.Request, _ *tokens.Claims) (int, any, error) {
+	proj, err := parseProjection(r)
+	if err != nil {
+		return 0, nil, err
+	}
 	u, err := a.Store.User(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return 0, nil, storeError(err, kindUser)
 	}
-	return http.StatusOK, viewUser(u), nil
+	view, err := proj.apply(viewUser(u))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, view, nil
+}
+
+// usersByEmail lists the users whose e-mail address is the one asked, of
+// every connection, ordered by user_id. As on Auth0, the address is
+// compared case included, and matches too the lower-case form Auth0 keeps
+// of a database user's address: a user created as Ann@Example.com is found
+// by Ann@Example.com and ann@example.com, not by ANN@example.com.
+func (a *api) usersByEmail(r *http.Request, _ *tokens.Claims) (int, any, error) {
+	proj, err := parseProjection(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	query := r.URL.Query()
+	email := query.Get("email")
+	if email == "" {
+		return 0, nil, errBadRequest("invalid_query_string", "Query validation error: 'Missing required property: email'.")
+	}
+	match := func(u *users.User) bool { return u.Email == email || strings.ToLower(u.Email) == email }
+	var found []*users.User
+	for page := 0; ; page++ {
+		list, total, err := a.Store.ListUsers(r.Context(), storage.UserQuery{Match: match}, storage.Page{Page: page, PerPage: maxPerPage})
+		if err != nil {
+			return 0, nil, err
+		}
+		found = append(found, list...)
+		if len(found) >= total || len(list) == 0 {
+			break
+		}
+	}
+	items, err := viewUsers(found, proj)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, items, nil
 }
 
 func (a *api) updateUser(r *http.Request, caller *tokens.Claims) (int, any, error) {

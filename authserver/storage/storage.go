@@ -10,6 +10,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/portcullis-gw/portcullis/authserver/access"
@@ -52,6 +54,60 @@ func IsUnavailable(err error) bool {
 type Page struct {
 	Page    int
 	PerPage int
+	// From, when not empty, starts the list at its first item whose key
+	// (the id the list is ordered by) is From or after it: a checkpoint
+	// that stays valid whatever is inserted or deleted meanwhile. Page
+	// must then be 0, and the total counts the items from From on. Lists
+	// of permissions, ordered by two columns, take no From.
+	From string
+}
+
+// ClientFilter narrows ListClients; zero fields match everything.
+type ClientFilter struct {
+	// AppTypes, when not empty, keeps the clients of one of these
+	// application types.
+	AppTypes []clients.AppType
+	// FirstParty, when set, keeps the clients whose is_first_party is
+	// *FirstParty.
+	FirstParty *bool
+	// Global, when set, keeps the clients whose global flag is *Global.
+	// Portcullis has no global client (Auth0's legacy "All
+	// Applications"), so every client is not global.
+	Global *bool
+}
+
+// Matches reports whether c passes the filter.
+func (f ClientFilter) Matches(c *clients.Client) bool {
+	return (len(f.AppTypes) == 0 || slices.Contains(f.AppTypes, c.AppType)) &&
+		(f.FirstParty == nil || *f.FirstParty == c.IsFirstParty) &&
+		(f.Global == nil || !*f.Global)
+}
+
+// IsZero reports whether the filter matches everything.
+func (f ClientFilter) IsZero() bool {
+	return len(f.AppTypes) == 0 && f.FirstParty == nil && f.Global == nil
+}
+
+// RoleFilter narrows ListRoles; the zero filter matches everything.
+type RoleFilter struct {
+	// NameContains, when not empty, keeps the roles whose name contains
+	// it, compared without regard to case.
+	NameContains string
+}
+
+// Matches reports whether r passes the filter.
+func (f RoleFilter) Matches(r *users.Role) bool {
+	return strings.Contains(strings.ToLower(r.Name), strings.ToLower(f.NameContains))
+}
+
+// UserQuery narrows and orders ListUsers; the zero query lists every user
+// by user_id.
+type UserQuery struct {
+	// Match, when set, keeps the users it returns true for.
+	Match func(*users.User) bool
+	// Compare, when set, orders the users (negative when a comes first);
+	// users it finds equal are ordered by user_id.
+	Compare func(a, b *users.User) int
 }
 
 // GrantFilter narrows ListClientGrants; empty fields match everything.
@@ -80,8 +136,9 @@ type SignIn struct {
 type Store interface {
 	CreateClient(ctx context.Context, c *clients.Client) error
 	Client(ctx context.Context, clientID string) (*clients.Client, error)
-	// ListClients returns one page and the total number of clients.
-	ListClients(ctx context.Context, p Page) ([]*clients.Client, int, error)
+	// ListClients returns one page of the clients f matches, ordered by
+	// client_id, and their number.
+	ListClients(ctx context.Context, f ClientFilter, p Page) ([]*clients.Client, int, error)
 	UpdateClient(ctx context.Context, c *clients.Client) error
 	// DeleteClient deletes the client and its client grants.
 	DeleteClient(ctx context.Context, clientID string) error
@@ -115,8 +172,9 @@ type Store interface {
 	// UserByEmail returns the user of connection whose e-mail address is
 	// email, compared without regard to case (users.EmailKey).
 	UserByEmail(ctx context.Context, connection, email string) (*users.User, error)
-	// ListUsers returns one page of users and the number of users.
-	ListUsers(ctx context.Context, p Page) ([]*users.User, int, error)
+	// ListUsers returns one page of the users q matches, in q's order, and
+	// their number. Page.From is refused when q orders the users.
+	ListUsers(ctx context.Context, q UserQuery, p Page) ([]*users.User, int, error)
 	// UpdateUser replaces the user, password hash included; its connection,
 	// created_at and sign-in record (last_login, last_ip, logins_count,
 	// which only RecordSignIn writes) never change. An e-mail address taken
@@ -137,7 +195,9 @@ type Store interface {
 	// CreateRole stores a new role; a taken id or name is ErrConflict.
 	CreateRole(ctx context.Context, r *users.Role) error
 	Role(ctx context.Context, id string) (*users.Role, error)
-	ListRoles(ctx context.Context, p Page) ([]*users.Role, int, error)
+	// ListRoles returns one page of the roles f matches, ordered by id,
+	// and their number.
+	ListRoles(ctx context.Context, f RoleFilter, p Page) ([]*users.Role, int, error)
 	// UpdateRole replaces the role; a name another role has is
 	// ErrConflict.
 	UpdateRole(ctx context.Context, r *users.Role) error

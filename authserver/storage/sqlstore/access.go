@@ -46,7 +46,7 @@ func (s *Store) ResourceServerByIdentifier(ctx context.Context, identifier strin
 // ListResourceServers returns one page of APIs ordered by id, and the
 // number of APIs.
 func (s *Store) ListResourceServers(ctx context.Context, p storage.Page) ([]*access.ResourceServer, int, error) {
-	out, total, err := list(ctx, s, p, "resource_servers", "doc", "id", "", nil, scanDoc[access.ResourceServer])
+	out, total, err := list(ctx, s, p, "resource_servers", "doc", "id", "", nil, scanDoc[access.ResourceServer], nil, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list resource servers: %w", err)
 	}
@@ -159,7 +159,7 @@ func (s *Store) ListClientGrants(ctx context.Context, f storage.GrantFilter, p s
 		where += c.col + " = ?"
 		args = append(args, c.val)
 	}
-	out, total, err := list(ctx, s, p, "client_grants", "doc", "id", where, args, scanDoc[access.ClientGrant])
+	out, total, err := list(ctx, s, p, "client_grants", "doc", "id", where, args, scanDoc[access.ClientGrant], nil, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list client grants: %w", err)
 	}

@@ -33,10 +33,15 @@ func (s *Store) Client(ctx context.Context, clientID string) (*clients.Client, e
 	return c, nil
 }
 
-// ListClients returns one page of clients ordered by client_id, and the
-// number of clients.
-func (s *Store) ListClients(ctx context.Context, p storage.Page) ([]*clients.Client, int, error) {
-	out, total, err := list(ctx, s, p, "clients", "secret_hash, doc", "client_id", "", nil, scanClient)
+// ListClients returns one page of the clients f matches, ordered by
+// client_id, and their number. A filter is applied as the clients are
+// read, not by the database.
+func (s *Store) ListClients(ctx context.Context, f storage.ClientFilter, p storage.Page) ([]*clients.Client, int, error) {
+	var match func(*clients.Client) bool
+	if !f.IsZero() {
+		match = f.Matches
+	}
+	out, total, err := list(ctx, s, p, "clients", "secret_hash, doc", "client_id", "", nil, scanClient, match, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list clients: %w", err)
 	}

@@ -23,6 +23,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 )
@@ -168,31 +170,72 @@ type rowScanner interface {
 }
 
 // list returns one page of the rows of table matching where (a WHERE
-// clause or ""), ordered by key, and the number of matching rows.
-func list[T any](ctx context.Context, s *Store, p storage.Page, table, cols, key, where string, args []any, scan func(rowScanner) (T, error)) ([]T, int, error) {
-	if p.PerPage <= 0 || p.Page < 0 {
-		return nil, 0, fmt.Errorf("invalid page %d of %d per page", p.Page, p.PerPage)
+// clause or ""), ordered by key, and the number of matching rows; with
+// p.From, only the rows whose key is p.From or after it. When match or
+// compare is set, every such row is read and filtered (match) and ordered
+// (compare, then key) here rather than by the database.
+func list[T any](ctx context.Context, s *Store, p storage.Page, table, cols, key, where string, args []any, scan func(rowScanner) (T, error), match func(T) bool, compare func(a, b T) int) ([]T, int, error) {
+	if p.PerPage <= 0 || p.Page < 0 || (p.From != "" && p.Page != 0) {
+		return nil, 0, fmt.Errorf("invalid page %d of %d per page from %q", p.Page, p.PerPage, p.From)
+	}
+	if p.From != "" && strings.Contains(key, ",") {
+		return nil, 0, fmt.Errorf("a list ordered by %s has no checkpoints", key)
+	}
+	if p.From != "" && compare != nil {
+		return nil, 0, fmt.Errorf("a list from %q cannot be ordered otherwise than by %s", p.From, key)
+	}
+	if p.From != "" {
+		if where == "" {
+			where = " WHERE "
+		} else {
+			where += " AND "
+		}
+		where += key + " >= ?"
+		args = append(args[:len(args):len(args)], p.From)
+	}
+	if match != nil || compare != nil {
+		all, err := scanAll(ctx, s, `SELECT `+cols+` FROM `+table+where+` ORDER BY `+key, args, scan)
+		if err != nil {
+			return nil, 0, err
+		}
+		if match != nil {
+			all = slices.DeleteFunc(all, func(v T) bool { return !match(v) })
+		}
+		if compare != nil {
+			slices.SortStableFunc(all, compare)
+		}
+		start := min(p.Page*p.PerPage, len(all))
+		return all[start:min(start+p.PerPage, len(all))], len(all), nil
 	}
 	var total int
 	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM `+table+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count: %w", err)
 	}
 	pageArgs := append(args[:len(args):len(args)], p.PerPage, p.Page*p.PerPage)
-	rows, err := s.query(ctx, `SELECT `+cols+` FROM `+table+where+` ORDER BY `+key+` LIMIT ? OFFSET ?`, pageArgs...)
+	out, err := scanAll(ctx, s, `SELECT `+cols+` FROM `+table+where+` ORDER BY `+key+` LIMIT ? OFFSET ?`, pageArgs, scan)
 	if err != nil {
 		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// scanAll runs query and scans every row it returns.
+func scanAll[T any](ctx context.Context, s *Store, query string, args []any, scan func(rowScanner) (T, error)) ([]T, error) {
+	rows, err := s.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	out := []T{}
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return out, total, nil
+	return out, nil
 }

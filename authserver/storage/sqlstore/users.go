@@ -58,10 +58,11 @@ func (s *Store) UserByEmail(ctx context.Context, connection, email string) (*use
 	return u, nil
 }
 
-// ListUsers returns one page of users ordered by user_id, and the number of
-// users.
-func (s *Store) ListUsers(ctx context.Context, p storage.Page) ([]*users.User, int, error) {
-	out, total, err := list(ctx, s, p, "users", "password_hash, doc", "user_id", "", nil, scanUser)
+// ListUsers returns one page of the users q matches, in q's order, and
+// their number. A query is evaluated as the users are read, not by the
+// database: it reads every user.
+func (s *Store) ListUsers(ctx context.Context, q storage.UserQuery, p storage.Page) ([]*users.User, int, error) {
+	out, total, err := list(ctx, s, p, "users", "password_hash, doc", "user_id", "", nil, scanUser, q.Match, q.Compare)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", err)
 	}
@@ -171,10 +172,14 @@ func (s *Store) Role(ctx context.Context, id string) (*users.Role, error) {
 	return r, nil
 }
 
-// ListRoles returns one page of roles ordered by id, and the number of
-// roles.
-func (s *Store) ListRoles(ctx context.Context, p storage.Page) ([]*users.Role, int, error) {
-	out, total, err := list(ctx, s, p, "roles", "doc", "id", "", nil, scanDoc[users.Role])
+// ListRoles returns one page of the roles f matches, ordered by id, and
+// their number.
+func (s *Store) ListRoles(ctx context.Context, f storage.RoleFilter, p storage.Page) ([]*users.Role, int, error) {
+	var match func(*users.Role) bool
+	if f.NameContains != "" {
+		match = f.Matches
+	}
+	out, total, err := list(ctx, s, p, "roles", "doc", "id", "", nil, scanDoc[users.Role], match, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list roles: %w", err)
 	}
@@ -328,7 +333,7 @@ func (s *Store) UserRoles(ctx context.Context, userID string, p storage.Page) ([
 		return nil, 0, fmt.Errorf("roles of user %q: %w", userID, err)
 	}
 	out, total, err := list(ctx, s, p, "user_roles JOIN roles ON roles.id = user_roles.role_id", "roles.doc", "roles.id",
-		" WHERE user_roles.user_id = ?", []any{userID}, scanDoc[users.Role])
+		" WHERE user_roles.user_id = ?", []any{userID}, scanDoc[users.Role], nil, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("roles of user %q: %w", userID, err)
 	}
@@ -342,7 +347,7 @@ func (s *Store) RoleUsers(ctx context.Context, roleID string, p storage.Page) ([
 		return nil, 0, fmt.Errorf("users of role %q: %w", roleID, err)
 	}
 	out, total, err := list(ctx, s, p, "user_roles JOIN users ON users.user_id = user_roles.user_id",
-		"users.password_hash, users.doc", "users.user_id", " WHERE user_roles.role_id = ?", []any{roleID}, scanUser)
+		"users.password_hash, users.doc", "users.user_id", " WHERE user_roles.role_id = ?", []any{roleID}, scanUser, nil, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("users of role %q: %w", roleID, err)
 	}
@@ -473,7 +478,7 @@ func (s *Store) listPermissions(ctx context.Context, table, col, owner string, e
 		return nil, 0, err
 	}
 	out, total, err := list(ctx, s, p, table, "audience, permission", "audience, permission",
-		" WHERE "+col+" = ?", []any{owner}, scanPermission)
+		" WHERE "+col+" = ?", []any{owner}, scanPermission, nil, nil)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -302,6 +302,10 @@ func testClientGrants(t *testing.T, open func(t *testing.T) storage.Store) {
 			{"first page of no filter", storage.GrantFilter{}, storage.Page{PerPage: 2}, []string{"g1", "g2"}, 5},
 			{"second page of a client", storage.GrantFilter{ClientID: "c1"}, storage.Page{Page: 1, PerPage: 2}, []string{"g3"}, 3},
 			{"past the end of an audience", storage.GrantFilter{Audience: "https://a"}, storage.Page{Page: 1, PerPage: 3}, []string{}, 3},
+			{"from a grant", storage.GrantFilter{}, storage.Page{PerPage: 2, From: "g2"}, []string{"g2", "g3"}, 4},
+			{"from a grant of a client", storage.GrantFilter{ClientID: "c1"}, storage.Page{PerPage: 5, From: "g2"}, []string{"g2", "g3"}, 2},
+			{"from between grants", storage.GrantFilter{}, storage.Page{PerPage: 2, From: "g3a"}, []string{"g4", "g5"}, 2},
+			{"from past the end", storage.GrantFilter{}, storage.Page{PerPage: 2, From: "g9"}, []string{}, 0},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				got, total, err := s.ListClientGrants(ctx, tc.filter, tc.page)
@@ -313,8 +317,10 @@ func testClientGrants(t *testing.T, open func(t *testing.T) storage.Store) {
 				wantEqual(t, total, tc.wantTotal, "total")
 			})
 		}
-		if _, _, err := s.ListClientGrants(ctx, storage.GrantFilter{}, storage.Page{Page: -1, PerPage: 1}); err == nil {
-			t.Error("ListClientGrants with Page -1 succeeded, want an error")
+		for _, p := range []storage.Page{{Page: -1, PerPage: 1}, {Page: 1, PerPage: 1, From: "g1"}} {
+			if _, _, err := s.ListClientGrants(ctx, storage.GrantFilter{}, p); err == nil {
+				t.Errorf("ListClientGrants(%+v) succeeded, want an error", p)
+			}
 		}
 	})
 }

@@ -78,7 +78,7 @@ func testClients(t *testing.T, open func(t *testing.T) storage.Store) {
 				wantErr(t, tc.call(), storage.ErrNotFound, tc.name)
 			})
 		}
-		_, total, err := s.ListClients(ctx, storage.Page{PerPage: 10})
+		_, total, err := s.ListClients(ctx, storage.ClientFilter{}, storage.Page{PerPage: 10})
 		must(t, err, "ListClients")
 		wantEqual(t, total, 1, "clients after the failed calls")
 	})
@@ -145,7 +145,7 @@ func testClients(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Run("list", func(t *testing.T) {
 		s := open(t)
 		ctx := t.Context()
-		empty, total, err := s.ListClients(ctx, storage.Page{PerPage: 10})
+		empty, total, err := s.ListClients(ctx, storage.ClientFilter{}, storage.Page{PerPage: 10})
 		must(t, err, "ListClients of an empty store")
 		wantEqual(t, len(empty), 0, "clients of an empty store")
 		wantEqual(t, total, 0, "total of an empty store")
@@ -165,7 +165,7 @@ func testClients(t *testing.T, open func(t *testing.T) storage.Store) {
 			{"one per page", storage.Page{Page: 4, PerPage: 1}, []string{"c5"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				got, total, err := s.ListClients(ctx, tc.page)
+				got, total, err := s.ListClients(ctx, storage.ClientFilter{}, tc.page)
 				must(t, err, "ListClients")
 				ids := []string{}
 				for _, c := range got {
@@ -174,6 +174,52 @@ func testClients(t *testing.T, open func(t *testing.T) storage.Store) {
 				}
 				wantEqual(t, ids, tc.want, "client_ids")
 				wantEqual(t, total, 5, "total")
+			})
+		}
+	})
+
+	t.Run("list filtered", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		kinds := map[string]struct {
+			app        clients.AppType
+			firstParty bool
+		}{
+			"c1": {clients.AppSPA, true}, "c2": {clients.AppRegularWeb, false}, "c3": {clients.AppNative, true},
+			"c4": {clients.AppSPA, false}, "c5": {clients.AppNonInteractive, true},
+		}
+		for id, k := range kinds {
+			c := newClient(id)
+			c.AppType, c.IsFirstParty = k.app, k.firstParty
+			must(t, s.CreateClient(ctx, c), "CreateClient "+id)
+		}
+		yes, no := true, false
+		all := storage.Page{PerPage: 10}
+		for _, tc := range []struct {
+			name      string
+			filter    storage.ClientFilter
+			page      storage.Page
+			want      []string
+			wantTotal int
+		}{
+			{"one type", storage.ClientFilter{AppTypes: []clients.AppType{clients.AppSPA}}, all, []string{"c1", "c4"}, 2},
+			{"two types", storage.ClientFilter{AppTypes: []clients.AppType{clients.AppNative, clients.AppNonInteractive}}, all, []string{"c3", "c5"}, 2},
+			{"third party", storage.ClientFilter{FirstParty: &no}, all, []string{"c2", "c4"}, 2},
+			{"first-party single-page apps", storage.ClientFilter{AppTypes: []clients.AppType{clients.AppSPA}, FirstParty: &yes}, all, []string{"c1"}, 1},
+			{"global", storage.ClientFilter{Global: &yes}, all, []string{}, 0},
+			{"not global", storage.ClientFilter{Global: &no}, all, []string{"c1", "c2", "c3", "c4", "c5"}, 5},
+			{"second page of first-party", storage.ClientFilter{FirstParty: &yes}, storage.Page{Page: 1, PerPage: 2}, []string{"c5"}, 3},
+			{"past the end", storage.ClientFilter{FirstParty: &yes}, storage.Page{Page: 2, PerPage: 2}, []string{}, 3},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, total, err := s.ListClients(ctx, tc.filter, tc.page)
+				must(t, err, "ListClients")
+				ids := []string{}
+				for _, c := range got {
+					ids = append(ids, c.ClientID)
+				}
+				wantEqual(t, ids, tc.want, "client_ids")
+				wantEqual(t, total, tc.wantTotal, "total")
 			})
 		}
 	})
@@ -190,7 +236,7 @@ func testClients(t *testing.T, open func(t *testing.T) storage.Store) {
 			{"negative page", storage.Page{Page: -1, PerPage: 10}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				if _, _, err := s.ListClients(ctx, tc.page); err == nil {
+				if _, _, err := s.ListClients(ctx, storage.ClientFilter{}, tc.page); err == nil {
 					t.Errorf("ListClients(%+v) succeeded, want an error", tc.page)
 				}
 			})

@@ -348,6 +348,27 @@ func testUserRoles(t *testing.T, open func(t *testing.T) storage.Store) {
 				t.Errorf("RoleUsers(%+v) succeeded, want an error", p)
 			}
 		}
+		for _, tc := range []struct {
+			from      string
+			want      []string
+			wantTotal int
+		}{
+			{"auth0|u2", []string{"auth0|u2", "auth0|u3"}, 4},
+			{"auth0|u2a", []string{"auth0|u3", "auth0|u4"}, 3},
+			{"auth0|u5", []string{"auth0|u5"}, 1},
+			{"auth0|u6", []string{}, 0},
+		} {
+			got, total, err := s.RoleUsers(ctx, "r2", storage.Page{PerPage: 2, From: tc.from})
+			must(t, err, "RoleUsers from "+tc.from)
+			wantEqual(t, userIDs(got), tc.want, "users from "+tc.from)
+			wantEqual(t, total, tc.wantTotal, "total from "+tc.from)
+		}
+		if _, _, err := s.RoleUsers(ctx, "r2", storage.Page{Page: 1, PerPage: 2, From: "auth0|u1"}); err == nil {
+			t.Error("RoleUsers of page 1 from a user succeeded, want an error")
+		}
+		if _, _, err := s.UserPermissions(ctx, "auth0|u1", storage.Page{PerPage: 2, From: "https://a"}); err == nil {
+			t.Error("UserPermissions from a checkpoint succeeded, want an error: permissions have none")
+		}
 	})
 
 	t.Run("listed users carry their password hash", func(t *testing.T) {

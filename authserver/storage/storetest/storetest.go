@@ -266,7 +266,7 @@ func snapshot(t *testing.T, s storage.Store) state {
 	all := storage.Page{PerPage: 1000}
 	var st state
 	var err error
-	st.Clients, _, err = s.ListClients(ctx, all)
+	st.Clients, _, err = s.ListClients(ctx, storage.ClientFilter{}, all)
 	must(t, err, "ListClients")
 	st.APIs, _, err = s.ListResourceServers(ctx, all)
 	must(t, err, "ListResourceServers")

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -96,9 +97,9 @@ func rbacSnapshot(t *testing.T, s storage.Store) rbacState {
 		UserPerms: map[string][]users.Permission{},
 	}
 	var err error
-	st.Users, _, err = s.ListUsers(ctx, all)
+	st.Users, _, err = s.ListUsers(ctx, storage.UserQuery{}, all)
 	must(t, err, "ListUsers")
-	st.Roles, _, err = s.ListRoles(ctx, all)
+	st.Roles, _, err = s.ListRoles(ctx, storage.RoleFilter{}, all)
 	must(t, err, "ListRoles")
 	for _, r := range st.Roles {
 		ps, _, err := s.RolePermissions(ctx, r.ID, all)
@@ -212,7 +213,7 @@ func testUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 				wantEqual(t, got, tc.u, "UserByEmail after CreateUser")
 			})
 		}
-		list, _, err := s.ListUsers(ctx, storage.Page{PerPage: 10})
+		list, _, err := s.ListUsers(ctx, storage.UserQuery{}, storage.Page{PerPage: 10})
 		must(t, err, "ListUsers")
 		wantEqual(t, list, []*users.User{never, noPassword, newUser("u1")}, "ListUsers")
 	})
@@ -264,7 +265,7 @@ func testUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 					return
 				}
 				wantErr(t, err, storage.ErrConflict, "CreateUser of the second user")
-				list, total, err := s.ListUsers(ctx, storage.Page{PerPage: 10})
+				list, total, err := s.ListUsers(ctx, storage.UserQuery{}, storage.Page{PerPage: 10})
 				must(t, err, "ListUsers")
 				wantEqual(t, list, []*users.User{tc.existing}, "users after the conflict")
 				wantEqual(t, total, 1, "total after the conflict")
@@ -447,7 +448,7 @@ func testUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Run("list", func(t *testing.T) {
 		s := open(t)
 		ctx := t.Context()
-		empty, total, err := s.ListUsers(ctx, storage.Page{PerPage: 10})
+		empty, total, err := s.ListUsers(ctx, storage.UserQuery{}, storage.Page{PerPage: 10})
 		must(t, err, "ListUsers of an empty store")
 		wantEqual(t, len(empty), 0, "users of an empty store")
 		wantEqual(t, total, 0, "total of an empty store")
@@ -466,7 +467,7 @@ func testUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 			{"past the end", storage.Page{Page: 3, PerPage: 2}, []string{}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				got, total, err := s.ListUsers(ctx, tc.page)
+				got, total, err := s.ListUsers(ctx, storage.UserQuery{}, tc.page)
 				must(t, err, "ListUsers")
 				for _, u := range got {
 					wantEqual(t, u, newUser(u.UserID[len("auth0|"):]), "listed user")
@@ -475,10 +476,38 @@ func testUsers(t *testing.T, open func(t *testing.T) storage.Store) {
 				wantEqual(t, total, 5, "total")
 			})
 		}
-		for _, p := range []storage.Page{{PerPage: 0}, {Page: -1, PerPage: 1}} {
-			if _, _, err := s.ListUsers(ctx, p); err == nil {
+		for _, p := range []storage.Page{{PerPage: 0}, {Page: -1, PerPage: 1}, {Page: 1, PerPage: 1, From: "auth0|u1"}} {
+			if _, _, err := s.ListUsers(ctx, storage.UserQuery{}, p); err == nil {
 				t.Errorf("ListUsers(%+v) succeeded, want an error", p)
 			}
+		}
+		byNickDesc := func(a, b *users.User) int { return strings.Compare(b.Nickname, a.Nickname) }
+		odd := func(u *users.User) bool { return u.Nickname != "u2" && u.Nickname != "u4" }
+		same := func(a, b *users.User) int { return 0 }
+		for _, tc := range []struct {
+			name      string
+			query     storage.UserQuery
+			page      storage.Page
+			want      []string
+			wantTotal int
+		}{
+			{"matched", storage.UserQuery{Match: odd}, storage.Page{PerPage: 10}, []string{"auth0|u1", "auth0|u3", "auth0|u5"}, 3},
+			{"second page matched", storage.UserQuery{Match: odd}, storage.Page{Page: 1, PerPage: 2}, []string{"auth0|u5"}, 3},
+			{"sorted", storage.UserQuery{Compare: byNickDesc}, storage.Page{PerPage: 2}, []string{"auth0|u5", "auth0|u4"}, 5},
+			{"matched and sorted", storage.UserQuery{Match: odd, Compare: byNickDesc}, storage.Page{PerPage: 10}, []string{"auth0|u5", "auth0|u3", "auth0|u1"}, 3},
+			{"ties by user_id", storage.UserQuery{Compare: same}, storage.Page{PerPage: 10}, []string{"auth0|u1", "auth0|u2", "auth0|u3", "auth0|u4", "auth0|u5"}, 5},
+			{"from a user", storage.UserQuery{}, storage.Page{PerPage: 2, From: "auth0|u3"}, []string{"auth0|u3", "auth0|u4"}, 3},
+			{"matched from a user", storage.UserQuery{Match: odd}, storage.Page{PerPage: 2, From: "auth0|u2"}, []string{"auth0|u3", "auth0|u5"}, 2},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, total, err := s.ListUsers(ctx, tc.query, tc.page)
+				must(t, err, "ListUsers")
+				wantEqual(t, userIDs(got), tc.want, "user_ids")
+				wantEqual(t, total, tc.wantTotal, "total")
+			})
+		}
+		if _, _, err := s.ListUsers(ctx, storage.UserQuery{Compare: byNickDesc}, storage.Page{PerPage: 1, From: "auth0|u1"}); err == nil {
+			t.Error("ListUsers sorted from a user succeeded, want an error")
 		}
 	})
 }
@@ -494,10 +523,16 @@ func testRoles(t *testing.T, open func(t *testing.T) storage.Store) {
 			must(t, err, "Role")
 			wantEqual(t, got, r, "Role after CreateRole")
 		}
-		list, total, err := s.ListRoles(ctx, storage.Page{PerPage: 10})
+		list, total, err := s.ListRoles(ctx, storage.RoleFilter{}, storage.Page{PerPage: 10})
 		must(t, err, "ListRoles")
 		wantEqual(t, list, []*users.Role{newRole("r1"), plain}, "ListRoles")
 		wantEqual(t, total, 2, "total")
+		for filter, want := range map[string][]*users.Role{"ROLE": {newRole("r1")}, "LaI": {plain}, "l": {newRole("r1"), plain}, "nothing": {}} {
+			list, total, err := s.ListRoles(ctx, storage.RoleFilter{NameContains: filter}, storage.Page{PerPage: 10})
+			must(t, err, "ListRoles "+filter)
+			wantEqual(t, list, want, "ListRoles with the name filter "+filter)
+			wantEqual(t, total, len(want), "total with the name filter "+filter)
+		}
 	})
 
 	t.Run("arguments and results are copies", func(t *testing.T) {
@@ -529,7 +564,7 @@ func testRoles(t *testing.T, open func(t *testing.T) storage.Store) {
 				ctx := t.Context()
 				must(t, s.CreateRole(ctx, newRole("r1")), "CreateRole")
 				wantErr(t, s.CreateRole(ctx, tc.r), storage.ErrConflict, "CreateRole again")
-				list, _, err := s.ListRoles(ctx, storage.Page{PerPage: 10})
+				list, _, err := s.ListRoles(ctx, storage.RoleFilter{}, storage.Page{PerPage: 10})
 				must(t, err, "ListRoles")
 				wantEqual(t, list, []*users.Role{newRole("r1")}, "roles after the conflict")
 			})
@@ -628,7 +663,7 @@ func testRoles(t *testing.T, open func(t *testing.T) storage.Store) {
 			{"past the end", storage.Page{Page: 5, PerPage: 2}, []string{}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				got, total, err := s.ListRoles(ctx, tc.page)
+				got, total, err := s.ListRoles(ctx, storage.RoleFilter{}, tc.page)
 				must(t, err, "ListRoles")
 				for _, r := range got {
 					wantEqual(t, r, newRole(r.ID), "listed role")
@@ -638,7 +673,7 @@ func testRoles(t *testing.T, open func(t *testing.T) storage.Store) {
 			})
 		}
 		for _, p := range []storage.Page{{PerPage: 0}, {Page: -1, PerPage: 1}} {
-			if _, _, err := s.ListRoles(ctx, p); err == nil {
+			if _, _, err := s.ListRoles(ctx, storage.RoleFilter{}, p); err == nil {
 				t.Errorf("ListRoles(%+v) succeeded, want an error", p)
 			}
 		}
