@@ -380,8 +380,16 @@ func get(t *testing.T, client *http.Client, u string) (int, string) {
 // test ends, and waits until it listens. What it prints is logged.
 func startApp(t *testing.T, node, repo string, port int, env ...string) {
 	t.Helper()
+	startNodeApp(t, node, repo, filepath.Join("interop", "express-oidc", "app.mjs"), port, env...)
+}
+
+// startNodeApp runs the Node program script, a path from the repository
+// root, on port with env until the test ends, and waits until it prints
+// "listening on <port>". What it prints is logged.
+func startNodeApp(t *testing.T, node, repo, script string, port int, env ...string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, node, filepath.Join("interop", "express-oidc", "app.mjs"))
+	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Dir = repo
 	cmd.Env = append(nodeEnv(), append(env, fmt.Sprintf("PORT=%d", port))...)
 	out, w := io.Pipe()
