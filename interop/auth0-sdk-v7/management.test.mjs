@@ -37,7 +37,9 @@ const clientId = requireEnv('PORTCULLIS_CLIENT_ID');
 const clientSecret = requireEnv('PORTCULLIS_CLIENT_SECRET');
 const certPEM = requireEnv('PORTCULLIS_TEST_CERT_PEM');
 
-const management = new ManagementClient({ domain, clientId, clientSecret });
+// Reassigned after a signing key is revoked: the token it holds was
+// signed with that key.
+let management = new ManagementClient({ domain, clientId, clientSecret });
 
 // Names unique to this run, so that the file may run against a server in use.
 const run = randomUUID().slice(0, 8);
@@ -447,11 +449,15 @@ describe('keys.signing', () => {
     assert.equal(typeof rotated.kid, 'string');
     assert.notEqual(rotated.kid, previous.kid);
     assert.ok(new X509Certificate(rotated.cert));
-    const revoked = await management.keys.signing.revoke(previous.kid);
+    // The Management API token in use was signed with the key about to be
+    // revoked: the rest of the run uses a client with a token of the new
+    // key, which revokes the old one.
+    const renewed = new ManagementClient({ domain, clientId, clientSecret });
+    const revoked = await renewed.keys.signing.revoke(previous.kid);
+    management = renewed;
     assert.equal(revoked.kid, previous.kid);
     assert.ok(new X509Certificate(revoked.cert));
-    const after = await management.keys.signing.get(previous.kid);
-    assert.equal(after.revoked, true);
+    assert.equal((await management.keys.signing.get(previous.kid)).revoked, true);
   });
 });
 
