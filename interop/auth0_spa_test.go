@@ -126,22 +126,7 @@ func TestAuth0SPAJS(t *testing.T) {
 	); err != nil {
 		t.Fatalf("loginWithRedirect shows no login form (%v) at %s", err, testenv.Page(browser))
 	}
-	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), email),
-		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
-	); err != nil {
-		t.Fatalf("signing in: %v at %s", err, testenv.Page(browser))
-	}
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[type="submit"]`))); err != nil {
-		t.Fatalf("signing in: %v at %s", err, testenv.Page(browser))
-	}
-	// The SPA is on localhost, which proves nothing about which application
-	// it is, so Portcullis, as Auth0, may ask the user to consent.
-	if loc, err := chromedp.Run(ctx, chromedp.Location()); err == nil && strings.HasPrefix(loc, issuer) {
-		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[value="accept"]`))); err != nil {
-			t.Fatalf("consenting: %v at %s", err, testenv.Page(browser))
-		}
-	}
+	signInOnPortcullis(t, ctx, browser, issuer, email, password)
 
 	// handleRedirectCallback exchanges the code at /oauth/token, from the
 	// page's origin; then getUser and getTokenSilently answer from what it
@@ -250,5 +235,27 @@ func readSPAResult(t *testing.T, ctx, browser context.Context, out any) {
 	text := waitForSPA(t, ctx, browser, "result")
 	if err := json.Unmarshal([]byte(text), out); err != nil {
 		t.Fatalf("the app's result is no JSON (%v): %s", err, text)
+	}
+}
+
+// signInOnPortcullis fills in and submits the login form that the browser
+// shows, and consents if Portcullis then asks for it: applications whose
+// callback is on localhost prove nothing about which application they are,
+// so Portcullis, as Auth0, asks even for first-party ones.
+func signInOnPortcullis(t *testing.T, ctx, browser context.Context, issuer, email, password string) {
+	t.Helper()
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), email),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
+	); err != nil {
+		t.Fatalf("signing in: %v at %s", err, testenv.Page(browser))
+	}
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[type="submit"]`))); err != nil {
+		t.Fatalf("signing in: %v at %s", err, testenv.Page(browser))
+	}
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err == nil && strings.HasPrefix(loc, issuer) {
+		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[value="accept"]`))); err != nil {
+			t.Fatalf("consenting: %v at %s", err, testenv.Page(browser))
+		}
 	}
 }

@@ -145,6 +145,8 @@ func nodeEnv() []string {
 		"AUDIENCE=",
 		"SCOPE=",
 		"API_URL=",
+		// interop/passport-auth0/app.mjs
+		"DOMAIN=",
 	}
 	var env []string
 	for _, kv := range os.Environ() {
