@@ -41,7 +41,8 @@ func TestAuth0NodeSDK(t *testing.T) {
 // TestAuth0NodeSDKv7 runs interop/auth0-sdk-v7/management.test.mjs: every
 // method of the 7.x SDK's ManagementClient on the resources Portcullis
 // implements, with the SDK's default parameters and each of its pagination
-// modes, and the AuthenticationClient of its legacy entry point, against
+// modes, the AuthenticationClient of its legacy entry point and
+// @auth0/auth0-auth-js's AuthClient, against
 // objects created with the Management API's defaults.
 func TestAuth0NodeSDKv7(t *testing.T) {
 	runNodeTests(t, "auth0-sdk-v7", "auth0", "management.test.mjs")

@@ -13,7 +13,7 @@
 //                             an x509_cert credential
 //
 // TLS is verified as usual; for a local CA pass its root in
-// NODE_EXTRA_CA_CERTS. interop/auth0_v7_test.go runs this file against a
+// NODE_EXTRA_CA_CERTS. interop/interop_test.go runs this file against a
 // fresh server: go test ./interop/ -run TestAuth0NodeSDKv7
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +23,8 @@ import { ManagementClient, ManagementError } from 'auth0';
 // As of 7.x the SDK's authentication client is only in its legacy entry
 // point (the 4.x AuthenticationClient, which sends the secret in the body).
 import { AuthenticationClient } from 'auth0/legacy';
+// What the 7.x SDK's README points to for authentication instead.
+import { AuthClient } from '@auth0/auth0-auth-js';
 
 function requireEnv(name) {
   const v = process.env[name];
@@ -515,5 +517,29 @@ describe('AuthenticationClient (auth0/legacy) with an application created with d
     assert.equal(payload.iss, `https://${domain}/`);
     assert.equal(payload.sub, `${m2m.client_id}@clients`);
     assert.ok(payload.aud === apiIdentifier || payload.aud.includes(apiIdentifier));
+  });
+});
+
+describe('@auth0/auth0-auth-js AuthClient, which the 7.x README points to for authentication', () => {
+  it('getTokenByClientCredentials with an application created with defaults', async () => {
+    const auth = new AuthClient({ domain, clientId: m2m.client_id, clientSecret: m2m.client_secret });
+    const tokens = await auth.getTokenByClientCredentials({ audience: apiIdentifier });
+    const { payload } = decodeJWT(tokens.accessToken);
+    assert.equal(payload.iss, `https://${domain}/`);
+    assert.equal(payload.sub, `${m2m.client_id}@clients`);
+    assert.ok(tokens.expiresAt > Date.now() / 1000);
+  });
+
+  it('getTokenByClientCredentials with an application registered client_secret_basic', async () => {
+    // AuthClient sends the secret in the body; Auth0 takes either secret
+    // method from a client registered for one of them.
+    const basic = await management.clients.create({
+      name: `Interop v7 basic ${run}`, app_type: 'non_interactive', token_endpoint_auth_method: 'client_secret_basic',
+    });
+    cleanups.push(() => management.clients.delete(basic.client_id));
+    await management.clientGrants.create({ client_id: basic.client_id, audience: apiIdentifier, scope: ['read:things'] });
+    const auth = new AuthClient({ domain, clientId: basic.client_id, clientSecret: basic.client_secret });
+    const tokens = await auth.getTokenByClientCredentials({ audience: apiIdentifier });
+    assert.equal(decodeJWT(tokens.accessToken).payload.sub, `${basic.client_id}@clients`);
   });
 });
