@@ -42,8 +42,8 @@ func TestAuth0NodeSDK(t *testing.T) {
 // method of the 7.x SDK's ManagementClient on the resources Portcullis
 // implements, with the SDK's default parameters and each of its pagination
 // modes, the AuthenticationClient of its legacy entry point and
-// @auth0/auth0-auth-js's AuthClient, against
-// objects created with the Management API's defaults.
+// @auth0/auth0-auth-js's AuthClient, against objects created with the
+// Management API's defaults.
 func TestAuth0NodeSDKv7(t *testing.T) {
 	runNodeTests(t, "auth0-sdk-v7", "auth0", "management.test.mjs")
 }
