@@ -323,6 +323,8 @@ describe('users', () => {
     assert.equal(page.response.total, page.data.length);
     assert.ok(page.data.some((u) => u.user_id === user.user_id));
     assert.ok((await collect(management.users.list())).some((u) => u.user_id === user.user_id));
+    const oneByOne = (await collect(management.users.list({ per_page: 1 }))).map((u) => u.user_id);
+    assert.deepEqual(oneByOne, page.data.map((u) => u.user_id));
   });
 
   it('list searched by email (q, search_engine v3) and sorted', async () => {
