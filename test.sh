@@ -53,6 +53,10 @@ export PORTCULLIS_TEST_POSTGRES="${PORTCULLIS_TEST_POSTGRES:-postgres://postgres
 go mod download
 npm ci --prefix interop/auth0-sdk --no-audit --no-fund
 npm ci --prefix interop/express-oidc --no-audit --no-fund
+npm ci --prefix interop/auth0-sdk-v7 --no-audit --no-fund
+npm ci --prefix interop/jwt-bearer --no-audit --no-fund
+npm ci --prefix interop/spa-js --no-audit --no-fund
+npm ci --prefix interop/passport-auth0 --no-audit --no-fund
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*'))
 if [ -n "$unformatted" ]; then

@@ -27,8 +27,9 @@ const browserTimeout = 30 * time.Second
 
 // TestExpressOpenIDConnect signs a user in with a real browser to the web
 // app interop/express-oidc/app.mjs, built on Auth0's express-openid-connect
-// and configured with nothing but Portcullis's issuer URL and the
-// credentials of a regular_web client, and reads back who is signed in;
+// in code flow and configured with nothing but Portcullis's issuer URL and
+// the credentials of a regular_web client created with the Management
+// API's defaults, and reads back who is signed in;
 // then the app calls an API behind bearer_auth with the user's access
 // token, whose scope RBAC narrowed, and the upstream sees the user; last
 // the app signs the user out of itself and of Portcullis.
@@ -85,15 +86,15 @@ http://:%[9]d {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
 	}
+	// A regular web application as the dashboard makes it, with the URLs
+	// the quickstart sets: it authenticates with client_secret_post by
+	// default, and express-openid-connect sends its secret with HTTP Basic,
+	// which Auth0 takes from such a client too.
 	api.post(t, "clients", map[string]any{
-		"name":        "express-openid-connect",
-		"app_type":    "regular_web",
-		"grant_types": []string{"authorization_code", "refresh_token"},
-		// express-openid-connect's default; Portcullis, as Auth0, holds
-		// the client to the method it is registered with.
-		"token_endpoint_auth_method": "client_secret_basic",
-		"callbacks":                  []string{baseURL + "/callback"},
-		"allowed_logout_urls":        []string{baseURL},
+		"name":                "express-openid-connect",
+		"app_type":            "regular_web",
+		"callbacks":           []string{baseURL + "/callback"},
+		"allowed_logout_urls": []string{baseURL},
 	}, &client)
 	const email, password = "ada@example.com", "Analytical-Engine-1843"
 	var user struct {
@@ -380,8 +381,16 @@ func get(t *testing.T, client *http.Client, u string) (int, string) {
 // test ends, and waits until it listens. What it prints is logged.
 func startApp(t *testing.T, node, repo string, port int, env ...string) {
 	t.Helper()
+	startNodeApp(t, node, repo, filepath.Join("interop", "express-oidc", "app.mjs"), port, env...)
+}
+
+// startNodeApp runs the Node program script, a path from the repository
+// root, on port with env until the test ends, and waits until it prints
+// "listening on <port>". What it prints is logged.
+func startNodeApp(t *testing.T, node, repo, script string, port int, env ...string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, node, filepath.Join("interop", "express-oidc", "app.mjs"))
+	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Dir = repo
 	cmd.Env = append(nodeEnv(), append(env, fmt.Sprintf("PORT=%d", port))...)
 	out, w := io.Pipe()

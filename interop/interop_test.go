@@ -31,18 +31,39 @@ const (
 const sdkTimeout = 3 * time.Minute
 
 // TestAuth0NodeSDK runs interop/auth0-sdk/management.test.mjs, which drives
-// Portcullis with Auth0's official Node SDK (npm package auth0: its
+// Portcullis with Auth0's official Node SDK 4.x (npm package auth0: its
 // ManagementClient and AuthenticationClient), configured with nothing but
 // the domain and the admin client's credentials.
 func TestAuth0NodeSDK(t *testing.T) {
+	runNodeTests(t, "auth0-sdk", "auth0", "management.test.mjs")
+}
+
+// TestAuth0NodeSDKv7 runs interop/auth0-sdk-v7/management.test.mjs: every
+// method of the 7.x SDK's ManagementClient on the resources Portcullis
+// implements, with the SDK's default parameters and each of its pagination
+// modes, the AuthenticationClient of its legacy entry point and
+// @auth0/auth0-auth-js's AuthClient, against objects created with the
+// Management API's defaults.
+func TestAuth0NodeSDKv7(t *testing.T) {
+	runNodeTests(t, "auth0-sdk-v7", "auth0", "management.test.mjs")
+}
+
+// runNodeTests starts a fresh Portcullis and runs the Node test file file
+// of the npm package interop/pkg, whose dependency dep must be installed,
+// with node --test. The file finds Portcullis and the bootstrap admin's
+// credentials in PORTCULLIS_DOMAIN, PORTCULLIS_CLIENT_ID and
+// PORTCULLIS_CLIENT_SECRET, and a self-signed certificate to register as
+// an x509_cert credential in PORTCULLIS_TEST_CERT_PEM.
+func runNodeTests(t *testing.T, pkg, dep, file string) {
+	t.Helper()
 	repo := repoRoot(t)
-	sdkDir := filepath.Join(repo, "interop", "auth0-sdk")
-	if _, err := os.Stat(filepath.Join(sdkDir, "node_modules", "auth0")); err != nil {
-		t.Fatalf("the Auth0 Node SDK is not installed (%v): run `npm ci --prefix interop/auth0-sdk` from the repository root first", err)
+	pkgDir := filepath.Join(repo, "interop", pkg)
+	if _, err := os.Stat(filepath.Join(pkgDir, "node_modules", dep)); err != nil {
+		t.Fatalf("%s is not installed (%v): run `npm ci --prefix interop/%s` from the repository root first", dep, err, pkg)
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Fatalf("node (Node.js 18 or later) is required for this test: %v", err)
+		t.Fatalf("node (Node.js 20 or later) is required for this test: %v", err)
 	}
 
 	dir := t.TempDir()
@@ -72,7 +93,7 @@ func TestAuth0NodeSDK(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), sdkTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", filepath.Join("interop", "auth0-sdk", "management.test.mjs"))
+	cmd := exec.CommandContext(ctx, node, "--test", filepath.Join("interop", pkg, file))
 	cmd.Dir = repo
 	cmd.Env = append(nodeEnv(),
 		fmt.Sprintf("PORTCULLIS_DOMAIN=localhost:%d", port),
@@ -85,10 +106,10 @@ func TestAuth0NodeSDK(t *testing.T) {
 	)
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
-		t.Fatalf("the Auth0 SDK tests did not finish within %s:\n%s", sdkTimeout, out)
+		t.Fatalf("the tests of interop/%s did not finish within %s:\n%s", pkg, sdkTimeout, out)
 	}
 	if err != nil {
-		t.Fatalf("the Auth0 SDK tests failed (%v):\n%s", err, out)
+		t.Fatalf("the tests of interop/%s failed (%v):\n%s", pkg, err, out)
 	}
 	t.Logf("node --test output:\n%s", out)
 }
@@ -125,6 +146,8 @@ func nodeEnv() []string {
 		"AUDIENCE=",
 		"SCOPE=",
 		"API_URL=",
+		// interop/passport-auth0/app.mjs
+		"DOMAIN=",
 	}
 	var env []string
 	for _, kv := range os.Environ() {

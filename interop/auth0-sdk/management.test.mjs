@@ -12,7 +12,7 @@
 // TLS is verified as usual; for a local CA pass its root in
 // NODE_EXTRA_CA_CERTS. interop/interop_test.go runs this file against a
 // fresh server: go test ./interop/...
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash, randomUUID } from 'node:crypto';
 
@@ -31,7 +31,9 @@ const clientId = requireEnv('PORTCULLIS_CLIENT_ID');
 const clientSecret = requireEnv('PORTCULLIS_CLIENT_SECRET');
 const certPEM = requireEnv('PORTCULLIS_TEST_CERT_PEM');
 
-const management = new ManagementClient({ domain, clientId, clientSecret });
+// Reassigned after a signing key is revoked: the token it holds was
+// signed with that key.
+let management = new ManagementClient({ domain, clientId, clientSecret });
 
 // Names unique to this run, so that the file may run against a server in use.
 const run = randomUUID().slice(0, 8);
@@ -177,12 +179,12 @@ describe('Auth0 Node SDK against Portcullis', () => {
   });
 
   it('clients.create returns the client_secret', async () => {
+    // As the dashboard makes a machine-to-machine application: every
+    // property but these the Management API's default.
     const res = await management.clients.create({
       name: `Interop M2M ${run}`,
       description: 'Created by the Auth0 SDK interop test',
       app_type: 'non_interactive',
-      grant_types: ['client_credentials'],
-      token_endpoint_auth_method: 'client_secret_post',
     });
     assert.equal(res.status, 201);
     client = res.data;
@@ -505,5 +507,170 @@ describe('Auth0 Node SDK against Portcullis', () => {
     created.resourceServerId = null;
     const err = await rejectsWith(management.resourceServers.get({ id: resourceServer.id }), 404);
     assert.equal(err.errorCode, 'inexistent_resource_server');
+  });
+});
+
+// Every list of the 4.x ManagementClient with its default parameters and
+// each pagination mode it offers: page/per_page/include_totals, and the
+// checkpoint from/take where Auth0 offers it; the filters and the
+// look-ups by email; the signing keys. Objects are created with the
+// Management API's defaults.
+describe('Auth0 Node SDK 4.x: lists, filters, keys', () => {
+  const identifier = `https://interop-${run}.example.com/lists`;
+  let api;
+  let app;
+  let grant;
+  let user;
+  let role;
+
+  before(async () => {
+    api = (await management.resourceServers.create({ identifier, scopes: [{ value: 'read:lists' }] })).data;
+    app = (await management.clients.create({ name: `Interop lists ${run}`, app_type: 'non_interactive' })).data;
+    grant = (await management.clientGrants.create({ client_id: app.client_id, audience: identifier, scope: ['read:lists'] })).data;
+    user = (await management.users.create({
+      connection: 'Username-Password-Authentication', email: `lists-${run}@example.com`, password: `Pw-${run}-long-enough!`,
+    })).data;
+    role = (await management.roles.create({ name: `lists-role-${run}` })).data;
+  });
+
+  after(async () => {
+    await Promise.allSettled([
+      grant && management.clientGrants.delete({ id: grant.id }),
+      role && management.roles.delete({ id: role.id }),
+      user && management.users.delete({ id: user.user_id }),
+    ]);
+    await Promise.allSettled([
+      app && management.clients.delete({ client_id: app.client_id }),
+      api && management.resourceServers.delete({ id: api.id }),
+    ]);
+  });
+
+  // pages reads a page-paginated list one item at a time and returns every
+  // item, checking each page's start, limit and total.
+  async function pages(list, key) {
+    const items = [];
+    for (let page = 0; ; page++) {
+      const res = await list({ page, per_page: 1, include_totals: true });
+      assert.equal(res.data.start, page, `start of page ${page}`);
+      assert.equal(res.data.limit, 1);
+      assert.equal(res.data.length, res.data[key].length);
+      items.push(...res.data[key]);
+      if (items.length >= res.data.total || res.data[key].length === 0) {
+        assert.equal(items.length, res.data.total);
+        return items;
+      }
+    }
+  }
+
+  // checkpoints reads a checkpoint-paginated list one item at a time and
+  // returns every item.
+  async function checkpoints(list, key) {
+    const items = [];
+    let from;
+    for (;;) {
+      const res = await list({ take: 1, ...(from && { from }) });
+      assert.ok(!Array.isArray(res.data), 'a checkpoint list is an object');
+      items.push(...res.data[key]);
+      if (!res.data.next) {
+        return items;
+      }
+      assert.equal(res.data[key].length, 1);
+      from = res.data.next;
+    }
+  }
+
+  it('clients.getAll: plain, page by page, checkpoint by checkpoint', async () => {
+    const plain = (await management.clients.getAll()).data;
+    const ids = plain.map((c) => c.client_id);
+    assert.ok(ids.includes(app.client_id));
+    assert.deepEqual((await pages((q) => management.clients.getAll(q), 'clients')).map((c) => c.client_id), ids);
+    assert.deepEqual((await checkpoints((q) => management.clients.getAll(q), 'clients')).map((c) => c.client_id), ids);
+  });
+
+  it('clients.getAll filtered by app_type, is_first_party, is_global', async () => {
+    const m2m = (await management.clients.getAll({ app_type: 'non_interactive' })).data;
+    assert.ok(m2m.some((c) => c.client_id === app.client_id));
+    assert.ok(m2m.every((c) => c.app_type === 'non_interactive'));
+    assert.ok((await management.clients.getAll({ is_first_party: true })).data.some((c) => c.client_id === app.client_id));
+    assert.deepEqual((await management.clients.getAll({ is_global: true })).data, []);
+  });
+
+  it('resourceServers.getAll page by page', async () => {
+    const ids = (await management.resourceServers.getAll()).data.map((rs) => rs.id);
+    assert.deepEqual((await pages((q) => management.resourceServers.getAll(q), 'resource_servers')).map((rs) => rs.id), ids);
+  });
+
+  it('clientGrants.getAll: page by page, checkpoint by checkpoint', async () => {
+    const ids = (await management.clientGrants.getAll()).data.map((g) => g.id);
+    assert.ok(ids.includes(grant.id));
+    assert.deepEqual((await pages((q) => management.clientGrants.getAll(q), 'client_grants')).map((g) => g.id), ids);
+    assert.deepEqual((await checkpoints((q) => management.clientGrants.getAll(q), 'client_grants')).map((g) => g.id), ids);
+  });
+
+  it('users.getAll: page by page, searched, sorted; users.get projected', async () => {
+    const ids = (await management.users.getAll()).data.map((u) => u.user_id);
+    assert.ok(ids.includes(user.user_id));
+    assert.deepEqual((await pages((q) => management.users.getAll(q), 'users')).map((u) => u.user_id), ids);
+    const found = (await management.users.getAll({ q: `email:"${user.email}"`, search_engine: 'v3' })).data;
+    assert.deepEqual(found.map((u) => u.user_id), [user.user_id]);
+    const emails = (await management.users.getAll({ sort: 'email:-1' })).data.map((u) => u.email);
+    assert.deepEqual(emails, [...emails].sort().reverse());
+    const projected = (await management.users.get({ id: user.user_id, fields: 'user_id,email', include_fields: true })).data;
+    assert.deepEqual(projected, { user_id: user.user_id, email: user.email });
+  });
+
+  it('usersByEmail.getByEmail', async () => {
+    const found = (await management.usersByEmail.getByEmail({ email: user.email })).data;
+    assert.deepEqual(found.map((u) => u.user_id), [user.user_id]);
+  });
+
+  it('roles.getAll page by page and by name_filter; roles.getUsers checkpoint by checkpoint', async () => {
+    const ids = (await management.roles.getAll()).data.map((r) => r.id);
+    assert.ok(ids.includes(role.id));
+    assert.deepEqual((await pages((q) => management.roles.getAll(q), 'roles')).map((r) => r.id), ids);
+    assert.deepEqual((await management.roles.getAll({ name_filter: `lists-role-${run}` })).data.map((r) => r.id), [role.id]);
+
+    await management.roles.assignUsers({ id: role.id }, { users: [user.user_id] });
+    assert.deepEqual((await management.roles.getUsers({ id: role.id })).data.map((u) => u.user_id), [user.user_id]);
+    const members = await checkpoints((q) => management.roles.getUsers({ id: role.id, ...q }), 'users');
+    assert.deepEqual(members.map((u) => u.user_id), [user.user_id]);
+  });
+
+  it('keys: getAll, get, rotate, revoke with certificates', async () => {
+    const keys = (await management.keys.getAll()).data;
+    for (const key of keys) {
+      const cert = new X509Certificate(key.cert ?? '');
+      assert.equal(key.fingerprint, cert.fingerprint);
+      assert.equal(key.thumbprint, cert.fingerprint.replaceAll(':', ''));
+    }
+    const current = keys.find((k) => k.current);
+    assert.deepEqual((await management.keys.get({ kid: current.kid })).data, current);
+    const rotated = (await management.keys.rotate()).data;
+    assert.ok(new X509Certificate(rotated.cert));
+    // The Management API token in use was signed with the key about to be
+    // revoked: the rest of the run uses a client with a token of the new
+    // key, which revokes the old one.
+    const renewed = new ManagementClient({ domain, clientId, clientSecret });
+    const revoked = (await renewed.keys.revoke({ kid: current.kid })).data;
+    management = renewed;
+    assert.equal(revoked.kid, current.kid);
+    assert.ok(new X509Certificate(revoked.cert));
+  });
+
+  it('AuthenticationClient, which sends the secret in the body, with an application registered client_secret_basic', async () => {
+    // An application registered for HTTP Basic, such as one made for
+    // express-openid-connect: Auth0 takes either secret method.
+    const basic = (await management.clients.create({
+      name: `Interop basic ${run}`, app_type: 'non_interactive', token_endpoint_auth_method: 'client_secret_basic',
+    })).data;
+    try {
+      await management.clientGrants.create({ client_id: basic.client_id, audience: identifier, scope: ['read:lists'] });
+      const auth = new AuthenticationClient({ domain, clientId: basic.client_id, clientSecret: basic.client_secret });
+      const res = await auth.oauth.clientCredentialsGrant({ audience: identifier });
+      assert.equal(res.status, 200);
+      assert.equal(decodeJWT(res.data.access_token).payload.sub, `${basic.client_id}@clients`);
+    } finally {
+      await management.clients.delete({ client_id: basic.client_id });
+    }
   });
 });
