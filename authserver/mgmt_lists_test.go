@@ -88,7 +88,7 @@ func (e *env) listIDs(t *testing.T, path, id string) []string {
 }
 
 // Auth0's checkpoint pagination (from, take → {items, next}) on the lists
-// that offer it: the client grants and a role's users. auth0@7 sends
+// that offer it: clients, client grants and a role's users. auth0@7 sends
 // include_totals=true&take=50 on every call of clientGrants.list and
 // roles.users.list.
 func TestCheckpointPagination(t *testing.T) {
@@ -109,6 +109,11 @@ func TestCheckpointPagination(t *testing.T) {
 			insert        func(t *testing.T)
 			remove        func(t *testing.T, id string)
 		}{
+			{"clients", "clients", "client_id",
+				func(t *testing.T) { e.createClient(t, obj{"name": "inserted", "app_type": "non_interactive"}) },
+				func(t *testing.T, id string) {
+					e.must(t, "DELETE", "clients/"+id, nil, http.StatusNoContent, nil)
+				}},
 			{"client-grants", "client_grants", "id",
 				func(t *testing.T) { e.newFixture(t, "inserted") },
 				func(t *testing.T, id string) {
@@ -123,8 +128,8 @@ func TestCheckpointPagination(t *testing.T) {
 					e.must(t, "DELETE", userPath(id), nil, http.StatusNoContent, nil)
 				}},
 		}
-		// The admin's grant stays, or the test loses its access.
-		adminGrants := e.listIDs(t, "client-grants?client_id="+e.admin.ClientID, "id")
+		// The admin and its grant stay, or the test loses its access.
+		keep := append(e.listIDs(t, "client-grants?client_id="+e.admin.ClientID, "id"), e.admin.ClientID)
 		for _, l := range lists {
 			t.Run(l.key, func(t *testing.T) {
 				all := e.listIDs(t, l.path, l.id)
@@ -156,7 +161,7 @@ func TestCheckpointPagination(t *testing.T) {
 				// The item a checkpoint names may be deleted before it is
 				// used: the list goes on from the next one.
 				all = e.listIDs(t, l.path, l.id)
-				k := slices.IndexFunc(all[1:len(all)-1], func(id string) bool { return !slices.Contains(adminGrants, id) }) + 1
+				k := slices.IndexFunc(all[1:len(all)-1], func(id string) bool { return !slices.Contains(keep, id) }) + 1
 				first := e.getCheckpointPage(t, l.path, "take="+strconv.Itoa(k), l.key, l.id)
 				l.remove(t, all[k])
 				rest := e.getCheckpointPage(t, l.path, "take=2&from="+url.QueryEscape(first.next), l.key, l.id)
@@ -198,7 +203,7 @@ func TestCheckpointPagination(t *testing.T) {
 
 		t.Run("bounds", func(t *testing.T) {
 			next := e.getCheckpointPage(t, "client-grants", "take=1", "client_grants", "id").next
-			for _, path := range []string{"client-grants", "roles/" + role + "/users"} {
+			for _, path := range []string{"clients", "client-grants", "roles/" + role + "/users"} {
 				for _, tc := range []struct{ query, msg string }{
 					{"take=0", "take must be between 1 and 100"},
 					{"take=101", "take must be between 1 and 100"},
@@ -219,7 +224,7 @@ func TestCheckpointPagination(t *testing.T) {
 			}
 			wantMgmtError(t, e.mgmt(t, "GET", "roles/rol_0000000000000000/users?take=2", nil), 404, "inexistent_role", "role")
 			// The other lists take no checkpoints, as on Auth0.
-			for _, path := range []string{"clients", "resource-servers", "users", "roles", "roles/" + role + "/permissions"} {
+			for _, path := range []string{"resource-servers", "users", "roles", "roles/" + role + "/permissions"} {
 				wantMgmtError(t, e.mgmt(t, "GET", path+"?take=2", nil), 400, "invalid_query_string", "Additional properties not allowed: take")
 				wantMgmtError(t, e.mgmt(t, "GET", path+"?from="+url.QueryEscape(next), nil), 400, "invalid_query_string", "Additional properties not allowed: from")
 			}

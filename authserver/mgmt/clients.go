@@ -190,13 +190,14 @@ func (a *api) listClients(r *http.Request, _ *tokens.Claims) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	list, next := cut(q, list, func(c *clients.Client) string { return c.ClientID })
 	items := make([]any, len(list))
 	for i, c := range list {
 		if items[i], err = proj.apply(view(c)); err != nil {
 			return 0, nil, err
 		}
 	}
-	return http.StatusOK, q.body("clients", items, total, ""), nil
+	return http.StatusOK, q.body("clients", items, total, next), nil
 }
 
 // parseClientFilter reads app_type (a comma-separated list),

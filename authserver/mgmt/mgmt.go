@@ -76,7 +76,7 @@ func New(cfg Config) http.Handler {
 	checkpoints := slices.Concat(list, []string{"from", "take"})
 	projection := []string{"fields", "include_fields"}
 	route("/clients", map[string]endpoint{
-		"GET":  {"read:clients", a.listClients, slices.Concat(list, projection, []string{"app_type", "is_first_party", "is_global"})},
+		"GET":  {"read:clients", a.listClients, slices.Concat(checkpoints, projection, []string{"app_type", "is_first_party", "is_global"})},
 		"POST": {"create:clients", a.createClient, nil},
 	})
 	route("/clients/{id}", map[string]endpoint{
