@@ -103,8 +103,11 @@ type Credentials struct {
 
 // Server is the authorization server. It is safe for concurrent use.
 type Server struct {
-	issuer   string
-	prefix   string // the issuer's path, ending in "/"
+	issuer string
+	prefix string // the issuer's path, ending in "/"
+	// domain is the issuer's host, the subject of the signing keys'
+	// certificates.
+	domain   string
 	store    *storage.CachedStore
 	hasher   *clients.Hasher
 	kek      *keys.KEK // nil without Config.KeyEncryptionKey
@@ -189,6 +192,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		kek:    kek,
 		issuer: cfg.Issuer,
 		prefix: u.Path,
+		domain: u.Hostname(),
 		store:  storage.Cached(cfg.Store),
 		logger: cfg.Logger,
 		now:    cfg.Now,
@@ -314,7 +318,8 @@ func loadHasher(ctx context.Context, st storage.Store, kek *keys.KEK) (*clients.
 }
 
 // ReloadKeys reads the signing keys from storage, completing the rings
-// first if an algorithm lacks a current or next key (see loadRing for the
+// first if an algorithm lacks a current or next key or a key lacks its
+// certificate (see keys.Complete, and loadRing for the
 // key-encryption key). On error the Server keeps signing with the keys it
 // had.
 //
@@ -326,7 +331,7 @@ func (s *Server) ReloadKeys(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading signing keys: %w", err)
 	}
-	missing, err := keys.Complete(plain, s.now())
+	missing, err := keys.Complete(plain, s.domain, s.now())
 	if err != nil {
 		return fmt.Errorf("loading signing keys: %w", err)
 	}
@@ -364,7 +369,7 @@ func (s *Server) completeRing(ctx context.Context, tx storage.Store) (*keys.Ring
 	if err != nil {
 		return nil, err
 	}
-	missing, err := keys.Complete(plain, s.now())
+	missing, err := keys.Complete(plain, s.domain, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -419,7 +424,7 @@ func (s *Server) RotateKeys(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		rotated, err := keys.Rotate(stored, s.now())
+		rotated, err := keys.Rotate(stored, s.domain, s.now())
 		if err != nil {
 			return err
 		}
@@ -465,6 +470,8 @@ func (s *Server) RevokeKey(ctx context.Context, kid string) error {
 				return nil
 			case keys.StatePrevious:
 				k.State = keys.StateRevoked
+				revokedAt := s.now().UTC()
+				k.RevokedAt = &revokedAt
 				return tx.SaveSigningKeys(ctx, []keys.SigningKey{k})
 			}
 			return mgmt.ErrKeyNotRevocable
