@@ -10,17 +10,25 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/smallstep/pkcs7"
 
 	"github.com/portcullis-gw/portcullis/authserver"
+	"github.com/portcullis-gw/portcullis/authserver/keys"
+	"github.com/portcullis-gw/portcullis/authserver/storage"
+	"github.com/portcullis-gw/portcullis/authserver/storage/postgres"
+	"github.com/portcullis-gw/portcullis/authserver/storage/sqlite"
 )
 
 // signingKeyWithCert is a signing key as Auth0's Management API answers
@@ -157,6 +165,7 @@ func TestSigningKeyCertificates(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnvFrom(t, tc.setup)
 			published := publishedKeys(t, e)
+			e.adminToken = e.token(t, e.admin, e.mgmtAudience()).AccessToken // its key was rotated out
 			var list []signingKeyWithCert
 			e.must(t, "GET", "keys/signing", nil, http.StatusOK, &list)
 			if len(list) != 6 {
@@ -214,6 +223,146 @@ func TestSigningKeyCertificates(t *testing.T) {
 				t.Errorf("the revoked key reads %+v", gone)
 			}
 			checkSigningKeyCert(t, e.issuer, gone, nil)
+		})
+	}
+}
+
+// openStore opens another handle on e's database, as another instance
+// would.
+func openStore(t *testing.T, e *env) storage.Store {
+	t.Helper()
+	var st storage.Store
+	var err error
+	if e.pgDSN != "" {
+		st, err = postgres.Open(t.Context(), e.pgDSN)
+	} else {
+		st, err = sqlite.Open(e.dbPath)
+	}
+	if err != nil {
+		t.Fatalf("opening the store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// stripCertificates stores the keys of st without their certificates, as
+// a version of Portcullis from before certificates left them.
+func stripCertificates(t *testing.T, st storage.Store, keep func(keys.SigningKey) bool) {
+	t.Helper()
+	ks, err := st.SigningKeys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stripped []keys.SigningKey
+	for _, k := range ks {
+		if !keep(k) {
+			k.Certificate = nil
+			stripped = append(stripped, k)
+		}
+	}
+	if err := st.SaveSigningKeys(t.Context(), stripped); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantPublishedCertificates checks that every key in st has a certificate
+// and that each server publishes exactly that certificate in x5c for
+// every key it publishes.
+func wantPublishedCertificates(t *testing.T, st storage.Store, servers ...*authserver.Server) {
+	t.Helper()
+	ks, err := st.SigningKeys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := make(map[string][]byte)
+	for _, k := range ks {
+		if len(k.Certificate) == 0 {
+			t.Fatalf("signing key %s (%s) has no certificate", k.KID, k.State)
+		}
+		stored[k.KID] = k.Certificate
+	}
+	for i, srv := range servers {
+		for it := srv.PublicKeys().Keys(t.Context()); it.Next(t.Context()); {
+			k := it.Pair().Value.(jwk.Key)
+			der, _ := k.X509CertChain().Get(0)
+			if string(der) != base64.StdEncoding.EncodeToString(stored[k.KeyID()]) {
+				t.Fatalf("instance %d publishes another certificate for %s than the stored one", i, k.KeyID())
+			}
+		}
+	}
+}
+
+// A store whose keys have no certificate (made before keys had one) gets
+// them when an instance starts or reloads: once, by whichever of several
+// instances on the store gets there first, the private keys staying
+// encrypted; later starts change nothing.
+func TestSigningKeyCertificatesForOldStore(t *testing.T) {
+	kek := bytes.Repeat([]byte{5}, 32)
+	for _, tc := range []struct {
+		name     string
+		postgres bool
+	}{{"sqlite", false}, {"postgres", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvFrom(t, envSetup{postgres: tc.postgres, configure: func(c *authserver.Config) { c.KeyEncryptionKey = kek }})
+			// Some keys in every state, revoked ones included.
+			for range 2 {
+				if err := e.srv.RotateKeys(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stores := []storage.Store{openStore(t, e), openStore(t, e)}
+			cfg := func(st storage.Store) authserver.Config {
+				return authserver.Config{Issuer: e.issuer, Store: st, KeyEncryptionKey: kek}
+			}
+			var servers [2]*authserver.Server
+			for round := range 20 {
+				// Two instances start together on a store without
+				// certificates.
+				stripCertificates(t, e.store, func(keys.SigningKey) bool { return false })
+				var wg sync.WaitGroup
+				errs := make([]error, 2)
+				for i := range 2 {
+					wg.Go(func() { servers[i], errs[i] = authserver.New(t.Context(), cfg(stores[i])) })
+				}
+				wg.Wait()
+				if err := errors.Join(errs...); err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+				wantPublishedCertificates(t, e.store, servers[:]...)
+				wantEncrypted(t, e.store, nil)
+
+				// An older instance rewrote one key without its
+				// certificate: the running ones reload together.
+				stripCertificates(t, e.store, func(k keys.SigningKey) bool { return k.State != keys.StateCurrent || k.Alg != "ES256" })
+				for i := range 2 {
+					wg.Go(func() { errs[i] = servers[i].ReloadKeys(t.Context()) })
+				}
+				wg.Wait()
+				if err := errors.Join(errs...); err != nil {
+					t.Fatalf("round %d: reloading: %v", round, err)
+				}
+				wantPublishedCertificates(t, e.store, servers[:]...)
+			}
+
+			// Certified once: starts and reloads leave them as they are.
+			before := readAtRest(t, e.store)
+			e.restart(t)
+			if err := servers[0].ReloadKeys(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := authserver.New(t.Context(), cfg(stores[1])); err != nil {
+				t.Fatal(err)
+			}
+			if after := readAtRest(t, e.store); !reflect.DeepEqual(after, before) {
+				t.Error("a start on a store whose keys have certificates changed the stored keys")
+			}
+			published := publishedKeys(t, e)
+			e.adminToken = e.token(t, e.admin, e.mgmtAudience()).AccessToken // its key was rotated out
+			var list []signingKeyWithCert
+			e.must(t, "GET", "keys/signing", nil, http.StatusOK, &list)
+			for _, k := range list {
+				checkSigningKeyCert(t, e.issuer, k, published[k.KID])
+			}
 		})
 	}
 }
