@@ -201,3 +201,66 @@ func TestRotate(t *testing.T) {
 		}
 	}
 }
+
+// A key without a certificate gets one from Complete, listed once even
+// when Complete also promotes it.
+func TestCompleteCertifies(t *testing.T) {
+	ks, _ := Complete(nil, domain, now)
+	var kept []SigningKey
+	var promoted string
+	for _, k := range ks {
+		if len(k.Certificate) == 0 {
+			t.Fatalf("new key %s has no certificate", k.KID)
+		}
+		switch {
+		case k.Alg == jwa.RS256 && k.State == StateCurrent:
+			continue // as if lost: the next key is promoted
+		case k.Alg == jwa.RS256 && k.State == StateNext:
+			promoted = k.KID
+		}
+		k.Certificate = nil
+		kept = append(kept, k)
+	}
+	changed, err := Complete(kept, domain, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[string]bool)
+	for _, k := range changed {
+		if seen[k.KID] || len(k.Certificate) == 0 {
+			t.Fatalf("key %s changed twice or without a certificate", k.KID)
+		}
+		seen[k.KID] = true
+		if k.KID == promoted && (k.State != StateCurrent || k.CurrentSince == nil) {
+			t.Errorf("the promoted key reads %+v", k)
+		}
+	}
+	if len(changed) != len(kept)+1 {
+		t.Errorf("changed %d keys, want the %d certified ones and a new next key", len(changed), len(kept))
+	}
+	if _, err := NewRing(changed); err != nil { // every key was changed
+		t.Errorf("the completed keys make no ring: %v", err)
+	}
+}
+
+// A ring refuses a key whose stored certificate is of another key, or
+// that has none.
+func TestRingRefusesWrongCertificate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(ks []SigningKey)
+		want   string
+	}{
+		{"another key's", func(ks []SigningKey) { ks[0].Certificate, ks[1].Certificate = ks[1].Certificate, ks[0].Certificate }, "certificate is of another key"},
+		{"none", func(ks []SigningKey) { ks[0].Certificate = nil }, "has no certificate"},
+		{"not DER", func(ks []SigningKey) { ks[0].Certificate = []byte("x") }, "its certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ks, _ := Complete(nil, domain, now)
+			tc.change(ks)
+			if _, err := NewRing(ks); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("NewRing = %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
