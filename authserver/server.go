@@ -355,7 +355,9 @@ func (s *Server) ReloadKeys(ctx context.Context) error {
 // loadRing builds the ring of the signing keys in tx, a transaction. With
 // a KEK it first encrypts the plaintext keys in place; without one it
 // fails on encrypted keys rather than make new ones. Keys added to
-// complete the rings are stored encrypted likewise.
+// complete the rings, and keys given the certificate they lacked, are
+// stored encrypted likewise. Run in a transaction, this happens once for
+// all the instances on a store: the others read the completed keys.
 func (s *Server) loadRing(ctx context.Context, tx storage.Store) (*keys.Ring, error) {
 	ring, err := s.completeRing(ctx, tx)
 	if err != nil {
