@@ -417,10 +417,11 @@ func (s *Server) saveKeys(ctx context.Context, tx storage.Store, ks []keys.Signi
 	return tx.SaveSigningKeys(ctx, sealed)
 }
 
-// RotateKeys rotates every signing key ring (see keys.Rotate) and starts
-// signing with the new current keys. With a KEK the new keys are stored
-// encrypted.
-func (s *Server) RotateKeys(ctx context.Context) error {
+// RotateKeys rotates every signing key ring (see keys.Rotate), starts
+// signing with the new current keys, and returns the new next key of each
+// ring. With a KEK the new keys are stored encrypted.
+func (s *Server) RotateKeys(ctx context.Context) ([]keys.SigningKey, error) {
+	var next []keys.SigningKey
 	err := s.store.Atomically(ctx, func(tx storage.Store) error {
 		stored, _, err := s.readKeys(ctx, tx)
 		if err != nil {
@@ -430,12 +431,13 @@ func (s *Server) RotateKeys(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		next = slices.DeleteFunc(slices.Clone(rotated), func(k keys.SigningKey) bool { return k.State != keys.StateNext })
 		return s.saveKeys(ctx, tx, rotated)
 	})
 	if err != nil {
-		return fmt.Errorf("rotating signing keys: %w", err)
+		return nil, fmt.Errorf("rotating signing keys: %w", err)
 	}
-	return s.ReloadKeys(ctx)
+	return next, s.ReloadKeys(ctx)
 }
 
 // PurgeExpired deletes login sessions, authorization codes and refresh

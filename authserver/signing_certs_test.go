@@ -306,7 +306,7 @@ func TestSigningKeyCertificatesForOldStore(t *testing.T) {
 			e := newEnvFrom(t, envSetup{postgres: tc.postgres, configure: func(c *authserver.Config) { c.KeyEncryptionKey = kek }})
 			// Some keys in every state, revoked ones included.
 			for range 2 {
-				if err := e.srv.RotateKeys(t.Context()); err != nil {
+				if _, err := e.srv.RotateKeys(t.Context()); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -24,8 +24,9 @@ import (
 // also starts signing with the new keys at once. Other instances on the
 // same database follow within their change poll interval.
 type KeyRotator interface {
-	// RotateKeys makes every ring's next key current (see keys.Rotate).
-	RotateKeys(ctx context.Context) error
+	// RotateKeys makes every ring's next key current (see keys.Rotate)
+	// and returns the new next keys.
+	RotateKeys(ctx context.Context) ([]keys.SigningKey, error)
 	// RevokeKey revokes a previous key; it is no longer published.
 	RevokeKey(ctx context.Context, kid string) error
 }
@@ -137,19 +138,16 @@ func (a *api) rotateSigningKeys(r *http.Request, caller *tokens.Claims) (int, an
 	if err := a.requireScopes(r.Context(), a.Store, caller, "update:signing_keys"); err != nil {
 		return 0, nil, err
 	}
-	if err := a.Keys.RotateKeys(r.Context()); err != nil {
-		return 0, nil, err
-	}
-	stored, err := a.Store.SigningKeys(r.Context())
+	next, err := a.Keys.RotateKeys(r.Context())
 	if err != nil {
 		return 0, nil, err
 	}
-	i := slices.IndexFunc(stored, func(k keys.SigningKey) bool { return k.Alg == jwa.RS256 && k.State == keys.StateNext })
+	i := slices.IndexFunc(next, func(k keys.SigningKey) bool { return k.Alg == jwa.RS256 })
 	if i < 0 {
-		return 0, nil, errors.New("no next RS256 signing key after a rotation")
+		return 0, nil, errors.New("a rotation made no RS256 next key")
 	}
 	a.audit("signing keys rotated", caller)
-	return http.StatusCreated, certView{Cert: certPEM(stored[i]), KID: stored[i].KID}, nil
+	return http.StatusCreated, certView{Cert: certPEM(next[i]), KID: next[i].KID}, nil
 }
 
 func (a *api) revokeSigningKey(r *http.Request, caller *tokens.Claims) (int, any, error) {
