@@ -110,8 +110,11 @@ type Credentials struct {
 
 // Server is the authorization server. It is safe for concurrent use.
 type Server struct {
-	issuer   string
-	prefix   string // the issuer's path, ending in "/"
+	issuer string
+	prefix string // the issuer's path, ending in "/"
+	// domain is the issuer's host, the subject of the signing keys'
+	// certificates.
+	domain   string
 	store    *storage.CachedStore
 	hasher   *clients.Hasher
 	kek      *keys.KEK // nil without Config.KeyEncryptionKey
@@ -196,6 +199,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		kek:    kek,
 		issuer: cfg.Issuer,
 		prefix: u.Path,
+		domain: u.Hostname(),
 		store:  storage.Cached(cfg.Store),
 		logger: cfg.Logger,
 		now:    cfg.Now,
@@ -322,7 +326,8 @@ func loadHasher(ctx context.Context, st storage.Store, kek *keys.KEK) (*clients.
 }
 
 // ReloadKeys reads the signing keys from storage, completing the rings
-// first if an algorithm lacks a current or next key (see loadRing for the
+// first if an algorithm lacks a current or next key or a key lacks its
+// certificate (see keys.Complete, and loadRing for the
 // key-encryption key). On error the Server keeps signing with the keys it
 // had.
 //
@@ -334,7 +339,7 @@ func (s *Server) ReloadKeys(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading signing keys: %w", err)
 	}
-	missing, err := keys.Complete(plain, s.now())
+	missing, err := keys.Complete(plain, s.domain, s.now())
 	if err != nil {
 		return fmt.Errorf("loading signing keys: %w", err)
 	}
@@ -358,7 +363,9 @@ func (s *Server) ReloadKeys(ctx context.Context) error {
 // loadRing builds the ring of the signing keys in tx, a transaction. With
 // a KEK it first encrypts the plaintext keys in place; without one it
 // fails on encrypted keys rather than make new ones. Keys added to
-// complete the rings are stored encrypted likewise.
+// complete the rings, and keys given the certificate they lacked, are
+// stored encrypted likewise. Run in a transaction, this happens once for
+// all the instances on a store: the others read the completed keys.
 func (s *Server) loadRing(ctx context.Context, tx storage.Store) (*keys.Ring, error) {
 	ring, err := s.completeRing(ctx, tx)
 	if err != nil {
@@ -372,7 +379,7 @@ func (s *Server) completeRing(ctx context.Context, tx storage.Store) (*keys.Ring
 	if err != nil {
 		return nil, err
 	}
-	missing, err := keys.Complete(plain, s.now())
+	missing, err := keys.Complete(plain, s.domain, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -418,25 +425,27 @@ func (s *Server) saveKeys(ctx context.Context, tx storage.Store, ks []keys.Signi
 	return tx.SaveSigningKeys(ctx, sealed)
 }
 
-// RotateKeys rotates every signing key ring (see keys.Rotate) and starts
-// signing with the new current keys. With a KEK the new keys are stored
-// encrypted.
-func (s *Server) RotateKeys(ctx context.Context) error {
+// RotateKeys rotates every signing key ring (see keys.Rotate), starts
+// signing with the new current keys, and returns the new next key of each
+// ring. With a KEK the new keys are stored encrypted.
+func (s *Server) RotateKeys(ctx context.Context) ([]keys.SigningKey, error) {
+	var next []keys.SigningKey
 	err := s.store.Atomically(ctx, func(tx storage.Store) error {
 		stored, _, err := s.readKeys(ctx, tx)
 		if err != nil {
 			return err
 		}
-		rotated, err := keys.Rotate(stored, s.now())
+		rotated, err := keys.Rotate(stored, s.domain, s.now())
 		if err != nil {
 			return err
 		}
+		next = slices.DeleteFunc(slices.Clone(rotated), func(k keys.SigningKey) bool { return k.State != keys.StateNext })
 		return s.saveKeys(ctx, tx, rotated)
 	})
 	if err != nil {
-		return fmt.Errorf("rotating signing keys: %w", err)
+		return nil, fmt.Errorf("rotating signing keys: %w", err)
 	}
-	return s.ReloadKeys(ctx)
+	return next, s.ReloadKeys(ctx)
 }
 
 // PurgeExpired deletes login sessions, authorization codes and refresh
@@ -473,6 +482,8 @@ func (s *Server) RevokeKey(ctx context.Context, kid string) error {
 				return nil
 			case keys.StatePrevious:
 				k.State = keys.StateRevoked
+				revokedAt := s.now().UTC()
+				k.RevokedAt = &revokedAt
 				return tx.SaveSigningKeys(ctx, []keys.SigningKey{k})
 			}
 			return mgmt.ErrKeyNotRevocable

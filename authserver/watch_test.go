@@ -75,7 +75,7 @@ func TestWatchFollowsOtherInstances(t *testing.T) {
 	})
 
 	before := kidsOf(b)
-	if err := e.srv.RotateKeys(ctx); err != nil {
+	if _, err := e.srv.RotateKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, time.Second, "a rotation made by A published by B", func() bool { return !slices.Equal(kidsOf(b), before) })

@@ -27,7 +27,7 @@ func TestNewKEKRefusesOtherLengths(t *testing.T) {
 
 func TestSealAndOpenKeys(t *testing.T) {
 	kek := testKEK(t, 1)
-	plain, _ := Complete(nil, now)
+	plain, _ := Complete(nil, domain, now)
 	sealed, err := kek.SealKeys(plain)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func TestSealAndOpenKeys(t *testing.T) {
 
 func TestOpenKeysFailsClosed(t *testing.T) {
 	kek := testKEK(t, 1)
-	plain, _ := Complete(nil, now)
+	plain, _ := Complete(nil, domain, now)
 	sealed, _ := kek.SealKeys(plain)
 
 	if _, err := testKEK(t, 2).OpenKeys(sealed); !errors.Is(err, ErrWrongKEK) {

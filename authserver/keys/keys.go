@@ -39,13 +39,26 @@ type SigningKey struct {
 	Alg       jwa.SignatureAlgorithm `json:"alg"`
 	State     State                  `json:"state"`
 	CreatedAt time.Time              `json:"created_at"`
+	// CurrentSince is when the key became current, CurrentUntil when it
+	// stopped being current, and RevokedAt when it was revoked; each is
+	// nil until then (and for keys that changed state before these were
+	// recorded).
+	CurrentSince *time.Time `json:"current_since,omitempty"`
+	CurrentUntil *time.Time `json:"current_until,omitempty"`
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
 	// PrivateJWK is the private key as a JSON Web Key.
 	PrivateJWK json.RawMessage `json:"private_jwk"`
+	// Certificate is the DER of the key's self-signed X.509 certificate
+	// (see Complete). It is public, so it is stored in the clear even when
+	// the private key is encrypted; a ring refuses a certificate of
+	// another key.
+	Certificate []byte `json:"certificate,omitempty"`
 }
 
-// Generate makes a new key for alg in state next. Its kid is the RFC 7638
-// SHA-256 thumbprint of the public key.
-func Generate(alg jwa.SignatureAlgorithm, now time.Time) (SigningKey, error) {
+// Generate makes a new key for alg in state next, with its certificate
+// for domain (the issuer's host). Its kid is the RFC 7638 SHA-256
+// thumbprint of the public key.
+func Generate(alg jwa.SignatureAlgorithm, domain string, now time.Time) (SigningKey, error) {
 	var raw any
 	var err error
 	switch alg {
@@ -74,7 +87,7 @@ func Generate(alg jwa.SignatureAlgorithm, now time.Time) (SigningKey, error) {
 	if err != nil {
 		return SigningKey{}, err
 	}
-	return SigningKey{KID: kid, Alg: alg, State: StateNext, CreatedAt: now.UTC(), PrivateJWK: doc}, nil
+	return certify(SigningKey{KID: kid, Alg: alg, State: StateNext, CreatedAt: now.UTC(), PrivateJWK: doc}, domain)
 }
 
 func thumbprint(key jwk.Key) (string, error) {

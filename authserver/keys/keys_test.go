@@ -12,6 +12,9 @@ import (
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
+// domain is the subject of the test keys' certificates.
+const domain = "tenant.example"
+
 func count(ks []SigningKey, alg jwa.SignatureAlgorithm, st State) int {
 	n := 0
 	for _, k := range ks {
@@ -23,7 +26,7 @@ func count(ks []SigningKey, alg jwa.SignatureAlgorithm, st State) int {
 }
 
 func TestCompleteFromNothing(t *testing.T) {
-	ks, err := Complete(nil, now)
+	ks, err := Complete(nil, domain, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,13 +35,13 @@ func TestCompleteFromNothing(t *testing.T) {
 			t.Errorf("%s: want one current and one next key in %d keys", alg, len(ks))
 		}
 	}
-	if more, err := Complete(ks, now); err != nil || len(more) != 0 {
+	if more, err := Complete(ks, domain, now); err != nil || len(more) != 0 {
 		t.Fatalf("Complete of a complete set = %d keys, %v", len(more), err)
 	}
 }
 
 func TestCompletePromotesNext(t *testing.T) {
-	ks, _ := Complete(nil, now)
+	ks, _ := Complete(nil, domain, now)
 	// Drop the current RS256 key, as if it had moved to previous.
 	var kept []SigningKey
 	var oldNext string
@@ -51,7 +54,7 @@ func TestCompletePromotesNext(t *testing.T) {
 		}
 		kept = append(kept, k)
 	}
-	changed, err := Complete(kept, now)
+	changed, err := Complete(kept, domain, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +67,10 @@ func TestCompletePromotesNext(t *testing.T) {
 }
 
 func TestRingPublishesAllButRevoked(t *testing.T) {
-	ks, _ := Complete(nil, now)
-	prev, _ := Generate(jwa.ES256, now)
+	ks, _ := Complete(nil, domain, now)
+	prev, _ := Generate(jwa.ES256, domain, now)
 	prev.State = StatePrevious
-	revoked, _ := Generate(jwa.ES256, now)
+	revoked, _ := Generate(jwa.ES256, domain, now)
 	revoked.State = StateRevoked
 	r, err := NewRing(append(ks, prev, revoked))
 	if err != nil {
@@ -99,7 +102,7 @@ func TestRingPublishesAllButRevoked(t *testing.T) {
 }
 
 func TestKIDIsThumbprint(t *testing.T) {
-	k, err := Generate(jwa.RS256, now)
+	k, err := Generate(jwa.RS256, domain, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +115,7 @@ func TestKIDIsThumbprint(t *testing.T) {
 }
 
 func TestNewRingRefuses(t *testing.T) {
-	ks, _ := Complete(nil, now)
+	ks, _ := Complete(nil, domain, now)
 	for _, tc := range []struct {
 		name   string
 		change func([]SigningKey) []SigningKey
@@ -154,14 +157,14 @@ func TestNewRingRefuses(t *testing.T) {
 }
 
 func TestRotate(t *testing.T) {
-	ks, _ := Complete(nil, now)
+	ks, _ := Complete(nil, domain, now)
 	old := map[State]string{}
 	for _, k := range ks {
 		if k.Alg == jwa.ES256 {
 			old[k.State] = k.KID
 		}
 	}
-	changed, err := Rotate(ks, now)
+	changed, err := Rotate(ks, domain, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,10 +194,73 @@ func TestRotate(t *testing.T) {
 		t.Fatal("rotation left the ring without exactly one next and one current key")
 	}
 	// A second rotation revokes the first previous key.
-	again, _ := Rotate(all, now)
+	again, _ := Rotate(all, domain, now)
 	for _, k := range again {
 		if k.KID == old[StateCurrent] && k.State != StateRevoked {
 			t.Fatalf("twice-rotated key is %s, want revoked", k.State)
 		}
+	}
+}
+
+// A key without a certificate gets one from Complete, listed once even
+// when Complete also promotes it.
+func TestCompleteCertifies(t *testing.T) {
+	ks, _ := Complete(nil, domain, now)
+	var kept []SigningKey
+	var promoted string
+	for _, k := range ks {
+		if len(k.Certificate) == 0 {
+			t.Fatalf("new key %s has no certificate", k.KID)
+		}
+		switch {
+		case k.Alg == jwa.RS256 && k.State == StateCurrent:
+			continue // as if lost: the next key is promoted
+		case k.Alg == jwa.RS256 && k.State == StateNext:
+			promoted = k.KID
+		}
+		k.Certificate = nil
+		kept = append(kept, k)
+	}
+	changed, err := Complete(kept, domain, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[string]bool)
+	for _, k := range changed {
+		if seen[k.KID] || len(k.Certificate) == 0 {
+			t.Fatalf("key %s changed twice or without a certificate", k.KID)
+		}
+		seen[k.KID] = true
+		if k.KID == promoted && (k.State != StateCurrent || k.CurrentSince == nil) {
+			t.Errorf("the promoted key reads %+v", k)
+		}
+	}
+	if len(changed) != len(kept)+1 {
+		t.Errorf("changed %d keys, want the %d certified ones and a new next key", len(changed), len(kept))
+	}
+	if _, err := NewRing(changed); err != nil { // every key was changed
+		t.Errorf("the completed keys make no ring: %v", err)
+	}
+}
+
+// A ring refuses a key whose stored certificate is of another key, or
+// that has none.
+func TestRingRefusesWrongCertificate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(ks []SigningKey)
+		want   string
+	}{
+		{"another key's", func(ks []SigningKey) { ks[0].Certificate, ks[1].Certificate = ks[1].Certificate, ks[0].Certificate }, "certificate is of another key"},
+		{"none", func(ks []SigningKey) { ks[0].Certificate = nil }, "has no certificate"},
+		{"not DER", func(ks []SigningKey) { ks[0].Certificate = []byte("x") }, "its certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ks, _ := Complete(nil, domain, now)
+			tc.change(ks)
+			if _, err := NewRing(ks); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("NewRing = %v, want an error saying %q", err, tc.want)
+			}
+		})
 	}
 }

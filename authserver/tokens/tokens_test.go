@@ -34,7 +34,7 @@ var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 // testRing is a complete key ring, made once.
 var testRing = func() *keys.Ring {
-	ks, err := keys.Complete(nil, now)
+	ks, err := keys.Complete(nil, "tenant.example", now)
 	if err != nil {
 		panic(err)
 	}
@@ -379,7 +379,7 @@ func TestVerifyRefusesCriticalHeaders(t *testing.T) {
 func TestVerifyAcceptsAnyPublishedKey(t *testing.T) {
 	// A token signed by a key that is published but not current (next,
 	// as after a rotation) verifies.
-	ks, err := keys.Complete(nil, now)
+	ks, err := keys.Complete(nil, "tenant.example", now)
 	if err != nil {
 		t.Fatal(err)
 	}

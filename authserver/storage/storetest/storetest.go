@@ -172,11 +172,15 @@ func newGrant(id, clientID, audience string, subject access.SubjectType) *access
 
 func newSigningKey(kid string, state keys.State) keys.SigningKey {
 	return keys.SigningKey{
-		KID:        kid,
-		Alg:        jwa.ES256,
-		State:      state,
-		CreatedAt:  time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC),
-		PrivateJWK: json.RawMessage(`{"kty":"EC","crv":"P-256","kid":"` + kid + `"}`),
+		KID:          kid,
+		Alg:          jwa.ES256,
+		State:        state,
+		CreatedAt:    time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC),
+		CurrentSince: new(time.Date(2025, 3, 15, 1, 2, 3, 4000, time.UTC)),
+		CurrentUntil: new(time.Date(2025, 4, 15, 1, 2, 3, 4000, time.UTC)),
+		RevokedAt:    new(time.Date(2025, 5, 15, 1, 2, 3, 4000, time.UTC)),
+		PrivateJWK:   json.RawMessage(`{"kty":"EC","crv":"P-256","kid":"` + kid + `"}`),
+		Certificate:  []byte("DER of " + kid),
 	}
 }
 
