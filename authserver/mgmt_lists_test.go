@@ -109,11 +109,6 @@ func TestCheckpointPagination(t *testing.T) {
 			insert        func(t *testing.T)
 			remove        func(t *testing.T, id string)
 		}{
-			{"clients", "clients", "client_id",
-				func(t *testing.T) { e.createClient(t, obj{"name": "inserted", "app_type": "non_interactive"}) },
-				func(t *testing.T, id string) {
-					e.must(t, "DELETE", "clients/"+id, nil, http.StatusNoContent, nil)
-				}},
 			{"client-grants", "client_grants", "id",
 				func(t *testing.T) { e.newFixture(t, "inserted") },
 				func(t *testing.T, id string) {
@@ -126,6 +121,12 @@ func TestCheckpointPagination(t *testing.T) {
 				},
 				func(t *testing.T, id string) {
 					e.must(t, "DELETE", userPath(id), nil, http.StatusNoContent, nil)
+				}},
+			// Last: deleting a client deletes its grants.
+			{"clients", "clients", "client_id",
+				func(t *testing.T) { e.createClient(t, obj{"name": "inserted", "app_type": "non_interactive"}) },
+				func(t *testing.T, id string) {
+					e.must(t, "DELETE", "clients/"+id, nil, http.StatusNoContent, nil)
 				}},
 		}
 		// The admin and its grant stay, or the test loses its access.
