@@ -44,33 +44,13 @@ func TestAuth0SPAJS(t *testing.T) {
 		}
 	}
 
-	dir := t.TempDir()
-	port := testenv.FreePort(t)
-	origin := fmt.Sprintf("https://localhost:%d", port)
-	issuer := origin + "/"
 	spaOrigin := fmt.Sprintf("https://localhost:%d", testenv.FreePort(t))
-	caddyfile := fmt.Sprintf(`{
-%s
-	portcullis {
-		issuer %s
-		storage sqlite %s
-		bootstrap_admin %s %s
-	}
-}
-
-%s {
-	tls internal
-	authorization_server
-}
-
-%s {
+	c, issuer := startPortcullis(t, "", fmt.Sprintf(`%s {
 	tls internal
 	root * %s
 	file_server
 }
-`, testenv.TestGlobals(dir), issuer, filepath.Join(dir, "portcullis.db"), adminClientID, adminClientSecret, origin,
-		spaOrigin, site)
-	c := testenv.Start(t, dir, caddyfile, issuer+".well-known/openid-configuration", spaOrigin+"/index.html")
+`, spaOrigin, site), spaOrigin+"/index.html")
 	api := managementAPI(t, c, issuer)
 
 	var client struct {
@@ -89,7 +69,7 @@ func TestAuth0SPAJS(t *testing.T) {
 	const audience = "https://api.example.com/spa"
 	api.post(t, "resource-servers", map[string]any{"name": "SPA API", "identifier": audience, "allow_offline_access": true}, nil)
 	config, err := json.Marshal(map[string]string{
-		"domain":   strings.TrimPrefix(origin, "https://"),
+		"domain":   domainOf(issuer),
 		"clientId": client.ClientID,
 		"audience": audience,
 	})

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -35,49 +34,23 @@ const browserTimeout = 30 * time.Second
 // the app signs the user out of itself and of Portcullis.
 func TestExpressOpenIDConnect(t *testing.T) {
 	repo := repoRoot(t)
-	if _, err := os.Stat(filepath.Join(repo, "interop", "express-oidc", "node_modules", "express-openid-connect")); err != nil {
-		t.Fatalf("express-openid-connect is not installed (%v): run `npm ci --prefix interop/express-oidc` from the repository root first", err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node (Node.js 20.19 or later) is required for this test: %v", err)
-	}
-
-	dir := t.TempDir()
-	origin := fmt.Sprintf("https://localhost:%d", testenv.FreePort(t))
+	node := requireNode(t, "express-oidc", "express-openid-connect")
 	apiOrigin := fmt.Sprintf("https://localhost:%d", testenv.FreePort(t))
-	issuer := origin + "/"
 	const audience = "https://api.example.com/notes"
-	caddyfile := fmt.Sprintf(`{
-%s
-	portcullis {
-		issuer %s
-		storage sqlite %s
-		bootstrap_admin %s %s
-	}
-}
-
-%s {
-	tls internal
-	authorization_server
-}
-
-%s {
+	c, issuer := startPortcullis(t, "", fmt.Sprintf(`%s {
 	tls internal
 	bearer_auth {
 		audience %s
 		permissions GET /notes* read:notes
 	}
-	reverse_proxy 127.0.0.1:%d
+	reverse_proxy 127.0.0.1:%[3]d
 }
 
-http://:%[9]d {
+http://:%[3]d {
 	bind 127.0.0.1
 	echo
 }
-`, testenv.TestGlobals(dir), issuer, filepath.Join(dir, "portcullis.db"), adminClientID, adminClientSecret, origin,
-		apiOrigin, audience, testenv.FreePort(t))
-	c := testenv.Start(t, dir, caddyfile, issuer+".well-known/openid-configuration", apiOrigin+"/")
+`, apiOrigin, audience, testenv.FreePort(t)), apiOrigin+"/")
 	api := managementAPI(t, c, issuer)
 
 	appPort := testenv.FreePort(t)
@@ -453,32 +426,8 @@ func startNodeApp(t *testing.T, node, repo, script string, port int, env ...stri
 // the user out through Auth0's /v2/logout (auth0Logout).
 func TestExpressOpenIDConnectDefaults(t *testing.T) {
 	repo := repoRoot(t)
-	if _, err := os.Stat(filepath.Join(repo, "interop", "express-oidc", "node_modules", "express-openid-connect")); err != nil {
-		t.Fatalf("express-openid-connect is not installed (%v): run `npm ci --prefix interop/express-oidc` from the repository root first", err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node (Node.js 20.19 or later) is required for this test: %v", err)
-	}
-
-	dir := t.TempDir()
-	origin := fmt.Sprintf("https://localhost:%d", testenv.FreePort(t))
-	issuer := origin + "/"
-	caddyfile := fmt.Sprintf(`{
-%s
-	portcullis {
-		issuer %s
-		storage sqlite %s
-		bootstrap_admin %s %s
-	}
-}
-
-%s {
-	tls internal
-	authorization_server
-}
-`, testenv.TestGlobals(dir), issuer, filepath.Join(dir, "portcullis.db"), adminClientID, adminClientSecret, origin)
-	c := testenv.Start(t, dir, caddyfile, issuer+".well-known/openid-configuration")
+	node := requireNode(t, "express-oidc", "express-openid-connect")
+	c, issuer := startPortcullis(t, "", "")
 	api := managementAPI(t, c, issuer)
 
 	appPort := testenv.FreePort(t)

@@ -57,33 +57,8 @@ func TestAuth0NodeSDKv7(t *testing.T) {
 func runNodeTests(t *testing.T, pkg, dep, file string) {
 	t.Helper()
 	repo := repoRoot(t)
-	pkgDir := filepath.Join(repo, "interop", pkg)
-	if _, err := os.Stat(filepath.Join(pkgDir, "node_modules", dep)); err != nil {
-		t.Fatalf("%s is not installed (%v): run `npm ci --prefix interop/%s` from the repository root first", dep, err, pkg)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node (Node.js 20 or later) is required for this test: %v", err)
-	}
-
-	dir := t.TempDir()
-	port := testenv.FreePort(t)
-	origin := fmt.Sprintf("https://localhost:%d", port)
-	caddyfile := fmt.Sprintf(`{
-%s
-	portcullis {
-		issuer %s/
-		storage sqlite %s
-		bootstrap_admin %s %s
-	}
-}
-
-%s {
-	tls internal
-	authorization_server
-}
-`, testenv.TestGlobals(dir), origin, filepath.Join(dir, "portcullis.db"), adminClientID, adminClientSecret, origin)
-	c := testenv.Start(t, dir, caddyfile, origin+"/.well-known/openid-configuration")
+	node := requireNode(t, pkg, dep)
+	c, issuer := startPortcullis(t, "", "")
 
 	// Node cannot make certificates: the self-signed one the SDK registers
 	// as an x509_cert credential is made here.
@@ -96,7 +71,7 @@ func runNodeTests(t *testing.T, pkg, dep, file string) {
 	cmd := exec.CommandContext(ctx, node, "--test", filepath.Join("interop", pkg, file))
 	cmd.Dir = repo
 	cmd.Env = append(nodeEnv(),
-		fmt.Sprintf("PORTCULLIS_DOMAIN=localhost:%d", port),
+		"PORTCULLIS_DOMAIN="+domainOf(issuer),
 		"PORTCULLIS_CLIENT_ID="+adminClientID,
 		"PORTCULLIS_CLIENT_SECRET="+adminClientSecret,
 		"PORTCULLIS_TEST_CERT_PEM="+string(cert.PEM()),
@@ -160,4 +135,54 @@ func nodeEnv() []string {
 		}
 	}
 	return env
+}
+
+// domainOf is the domain of an issuer URL, as Auth0's SDKs take it:
+// host and port, without the scheme and the slash.
+func domainOf(issuer string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(issuer, "https://"), "/")
+}
+
+// requireNode fails the test unless interop/pkg has the npm package dep
+// installed, and returns the path of node.
+func requireNode(t *testing.T, pkg, dep string) string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(repoRoot(t), "interop", pkg, "node_modules", dep)); err != nil {
+		t.Fatalf("%s is not installed (%v): run `npm ci --prefix interop/%s` from the repository root first", dep, err, pkg)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node (Node.js 20.19 or later) is required for this test: %v", err)
+	}
+	return node
+}
+
+// startPortcullis runs a Caddy whose portcullis app, with option's lines
+// added to its option block, serves the authorization server on a free
+// port with the bootstrap admin, and whose other sites are sites (Caddyfile
+// site blocks). It waits for discovery and for the URLs of waitFor, and
+// returns the Caddy and the issuer.
+func startPortcullis(t *testing.T, option, sites string, waitFor ...string) (*testenv.Caddy, string) {
+	t.Helper()
+	dir := t.TempDir()
+	origin := fmt.Sprintf("https://localhost:%d", testenv.FreePort(t))
+	issuer := origin + "/"
+	caddyfile := fmt.Sprintf(`{
+%s
+	portcullis {
+		issuer %s
+		storage sqlite %s
+		bootstrap_admin %s %s
+		%s
+	}
+}
+
+%s {
+	tls internal
+	authorization_server
+}
+
+%s`, testenv.TestGlobals(dir), issuer, filepath.Join(dir, "portcullis.db"), adminClientID, adminClientSecret, option, origin, sites)
+	c := testenv.Start(t, dir, caddyfile, append([]string{issuer + ".well-known/openid-configuration"}, waitFor...)...)
+	return c, issuer
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,33 +21,9 @@ import (
 // without it is refused 403, and no token is 401.
 func TestExpressJWTBearer(t *testing.T) {
 	repo := repoRoot(t)
-	if _, err := os.Stat(filepath.Join(repo, "interop", "jwt-bearer", "node_modules", "express-oauth2-jwt-bearer")); err != nil {
-		t.Fatalf("express-oauth2-jwt-bearer is not installed (%v): run `npm ci --prefix interop/jwt-bearer` from the repository root first", err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node (Node.js 20 or later) is required for this test: %v", err)
-	}
-
-	dir := t.TempDir()
-	origin := fmt.Sprintf("https://localhost:%d", testenv.FreePort(t))
-	issuer := origin + "/"
+	node := requireNode(t, "jwt-bearer", "express-oauth2-jwt-bearer")
 	const audience = "https://api.example.com/messages"
-	caddyfile := fmt.Sprintf(`{
-%s
-	portcullis {
-		issuer %s
-		storage sqlite %s
-		bootstrap_admin %s %s
-	}
-}
-
-%s {
-	tls internal
-	authorization_server
-}
-`, testenv.TestGlobals(dir), issuer, filepath.Join(dir, "portcullis.db"), adminClientID, adminClientSecret, origin)
-	c := testenv.Start(t, dir, caddyfile, issuer+".well-known/openid-configuration")
+	c, issuer := startPortcullis(t, "", "")
 	api := managementAPI(t, c, issuer)
 
 	api.post(t, "resource-servers", map[string]any{

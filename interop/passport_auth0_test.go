@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,39 +71,12 @@ const passportEmail, passportPassword = "barbara@example.com", "Liskov-Substitut
 func passportSignIn(t *testing.T, optIn bool) (text, userID string) {
 	t.Helper()
 	repo := repoRoot(t)
-	if _, err := os.Stat(filepath.Join(repo, "interop", "passport-auth0", "node_modules", "passport-auth0")); err != nil {
-		t.Fatalf("passport-auth0 is not installed (%v): run `npm ci --prefix interop/passport-auth0` from the repository root first", err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node (Node.js 20 or later) is required for this test: %v", err)
-	}
+	node := requireNode(t, "passport-auth0", "passport-auth0")
 	option := ""
 	if optIn {
 		option = userinfoTokenInQueryOption
 	}
-
-	dir := t.TempDir()
-	port := testenv.FreePort(t)
-	origin := fmt.Sprintf("https://localhost:%d", port)
-	issuer := origin + "/"
-	caddyfile := fmt.Sprintf(`{
-%s
-	portcullis {
-		issuer %s
-		storage sqlite %s
-		bootstrap_admin %s %s
-		%s
-	}
-}
-
-%s {
-	tls internal
-	authorization_server
-}
-`, testenv.TestGlobals(dir), issuer, filepath.Join(dir, "portcullis.db"), adminClientID, adminClientSecret,
-		option, origin)
-	c := testenv.Start(t, dir, caddyfile, issuer+".well-known/openid-configuration")
+	c, issuer := startPortcullis(t, option, "")
 	api := managementAPI(t, c, issuer)
 
 	appPort := testenv.FreePort(t)
@@ -130,7 +101,7 @@ func passportSignIn(t *testing.T, optIn bool) (text, userID string) {
 	}, &user)
 
 	startNodeApp(t, node, repo, filepath.Join("interop", "passport-auth0", "app.mjs"), appPort,
-		fmt.Sprintf("DOMAIN=localhost:%d", port),
+		"DOMAIN="+domainOf(issuer),
 		"BASE_URL="+baseURL,
 		"CLIENT_ID="+client.ClientID,
 		"CLIENT_SECRET="+client.ClientSecret,
