@@ -116,8 +116,9 @@ func newEnvFrom(t *testing.T, setup envSetup) *env {
 	return e
 }
 
-// start opens the database and serves a new Server on it.
-func (e *env) start(t *testing.T) {
+// open opens a handle on e's database, PostgreSQL or SQLite; the caller
+// closes it.
+func (e *env) open(t *testing.T) storage.Store {
 	t.Helper()
 	var st storage.Store
 	var err error
@@ -129,6 +130,13 @@ func (e *env) start(t *testing.T) {
 	if err != nil {
 		t.Fatalf("opening the store: %v", err)
 	}
+	return st
+}
+
+// start opens the database and serves a new Server on it.
+func (e *env) start(t *testing.T) {
+	t.Helper()
+	st := e.open(t)
 	e.store = st
 	cfg := authserver.Config{
 		Issuer:         e.issuer,

@@ -27,8 +27,6 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver"
 	"github.com/portcullis-gw/portcullis/authserver/keys"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
-	"github.com/portcullis-gw/portcullis/authserver/storage/postgres"
-	"github.com/portcullis-gw/portcullis/authserver/storage/sqlite"
 )
 
 // signingKeyWithCert is a signing key as Auth0's Management API answers
@@ -231,16 +229,7 @@ func TestSigningKeyCertificates(t *testing.T) {
 // would.
 func openStore(t *testing.T, e *env) storage.Store {
 	t.Helper()
-	var st storage.Store
-	var err error
-	if e.pgDSN != "" {
-		st, err = postgres.Open(t.Context(), e.pgDSN)
-	} else {
-		st, err = sqlite.Open(e.dbPath)
-	}
-	if err != nil {
-		t.Fatalf("opening the store: %v", err)
-	}
+	st := e.open(t)
 	t.Cleanup(func() { st.Close() })
 	return st
 }
