@@ -11,17 +11,6 @@ import (
 	"time"
 )
 
-// onBothBackends runs test on an env on SQLite and one on PostgreSQL (the
-// latter skipped without a test database).
-func onBothBackends(t *testing.T, test func(t *testing.T, e *env)) {
-	for _, backend := range []string{"sqlite", "postgres"} {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			test(t, newEnvFrom(t, envSetup{postgres: backend == "postgres"}))
-		})
-	}
-}
-
 // checkpointPage is one page of a list paged by checkpoint.
 type checkpointPage struct {
 	ids  []string
@@ -93,7 +82,7 @@ func (e *env) listIDs(t *testing.T, path, id string) []string {
 // roles.users.list.
 func TestCheckpointPagination(t *testing.T) {
 	t.Parallel()
-	onBothBackends(t, func(t *testing.T, e *env) {
+	onEachBackend(t, func(t *testing.T, e *env) {
 		role := e.createRole(t, uniq("members"))
 		var members []string
 		for range 5 {
@@ -247,7 +236,7 @@ func count(list []string, v string) int {
 // pagination.
 func TestClientListFilters(t *testing.T) {
 	t.Parallel()
-	onBothBackends(t, func(t *testing.T, e *env) {
+	onEachBackend(t, func(t *testing.T, e *env) {
 		spa := e.createClient(t, obj{"name": "spa", "app_type": "spa"}).ClientID
 		web := e.createClient(t, obj{"name": "web", "app_type": "regular_web", "is_first_party": false}).ClientID
 		native := e.createClient(t, obj{"name": "native", "app_type": "native"}).ClientID
@@ -295,7 +284,7 @@ func TestClientListFilters(t *testing.T) {
 // roles?name_filter=… matches names containing the filter, in any case.
 func TestRoleNameFilter(t *testing.T) {
 	t.Parallel()
-	onBothBackends(t, func(t *testing.T, e *env) {
+	onEachBackend(t, func(t *testing.T, e *env) {
 		editor := e.createRole(t, "Site Editor")
 		editorial := e.createRole(t, "editorial board")
 		e.createRole(t, "Reader")
@@ -321,7 +310,7 @@ func TestRoleNameFilter(t *testing.T) {
 // the list and on one user.
 func TestUserSearch(t *testing.T) {
 	t.Parallel()
-	onBothBackends(t, func(t *testing.T, e *env) {
+	onEachBackend(t, func(t *testing.T, e *env) {
 		ann := e.createUser(t, "Ann.Smith@Example.com", obj{"name": "Ann Smith", "email_verified": true,
 			"app_metadata": obj{"plan": "gold", "seats": 5, "org": obj{"id": "o-1"}, "tags": []string{"vip"}}})["user_id"].(string)
 		e.skew.Add(int64(time.Second)) // created_at orders them
@@ -428,7 +417,7 @@ func TestUserSearch(t *testing.T) {
 // included, or the lower-case form Auth0 keeps of database users'.
 func TestUsersByEmail(t *testing.T) {
 	t.Parallel()
-	onBothBackends(t, func(t *testing.T, e *env) {
+	onEachBackend(t, func(t *testing.T, e *env) {
 		ann := e.createUser(t, "Ann.Jones@Example.com", obj{"name": "Ann"})["user_id"].(string)
 		e.createUser(t, "someone.else@example.com", nil)
 		for _, tc := range []struct {

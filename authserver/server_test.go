@@ -64,6 +64,22 @@ type env struct {
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 
+// backends are the databases the tests that need both run on: SQLite, and
+// PostgreSQL when the test database is set (see pgtest).
+var backends = []string{"sqlite", "postgres"}
+
+// onEachBackend runs test as a parallel subtest on an env of its own on
+// each of backends.
+func onEachBackend(t *testing.T, test func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			test(t, newEnvFrom(t, envSetup{postgres: backend == "postgres"}))
+		})
+	}
+}
+
 // newEnvWith is newEnv with configure applied to the server's
 // configuration.
 func newEnvWith(t *testing.T, configure func(*authserver.Config)) *env {

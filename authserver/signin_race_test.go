@@ -15,10 +15,6 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/users"
 )
 
-// backends are the databases the sign-in race tests run on; PostgreSQL
-// only when the test database is set (see pgtest).
-var backends = []string{"sqlite", "postgres"}
-
 // signInHook is a store that runs a function after a read of a user by
 // e-mail address, which is what a sign-in reads before it checks the
 // password and records itself: the function lands a change between the

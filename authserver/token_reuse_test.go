@@ -11,18 +11,6 @@ import (
 // enough to catch a lost race that shows one time in a few.
 const reuseRounds = 30
 
-// onEachBackend runs test as a subtest on an env on SQLite and on one on
-// PostgreSQL (skipped without a test database, see pgtest).
-func onEachBackend(t *testing.T, test func(t *testing.T, e *env)) {
-	t.Helper()
-	for _, tc := range []struct {
-		name     string
-		postgres bool
-	}{{"sqlite", false}, {"postgres", true}} {
-		t.Run(tc.name, func(t *testing.T) { test(t, newEnvFrom(t, envSetup{postgres: tc.postgres})) })
-	}
-}
-
 // postAtOnce sends the same form to path n times at once and returns the
 // replies.
 func (e *env) postAtOnce(t *testing.T, n int, path string, kv ...string) []reply {
