@@ -25,14 +25,7 @@ import { ManagementClient, ManagementError } from 'auth0';
 import { AuthenticationClient } from 'auth0/legacy';
 // What the 7.x SDK's README points to for authentication instead.
 import { AuthClient } from '@auth0/auth0-auth-js';
-
-function requireEnv(name) {
-  const v = process.env[name];
-  if (!v) {
-    throw new Error(`${name} must be set (see the top of ${import.meta.url})`);
-  }
-  return v;
-}
+import { requireEnv } from '../env.mjs';
 
 const domain = requireEnv('PORTCULLIS_DOMAIN');
 const clientId = requireEnv('PORTCULLIS_CLIENT_ID');

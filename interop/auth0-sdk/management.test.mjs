@@ -17,14 +17,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate, createHash, randomUUID } from 'node:crypto';
 
 import { AuthApiError, AuthenticationClient, ManagementApiError, ManagementClient } from 'auth0';
-
-function requireEnv(name) {
-  const v = process.env[name];
-  if (!v) {
-    throw new Error(`${name} must be set (see the top of ${import.meta.url})`);
-  }
-  return v;
-}
+import { requireEnv } from '../env.mjs';
 
 const domain = requireEnv('PORTCULLIS_DOMAIN');
 const clientId = requireEnv('PORTCULLIS_CLIENT_ID');

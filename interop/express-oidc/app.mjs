@@ -33,22 +33,14 @@
 // verification stays on.
 import express from 'express';
 import eoc from 'express-openid-connect';
+import { requireEnv } from '../env.mjs';
 
 const { auth, requiresAuth } = eoc;
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`${name} must be set`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const scope = ['openid profile email', process.env.SCOPE]
   .filter(Boolean)
   .join(' ');
-const port = Number(required('PORT'));
+const port = Number(requireEnv('PORT'));
 
 const app = express();
 const quickstart = process.env.QUICKSTART === 'true';
@@ -57,19 +49,19 @@ app.use(
     quickstart
       ? {
           authRequired: false,
-          issuerBaseURL: required('ISSUER_BASE_URL'),
-          baseURL: required('BASE_URL'),
-          clientID: required('CLIENT_ID'),
-          secret: required('SECRET'),
+          issuerBaseURL: requireEnv('ISSUER_BASE_URL'),
+          baseURL: requireEnv('BASE_URL'),
+          clientID: requireEnv('CLIENT_ID'),
+          secret: requireEnv('SECRET'),
           auth0Logout: true,
         }
       : {
           authRequired: false,
-          issuerBaseURL: required('ISSUER_BASE_URL'),
-          baseURL: required('BASE_URL'),
-          clientID: required('CLIENT_ID'),
-          clientSecret: required('CLIENT_SECRET'),
-          secret: required('SECRET'),
+          issuerBaseURL: requireEnv('ISSUER_BASE_URL'),
+          baseURL: requireEnv('BASE_URL'),
+          clientID: requireEnv('CLIENT_ID'),
+          clientSecret: requireEnv('CLIENT_SECRET'),
+          secret: requireEnv('SECRET'),
           idpLogout: process.env.IDP_LOGOUT === 'true',
           authorizationParams: {
             response_type: 'code',

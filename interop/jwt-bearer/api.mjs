@@ -13,21 +13,13 @@
 // verification stays on.
 import express from 'express';
 import { auth, requiredScopes } from 'express-oauth2-jwt-bearer';
+import { requireEnv } from '../env.mjs';
 
-function required(name) {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`${name} must be set`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const port = Number(required('PORT'));
+const port = Number(requireEnv('PORT'));
 
 const checkJwt = auth({
-  audience: required('AUDIENCE'),
-  issuerBaseURL: required('ISSUER_BASE_URL'),
+  audience: requireEnv('AUDIENCE'),
+  issuerBaseURL: requireEnv('ISSUER_BASE_URL'),
   tokenSigningAlg: 'RS256',
 });
 

@@ -21,24 +21,16 @@ import express from 'express';
 import session from 'express-session';
 import passport from 'passport';
 import Auth0Strategy from 'passport-auth0';
+import { requireEnv } from '../env.mjs';
 
-function required(name) {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`${name} must be set`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const port = Number(required('PORT'));
+const port = Number(requireEnv('PORT'));
 
 passport.use(new Auth0Strategy(
   {
-    domain: required('DOMAIN'),
-    clientID: required('CLIENT_ID'),
-    clientSecret: required('CLIENT_SECRET'),
-    callbackURL: `${required('BASE_URL')}/callback`,
+    domain: requireEnv('DOMAIN'),
+    clientID: requireEnv('CLIENT_ID'),
+    clientSecret: requireEnv('CLIENT_SECRET'),
+    callbackURL: `${requireEnv('BASE_URL')}/callback`,
   },
   (accessToken, refreshToken, extraParams, profile, done) => done(null, profile),
 ));
@@ -46,7 +38,7 @@ passport.serializeUser((user, done) => done(null, user));
 passport.deserializeUser((user, done) => done(null, user));
 
 const app = express();
-app.use(session({ secret: required('SECRET'), resave: false, saveUninitialized: true }));
+app.use(session({ secret: requireEnv('SECRET'), resave: false, saveUninitialized: true }));
 app.use(passport.initialize());
 app.use(passport.session());
 
