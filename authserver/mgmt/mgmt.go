@@ -575,7 +575,7 @@ func (q listQuery) body(key string, items any, total int, next string) any {
 		return items
 	}
 	return map[string]any{
-		"start":  q.page.Page * q.page.PerPage,
+		"start":  q.page.Offset(),
 		"limit":  q.page.PerPage,
 		"length": reflect.ValueOf(items).Len(),
 		"total":  total,
