@@ -529,3 +529,27 @@ func TestListPageOverflow(t *testing.T) {
 		}
 	})
 }
+
+// TestForgedCheckpoints: a from value crafted to decode to a key no list
+// holds (bytes that are not UTF-8, a NUL, a key past every id) is either
+// refused with Auth0's error shape or resumes the list at that point;
+// never a server error.
+func TestForgedCheckpoints(t *testing.T) {
+	t.Parallel()
+	onBothBackends(t, func(t *testing.T, e *env) {
+		role := e.createRole(t, uniq("forged"))
+		for _, path := range []string{"clients", "client-grants", "roles/" + role + "/users"} {
+			for _, key := range []string{"\xff\xfe", "a\x00b", "\U0010FFFF\U0010FFFF", strings.Repeat("z", 4096)} {
+				from := base64.RawURLEncoding.EncodeToString([]byte("cp1:" + key))
+				r := e.mgmt(t, "GET", path+"?take=5&from="+from, nil)
+				switch r.status {
+				case http.StatusOK:
+				case http.StatusBadRequest:
+					wantMgmtError(t, r, http.StatusBadRequest, "invalid_query_string", "from")
+				default:
+					t.Errorf("%s from %q: %s, want 200 or 400", path, key, r)
+				}
+			}
+		}
+	})
+}
