@@ -492,3 +492,54 @@ func TestListBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestListPageOverflow: a page number whose first item lies beyond any
+// integer (page × per_page overflows) is a page past the end, never a
+// server error, on every list endpoint and with the filters evaluated in
+// Go as with those the database evaluates.
+func TestListPageOverflow(t *testing.T) {
+	t.Parallel()
+	onBothBackends(t, func(t *testing.T, e *env) {
+		user := e.createUser(t, newEmail("overflow"), nil)["user_id"].(string)
+		role := e.createRole(t, uniq("overflow"))
+		for _, path := range []string{
+			"clients?", "clients?app_type=spa&", "resource-servers?", "client-grants?", "users?", `users?q=email:"a@b.c"&`,
+			"users?sort=email:1&", "roles?", "roles?name_filter=over&", userPath(user) + "/roles?", userPath(user) + "/permissions?",
+			"roles/" + role + "/permissions?", "roles/" + role + "/users?",
+		} {
+			for _, query := range []string{"page=92233720368547759&per_page=100", "page=9223372036854775807&per_page=2"} {
+				var page map[string]any
+				e.must(t, "GET", path+query+"&include_totals=true", nil, http.StatusOK, &page)
+				for k, v := range page {
+					if list, ok := v.([]any); ok && len(list) != 0 {
+						t.Errorf("%s%s: %s holds %d items, want none", path, query, k, len(list))
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestForgedCheckpoints: a from value crafted to decode to a key no list
+// holds (bytes that are not UTF-8, a NUL, a key past every id) is either
+// refused with Auth0's error shape or resumes the list at that point;
+// never a server error.
+func TestForgedCheckpoints(t *testing.T) {
+	t.Parallel()
+	onBothBackends(t, func(t *testing.T, e *env) {
+		role := e.createRole(t, uniq("forged"))
+		for _, path := range []string{"clients", "client-grants", "roles/" + role + "/users"} {
+			for _, key := range []string{"\xff\xfe", "a\x00b", "\U0010FFFF\U0010FFFF", strings.Repeat("z", 4096)} {
+				from := base64.RawURLEncoding.EncodeToString([]byte("cp1:" + key))
+				r := e.mgmt(t, "GET", path+"?take=5&from="+from, nil)
+				switch r.status {
+				case http.StatusOK:
+				case http.StatusBadRequest:
+					wantMgmtError(t, r, http.StatusBadRequest, "invalid_query_string", "from")
+				default:
+					t.Errorf("%s from %q: %s, want 200 or 400", path, key, r)
+				}
+			}
+		}
+	})
+}

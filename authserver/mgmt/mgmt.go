@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -471,7 +472,8 @@ func checkpoint(key string) string {
 func checkpointKey(from string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(from)
 	key, ok := strings.CutPrefix(string(b), checkpointPrefix)
-	if err != nil || !ok || key == "" {
+	// Every key is text; PostgreSQL refuses others outright.
+	if err != nil || !ok || key == "" || !utf8.ValidString(key) || strings.ContainsRune(key, 0) {
 		return "", errBadRequest("invalid_query_string", "Query validation error: 'from' is not a checkpoint: pass the 'next' value of the previous page, or omit 'from' for the first page.")
 	}
 	return key, nil
@@ -575,7 +577,7 @@ func (q listQuery) body(key string, items any, total int, next string) any {
 		return items
 	}
 	return map[string]any{
-		"start":  q.page.Page * q.page.PerPage,
+		"start":  q.page.Offset(),
 		"limit":  q.page.PerPage,
 		"length": reflect.ValueOf(items).Len(),
 		"total":  total,

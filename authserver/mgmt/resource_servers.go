@@ -82,6 +82,15 @@ func (a *api) createResourceServer(r *http.Request, caller *tokens.Claims) (int,
 	if err := rs.Validate(); err != nil {
 		return 0, nil, invalid(err)
 	}
+	// An ID token's aud is its client's client_id, and it is signed like
+	// an access token: an API named after a client would take that
+	// client's ID tokens as access tokens. Client IDs are random, so no
+	// client created later takes an API's identifier.
+	if _, err := a.Store.Client(r.Context(), rs.Identifier); err == nil {
+		return 0, nil, errConflict("The identifier %s is the client_id of an application: that application's ID tokens would pass as access tokens for the API", rs.Identifier)
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return 0, nil, err
+	}
 	if err := a.Store.CreateResourceServer(r.Context(), rs); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
 			return 0, nil, errConflict("A resource server with the same identifier already exists")

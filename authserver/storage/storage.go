@@ -9,6 +9,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"slices"
 	"strings"
@@ -60,6 +61,15 @@ type Page struct {
 	// must then be 0, and the total counts the items from From on. Lists
 	// of permissions, ordered by two columns, take no From.
 	From string
+}
+
+// Offset is the position of the page's first item: Page × PerPage, or the
+// largest int when that overflows, a page past the end of any list.
+func (p Page) Offset() int {
+	if p.PerPage > 0 && p.Page > math.MaxInt/p.PerPage {
+		return math.MaxInt
+	}
+	return p.Page * p.PerPage
 }
 
 // ClientFilter narrows ListClients; zero fields match everything.

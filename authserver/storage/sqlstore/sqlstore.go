@@ -204,14 +204,14 @@ func list[T any](ctx context.Context, s *Store, p storage.Page, table, cols, key
 		if compare != nil {
 			slices.SortStableFunc(all, compare)
 		}
-		start := min(p.Page*p.PerPage, len(all))
-		return all[start:min(start+p.PerPage, len(all))], len(all), nil
+		start := min(p.Offset(), len(all))
+		return all[start : start+min(p.PerPage, len(all)-start)], len(all), nil
 	}
 	var total int
 	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM `+table+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count: %w", err)
 	}
-	pageArgs := append(args[:len(args):len(args)], p.PerPage, p.Page*p.PerPage)
+	pageArgs := append(args[:len(args):len(args)], p.PerPage, p.Offset())
 	out, err := scanAll(ctx, s, `SELECT `+cols+` FROM `+table+where+` ORDER BY `+key+` LIMIT ? OFFSET ?`, pageArgs, scan)
 	if err != nil {
 		return nil, 0, err
