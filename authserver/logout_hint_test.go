@@ -4,16 +4,25 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+
+	"github.com/portcullis-gw/portcullis/authserver/access"
 )
 
 // An access token is no id_token_hint, even one whose audience is an API
-// whose identifier is also a client's ID and whose subject is the
+// whose identifier is also a client's ID (stored before the Management API
+// refused such identifiers) and whose subject is the
 // signed-in user: it went to the API, which is not the client, so it does
 // not show that the client asks for the logout.
 func TestLogoutHintMustBeAnIDToken(t *testing.T) {
 	e := newEnv(t)
 	fx := e.newSigninFixture(t, nil)
-	e.createAPI(t, fx.clientID, []string{"read:things"}, obj{"skip_consent_for_verifiable_first_party_clients": true})
+	// The Management API now refuses such an API; one stored before it
+	// did is still there.
+	api := &access.ResourceServer{ID: "named-after-a-client", Identifier: fx.clientID, Scopes: []access.Scope{{Value: "read:things"}}, SkipConsent: true}
+	api.ApplyDefaults()
+	if err := e.store.CreateResourceServer(t.Context(), api); err != nil {
+		t.Fatal(err)
+	}
 	b := e.browser(t)
 	wantRedirect(t, b.login(b.authorize(fx.params()), fx.email, userPassword), callback)
 	// Without openid, the access token's only audience is the API.

@@ -499,7 +499,7 @@ func TestListBounds(t *testing.T) {
 // Go as with those the database evaluates.
 func TestListPageOverflow(t *testing.T) {
 	t.Parallel()
-	onBothBackends(t, func(t *testing.T, e *env) {
+	onEachBackend(t, func(t *testing.T, e *env) {
 		user := e.createUser(t, newEmail("overflow"), nil)["user_id"].(string)
 		role := e.createRole(t, uniq("overflow"))
 		for _, path := range []string{
@@ -526,7 +526,7 @@ func TestListPageOverflow(t *testing.T) {
 // never a server error.
 func TestForgedCheckpoints(t *testing.T) {
 	t.Parallel()
-	onBothBackends(t, func(t *testing.T, e *env) {
+	onEachBackend(t, func(t *testing.T, e *env) {
 		role := e.createRole(t, uniq("forged"))
 		for _, path := range []string{"clients", "client-grants", "roles/" + role + "/users"} {
 			for _, key := range []string{"\xff\xfe", "a\x00b", "\U0010FFFF\U0010FFFF", strings.Repeat("z", 4096)} {
