@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -118,9 +119,11 @@ type Server struct {
 	// userinfoGuard authenticates calls to /userinfo.
 	userinfoGuard *bearer.Guard[*tokens.Claims]
 	handler       http.Handler
-	logger        *zap.Logger
-	now           func() time.Time
-	discoveryDoc  []byte
+	// routes is the route table (see endpoints).
+	routes       []endpoint
+	logger       *zap.Logger
+	now          func() time.Time
+	discoveryDoc []byte
 	// mtlsAliasBase is Config.MTLSEndpointAliases.
 	mtlsAliasBase string
 	clientCAs     *x509.CertPool
@@ -240,19 +243,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.discoveryDoc, err = s.discovery(); err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc(s.prefix+"oauth/token", s.cors("POST", s.serveToken))
-	mux.HandleFunc(s.prefix+"oauth/revoke", s.cors("POST", s.serveRevoke))
-	mux.HandleFunc(s.prefix+"userinfo", s.cors("GET, POST", s.serveUserinfo))
-	mux.HandleFunc(s.prefix+"authorize", s.serveAuthorize)
-	mux.HandleFunc(s.prefix+"u/login", s.serveLogin)
-	mux.HandleFunc(s.prefix+"u/consent", s.serveConsent)
-	mux.HandleFunc(s.prefix+"v2/logout", s.serveLogout)
-	mux.HandleFunc(s.prefix+"oidc/logout", s.serveOIDCLogout)
-	mux.HandleFunc(s.prefix+".well-known/openid-configuration", s.serveDiscovery)
-	mux.HandleFunc(s.prefix+".well-known/oauth-authorization-server", s.serveDiscovery)
-	mux.HandleFunc(s.prefix+".well-known/jwks.json", s.serveJWKS)
-	mux.Handle(s.prefix+"api/v2/", http.StripPrefix(strings.TrimSuffix(s.prefix, "/")+"/api/v2", mgmt.New(mgmt.Config{
+	mgmtAPI := mgmt.New(mgmt.Config{
 		Store:    s.store,
 		Hasher:   s.hasher,
 		Guard:    s.guard(ManagementAudience(s.issuer)),
@@ -262,12 +253,44 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 		PasswordPolicy: cfg.PasswordPolicy,
 		Keys:           s.keyring,
-	})))
+	})
+	s.routes = s.endpoints(mgmtAPI)
+	mux := http.NewServeMux()
+	for _, e := range s.routes {
+		mux.Handle(s.prefix+e.path, e.handler)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrNotFound.WithDescription("No such endpoint."))
 	})
 	s.handler = mux
 	return s, nil
+}
+
+// endpoint is one route of the server: a path under the issuer's and its
+// handler. A path ending in "/" is a subtree: it routes every path below
+// it, and its bare form too, which the mux redirects to it.
+type endpoint struct {
+	path    string
+	handler http.Handler
+}
+
+// endpoints is the server's route table, the one list both Handler's mux
+// and Owns are made from. mgmtAPI serves the Management API.
+func (s *Server) endpoints(mgmtAPI http.Handler) []endpoint {
+	return []endpoint{
+		{"oauth/token", s.cors("POST", s.serveToken)},
+		{"oauth/revoke", s.cors("POST", s.serveRevoke)},
+		{"userinfo", s.cors("GET, POST", s.serveUserinfo)},
+		{"authorize", http.HandlerFunc(s.serveAuthorize)},
+		{"u/login", http.HandlerFunc(s.serveLogin)},
+		{"u/consent", http.HandlerFunc(s.serveConsent)},
+		{"v2/logout", http.HandlerFunc(s.serveLogout)},
+		{"oidc/logout", http.HandlerFunc(s.serveOIDCLogout)},
+		{".well-known/openid-configuration", http.HandlerFunc(s.serveDiscovery)},
+		{".well-known/oauth-authorization-server", http.HandlerFunc(s.serveDiscovery)},
+		{".well-known/jwks.json", http.HandlerFunc(s.serveJWKS)},
+		{"api/v2/", http.StripPrefix(strings.TrimSuffix(s.prefix, "/")+"/api/v2", mgmtAPI)},
+	}
 }
 
 // maxConcurrentPasswordChecks is how many argon2id verifications run at
@@ -352,18 +375,25 @@ func (s *Server) Keyring() *signing.Keyring { return s.keyring }
 // Handler returns the HTTP handler of every endpoint.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Owns reports whether path is one of the server's endpoints, so that a
-// host may pass other paths on to other handlers.
+// Owns reports whether path is one of the server's endpoints (those its
+// route table lists), so that a host may pass other paths on to other
+// handlers.
 func (s *Server) Owns(path string) bool {
 	rest, ok := strings.CutPrefix(path, s.prefix)
 	if !ok {
 		return false
 	}
-	switch rest {
-	case "oauth/token", "oauth/revoke", "userinfo", "authorize", "u/login", "u/consent", "v2/logout", "oidc/logout", "api/v2":
-		return true
+	return slices.ContainsFunc(s.routes, func(e endpoint) bool { return e.routes(rest) })
+}
+
+// routes reports whether the endpoint serves rest, a path under the
+// issuer's (see endpoint).
+func (e endpoint) routes(rest string) bool {
+	subtree, ok := strings.CutSuffix(e.path, "/")
+	if !ok {
+		return rest == e.path
 	}
-	return strings.HasPrefix(rest, ".well-known/") || strings.HasPrefix(rest, "api/v2/")
+	return rest == subtree || strings.HasPrefix(rest, e.path)
 }
 
 // Store returns the server's (cached) store.
