@@ -61,7 +61,8 @@ type authorizeRequest struct {
 
 // pageError is an authorization error that cannot be sent back to the
 // client, because the client or its redirect_uri is not known to be
-// genuine (RFC 6749 section 4.1.2.1): it is shown to the user instead.
+// genuine (RFC 6749 section 4.1.2.1): it is shown to the user instead. A
+// refused sign-in (see signIn) is one too, shown on the login form.
 type pageError struct {
 	status  int
 	message string

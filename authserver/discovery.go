@@ -82,7 +82,7 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 
 // serveJWKS publishes the current, next and previous keys of every ring.
 func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	serveDocument(w, r, s.ring.Load().JWKS(), "application/json")
+	serveDocument(w, r, s.keyring.Ring().JWKS(), "application/json")
 }
 
 // serveDocument answers GET and HEAD with a public document that caches

@@ -58,7 +58,7 @@ func (s *Server) clientCredentials(ctx context.Context, c *clients.Client, req t
 	if err != nil {
 		return nil, err
 	}
-	signer, ok := s.ring.Load().Signer(jwa.SignatureAlgorithm(api.SigningAlg))
+	signer, ok := s.keyring.Ring().Signer(jwa.SignatureAlgorithm(api.SigningAlg))
 	if !ok {
 		return nil, fmt.Errorf("no signing key for %s", api.SigningAlg)
 	}

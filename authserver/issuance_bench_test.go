@@ -73,7 +73,7 @@ func BenchmarkClientCredentials(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		signer, _ := s.ring.Load().Signer(jwa.SignatureAlgorithm(alg))
+		signer, _ := s.keyring.Ring().Signer(jwa.SignatureAlgorithm(alg))
 
 		b.Run(alg+"/issuance", func(b *testing.B) {
 			b.ReportAllocs()

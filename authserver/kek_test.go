@@ -117,7 +117,7 @@ func TestKeyEncryptionMigration(t *testing.T) {
 
 	// (e) Rotation stores the new keys encrypted; tokens from before
 	// still verify.
-	if _, err := e.srv.RotateKeys(t.Context()); err != nil {
+	if _, err := e.srv.Keyring().Rotate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	rotated := readAtRest(t, e.store)

@@ -106,13 +106,14 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, ar, http.StatusUnauthorized, msgWrongCredentials, "")
 		return
 	}
-	user, status, message, err := s.signIn(r.Context(), email, password, s.clientIP(r))
-	if err != nil {
-		s.authorizeFailed(w, r, ar, err)
+	user, err := s.signIn(r.Context(), email, password, s.clientIP(r))
+	var refused *pageError
+	switch {
+	case errors.As(err, &refused):
+		s.showLogin(w, r, ar, refused.status, refused.message, email)
 		return
-	}
-	if message != "" {
-		s.showLogin(w, r, ar, status, message, email)
+	case err != nil:
+		s.authorizeFailed(w, r, ar, err)
 		return
 	}
 	ses, err := s.startSession(r.Context(), w, r, user.UserID)
@@ -124,14 +125,15 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // signIn checks an e-mail address and password from ip against the
-// brute-force limits and the user's hash. It returns the user, or the
-// status and message of the refusal to show.
+// brute-force limits and the user's hash. It returns the user, or a
+// *pageError with the status and message of the refusal to show on the
+// login form, or another error when the attempt could not be checked.
 //
 // Each attempt counts as a failure before its password is checked, so
 // that attempts made at once count each other and no more of them are
 // checked than the limits allow; an attempt refused unchecked, or whose
 // password is right, is forgotten again.
-func (s *Server) signIn(ctx context.Context, email, password, ip string) (*users.User, int, string, error) {
+func (s *Server) signIn(ctx context.Context, email, password, ip string) (*users.User, error) {
 	now := s.now()
 	since := now.Add(-s.bruteForce.Window)
 	ipKey := "ip|" + ip
@@ -139,7 +141,7 @@ func (s *Server) signIn(ctx context.Context, email, password, ip string) (*users
 	attempt := rand.Text()
 	for _, key := range []string{ipKey, userKey} {
 		if err := s.store.RecordLoginFailure(ctx, key, attempt, now); err != nil {
-			return nil, 0, "", err
+			return nil, err
 		}
 	}
 	forget := func(keys ...string) error {
@@ -158,27 +160,33 @@ func (s *Server) signIn(ctx context.Context, email, password, ip string) (*users
 	}{{ipKey, s.bruteForce.IPAttempts, msgIPLocked}, {userKey, s.bruteForce.UserAttempts, msgUserLocked}} {
 		// This attempt is among the n.
 		if n, err := s.store.LoginFailures(ctx, limit.key, since); err != nil {
-			return nil, 0, "", err
+			return nil, err
 		} else if n > limit.attempts {
-			return nil, http.StatusTooManyRequests, fmt.Sprintf(limit.message, retry), forget(ipKey, userKey)
+			if err := forget(ipKey, userKey); err != nil {
+				return nil, err
+			}
+			return nil, &pageError{http.StatusTooManyRequests, fmt.Sprintf(limit.message, retry)}
 		}
 	}
 	user, err := s.store.UserByEmail(ctx, users.DefaultConnection, email)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return nil, 0, "", err
+		return nil, err
 	}
 	if !s.checkPassword(ctx, user, password) {
 		s.logger.Info("failed sign-in", zap.String("ip", ip))
-		return nil, http.StatusUnauthorized, msgWrongCredentials, nil
+		return nil, &pageError{http.StatusUnauthorized, msgWrongCredentials}
 	}
 	if user.Blocked {
-		return nil, http.StatusForbidden, msgBlocked, forget(ipKey, userKey)
+		if err := forget(ipKey, userKey); err != nil {
+			return nil, err
+		}
+		return nil, &pageError{http.StatusForbidden, msgBlocked}
 	}
 	if err := forget(ipKey); err != nil {
-		return nil, 0, "", err
+		return nil, err
 	}
 	if err := s.store.ClearLoginFailures(ctx, userKey); err != nil {
-		return nil, 0, "", err
+		return nil, err
 	}
 	// The sign-in writes its record only: a block or a password change
 	// made since the user was read stays (the session's next step reads
@@ -192,13 +200,13 @@ func (s *Server) signIn(ctx context.Context, email, password, ip string) (*users
 	err = s.store.RecordSignIn(ctx, user.UserID, in)
 	if errors.Is(err, storage.ErrNotFound) {
 		// Deleted since it was read.
-		return nil, http.StatusUnauthorized, msgWrongCredentials, nil
+		return nil, &pageError{http.StatusUnauthorized, msgWrongCredentials}
 	}
 	if err != nil {
-		return nil, 0, "", err
+		return nil, err
 	}
 	s.logger.Info("signed in", zap.String("user_id", user.UserID), zap.String("ip", ip))
-	return user, 0, "", nil
+	return user, nil
 }
 
 // humanDuration writes d as a whole number of minutes, rounded up, or of

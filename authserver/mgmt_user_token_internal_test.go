@@ -35,7 +35,7 @@ func TestManagementRefusesUserTokens(t *testing.T) {
 	}
 	handler = s.Handler()
 
-	signer, _ := s.ring.Load().Signer(jwa.RS256)
+	signer, _ := s.keyring.Ring().Signer(jwa.RS256)
 	sign := func(claims map[string]any) string {
 		payload, _ := json.Marshal(claims)
 		hdr := jws.NewHeaders()

@@ -30,7 +30,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwk"
 	"go.uber.org/zap"
 
 	"github.com/portcullis-gw/portcullis/authserver/access"
@@ -38,6 +37,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/clients"
 	"github.com/portcullis-gw/portcullis/authserver/keys"
 	"github.com/portcullis-gw/portcullis/authserver/mgmt"
+	"github.com/portcullis-gw/portcullis/authserver/signing"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
 	"github.com/portcullis-gw/portcullis/authserver/users"
@@ -110,22 +110,20 @@ type Credentials struct {
 
 // Server is the authorization server. It is safe for concurrent use.
 type Server struct {
-	issuer string
-	prefix string // the issuer's path, ending in "/"
-	// domain is the issuer's host, the subject of the signing keys'
-	// certificates.
-	domain   string
+	issuer   string
+	prefix   string // the issuer's path, ending in "/"
 	store    *storage.CachedStore
 	hasher   *clients.Hasher
-	kek      *keys.KEK // nil without Config.KeyEncryptionKey
-	ring     atomic.Pointer[keys.Ring]
+	keyring  *signing.Keyring
 	verifier *tokens.Verifier
 	// userinfoGuard authenticates calls to /userinfo.
 	userinfoGuard *bearer.Guard[*tokens.Claims]
 	handler       http.Handler
-	logger        *zap.Logger
-	now           func() time.Time
-	discoveryDoc  []byte
+	// routes is the route table (see endpoints).
+	routes       []endpoint
+	logger       *zap.Logger
+	now          func() time.Time
+	discoveryDoc []byte
 	// mtlsAliasBase is Config.MTLSEndpointAliases.
 	mtlsAliasBase string
 	clientCAs     *x509.CertPool
@@ -171,10 +169,12 @@ func isLoopback(host string) bool {
 }
 
 // New opens the authorization server on cfg.Store: it loads (on first
-// start, creates) the signing keys, the client secret hashing key and the
-// Management API, and the bootstrap admin client if configured. With
-// cfg.KeyEncryptionKey, it first encrypts the plaintext keys in the store,
-// all in one transaction with the loading.
+// start, creates) the signing keys (see signing.Open), the client secret
+// hashing key and the Management API, and the bootstrap admin client if
+// configured. With cfg.KeyEncryptionKey, it first encrypts the plaintext
+// signing keys, then the plaintext hashing key, each in one transaction
+// with its loading; signing keys encrypted with another key-encryption
+// key, or with none configured, fail New before anything is written.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := ValidateIssuer(cfg.Issuer); err != nil {
 		return nil, err
@@ -196,10 +196,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	u, _ := url.Parse(cfg.Issuer)
 	s := &Server{
-		kek:    kek,
 		issuer: cfg.Issuer,
 		prefix: u.Path,
-		domain: u.Hostname(),
 		store:  storage.Cached(cfg.Store),
 		logger: cfg.Logger,
 		now:    cfg.Now,
@@ -220,19 +218,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	var ring *keys.Ring
-	err = s.store.Atomically(ctx, func(tx storage.Store) error {
-		var err error
-		if ring, err = s.loadRing(ctx, tx); err != nil {
-			return err
-		}
-		s.hasher, err = loadHasher(ctx, tx, s.kek)
-		return err
-	})
+	s.keyring, err = signing.Open(ctx, signing.Config{Store: s.store, KEK: kek, Domain: u.Hostname(), Now: s.now})
 	if err != nil {
 		return nil, err
 	}
-	s.ring.Store(ring)
+	if s.hasher, err = loadHasher(ctx, s.store, kek); err != nil {
+		return nil, err
+	}
 	if err := EnsureManagementAPI(ctx, s.store, s.issuer); err != nil {
 		return nil, err
 	}
@@ -245,25 +237,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.logger.Info("created the bootstrap admin client", zap.String("client_id", cfg.BootstrapAdmin.ClientID))
 		}
 	}
-	s.verifier = &tokens.Verifier{Issuer: s.issuer, Keys: s, Leeway: tokens.MaxLeeway, Now: s.now}
+	s.verifier = &tokens.Verifier{Issuer: s.issuer, Keys: s.keyring, Leeway: tokens.MaxLeeway, Now: s.now}
 	s.userinfoGuard = s.guard(UserinfoAudience(s.issuer))
 	s.userinfoGuard.TokenInQuery = cfg.UserinfoTokenInQuery
 	if s.discoveryDoc, err = s.discovery(); err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc(s.prefix+"oauth/token", s.cors("POST", s.serveToken))
-	mux.HandleFunc(s.prefix+"oauth/revoke", s.cors("POST", s.serveRevoke))
-	mux.HandleFunc(s.prefix+"userinfo", s.cors("GET, POST", s.serveUserinfo))
-	mux.HandleFunc(s.prefix+"authorize", s.serveAuthorize)
-	mux.HandleFunc(s.prefix+"u/login", s.serveLogin)
-	mux.HandleFunc(s.prefix+"u/consent", s.serveConsent)
-	mux.HandleFunc(s.prefix+"v2/logout", s.serveLogout)
-	mux.HandleFunc(s.prefix+"oidc/logout", s.serveOIDCLogout)
-	mux.HandleFunc(s.prefix+".well-known/openid-configuration", s.serveDiscovery)
-	mux.HandleFunc(s.prefix+".well-known/oauth-authorization-server", s.serveDiscovery)
-	mux.HandleFunc(s.prefix+".well-known/jwks.json", s.serveJWKS)
-	mux.Handle(s.prefix+"api/v2/", http.StripPrefix(strings.TrimSuffix(s.prefix, "/")+"/api/v2", mgmt.New(mgmt.Config{
+	mgmtAPI := mgmt.New(mgmt.Config{
 		Store:    s.store,
 		Hasher:   s.hasher,
 		Guard:    s.guard(ManagementAudience(s.issuer)),
@@ -272,13 +252,45 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Now:      s.now,
 
 		PasswordPolicy: cfg.PasswordPolicy,
-		Keys:           s,
-	})))
+		Keys:           s.keyring,
+	})
+	s.routes = s.endpoints(mgmtAPI)
+	mux := http.NewServeMux()
+	for _, e := range s.routes {
+		mux.Handle(s.prefix+e.path, e.handler)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrNotFound.WithDescription("No such endpoint."))
 	})
 	s.handler = mux
 	return s, nil
+}
+
+// endpoint is one route of the server: a path under the issuer's and its
+// handler. A path ending in "/" is a subtree: it routes every path below
+// it, and its bare form too, which the mux redirects to it.
+type endpoint struct {
+	path    string
+	handler http.Handler
+}
+
+// endpoints is the server's route table, the one list both Handler's mux
+// and Owns are made from. mgmtAPI serves the Management API.
+func (s *Server) endpoints(mgmtAPI http.Handler) []endpoint {
+	return []endpoint{
+		{"oauth/token", s.cors("POST", s.serveToken)},
+		{"oauth/revoke", s.cors("POST", s.serveRevoke)},
+		{"userinfo", s.cors("GET, POST", s.serveUserinfo)},
+		{"authorize", http.HandlerFunc(s.serveAuthorize)},
+		{"u/login", http.HandlerFunc(s.serveLogin)},
+		{"u/consent", http.HandlerFunc(s.serveConsent)},
+		{"v2/logout", http.HandlerFunc(s.serveLogout)},
+		{"oidc/logout", http.HandlerFunc(s.serveOIDCLogout)},
+		{".well-known/openid-configuration", http.HandlerFunc(s.serveDiscovery)},
+		{".well-known/oauth-authorization-server", http.HandlerFunc(s.serveDiscovery)},
+		{".well-known/jwks.json", http.HandlerFunc(s.serveJWKS)},
+		{"api/v2/", http.StripPrefix(strings.TrimSuffix(s.prefix, "/")+"/api/v2", mgmtAPI)},
+	}
 }
 
 // maxConcurrentPasswordChecks is how many argon2id verifications run at
@@ -325,129 +337,6 @@ func loadHasher(ctx context.Context, st storage.Store, kek *keys.KEK) (*clients.
 	return clients.NewHasher(key)
 }
 
-// ReloadKeys reads the signing keys from storage, completing the rings
-// first if an algorithm lacks a current or next key or a key lacks its
-// certificate (see keys.Complete, and loadRing for the
-// key-encryption key). On error the Server keeps signing with the keys it
-// had.
-//
-// Most reloads change nothing, and they write nothing: only completing or
-// encrypting keys takes a transaction, so that reloading after another
-// instance's change records no change of its own.
-func (s *Server) ReloadKeys(ctx context.Context) error {
-	stored, plain, err := s.readKeys(ctx, s.store)
-	if err != nil {
-		return fmt.Errorf("loading signing keys: %w", err)
-	}
-	missing, err := keys.Complete(plain, s.domain, s.now())
-	if err != nil {
-		return fmt.Errorf("loading signing keys: %w", err)
-	}
-	encrypted := s.kek == nil || !slices.ContainsFunc(stored, func(k keys.SigningKey) bool { return !k.Encrypted() })
-	var ring *keys.Ring
-	if len(missing) == 0 && encrypted {
-		if ring, err = keys.NewRing(plain); err != nil {
-			return fmt.Errorf("loading signing keys: %w", err)
-		}
-	} else if err = s.store.Atomically(ctx, func(tx storage.Store) error {
-		var err error
-		ring, err = s.loadRing(ctx, tx)
-		return err
-	}); err != nil {
-		return err
-	}
-	s.ring.Store(ring)
-	return nil
-}
-
-// loadRing builds the ring of the signing keys in tx, a transaction. With
-// a KEK it first encrypts the plaintext keys in place; without one it
-// fails on encrypted keys rather than make new ones. Keys added to
-// complete the rings, and keys given the certificate they lacked, are
-// stored encrypted likewise. Run in a transaction, this happens once for
-// all the instances on a store: the others read the completed keys.
-func (s *Server) loadRing(ctx context.Context, tx storage.Store) (*keys.Ring, error) {
-	ring, err := s.completeRing(ctx, tx)
-	if err != nil {
-		return nil, fmt.Errorf("loading signing keys: %w", err)
-	}
-	return ring, nil
-}
-
-func (s *Server) completeRing(ctx context.Context, tx storage.Store) (*keys.Ring, error) {
-	stored, plain, err := s.readKeys(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
-	missing, err := keys.Complete(plain, s.domain, s.now())
-	if err != nil {
-		return nil, err
-	}
-	var plaintext []keys.SigningKey
-	if s.kek != nil {
-		plaintext = slices.DeleteFunc(stored, keys.SigningKey.Encrypted)
-	}
-	if len(plaintext) == 0 && len(missing) == 0 {
-		return keys.NewRing(plain)
-	}
-	// Encrypting in place comes first, so that a next key Complete
-	// promoted is then stored in its new state.
-	for _, ks := range [][]keys.SigningKey{plaintext, missing} {
-		if err := s.saveKeys(ctx, tx, ks); err != nil {
-			return nil, err
-		}
-	}
-	if _, plain, err = s.readKeys(ctx, tx); err != nil {
-		return nil, err
-	}
-	return keys.NewRing(plain)
-}
-
-// readKeys returns the stored signing keys as stored and decrypted. It
-// fails, before anything is written, when a key was encrypted with another
-// KEK or there is none.
-func (s *Server) readKeys(ctx context.Context, tx storage.Store) (stored, plain []keys.SigningKey, err error) {
-	if stored, err = tx.SigningKeys(ctx); err != nil {
-		return nil, nil, err
-	}
-	if plain, err = s.kek.OpenKeys(stored); err != nil {
-		return nil, nil, err
-	}
-	return stored, plain, nil
-}
-
-// saveKeys stores ks, their private keys encrypted if there is a KEK.
-func (s *Server) saveKeys(ctx context.Context, tx storage.Store, ks []keys.SigningKey) error {
-	sealed, err := s.kek.SealKeys(ks)
-	if err != nil {
-		return err
-	}
-	return tx.SaveSigningKeys(ctx, sealed)
-}
-
-// RotateKeys rotates every signing key ring (see keys.Rotate), starts
-// signing with the new current keys, and returns the new next key of each
-// ring. With a KEK the new keys are stored encrypted.
-func (s *Server) RotateKeys(ctx context.Context) ([]keys.SigningKey, error) {
-	var next []keys.SigningKey
-	err := s.store.Atomically(ctx, func(tx storage.Store) error {
-		stored, _, err := s.readKeys(ctx, tx)
-		if err != nil {
-			return err
-		}
-		rotated, err := keys.Rotate(stored, s.domain, s.now())
-		if err != nil {
-			return err
-		}
-		next = slices.DeleteFunc(slices.Clone(rotated), func(k keys.SigningKey) bool { return k.State != keys.StateNext })
-		return s.saveKeys(ctx, tx, rotated)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("rotating signing keys: %w", err)
-	}
-	return next, s.ReloadKeys(ctx)
-}
-
 // PurgeExpired deletes login sessions, authorization codes and refresh
 // tokens that have ended, the records of refresh token families (and of
 // their revocation) past the end of every token they could hold, and
@@ -461,39 +350,6 @@ func (s *Server) PurgeExpired(ctx context.Context) error {
 		before = w
 	}
 	return s.store.PurgeExpired(ctx, now, before)
-}
-
-// RevokeKey revokes the previous signing key kid: it is no longer
-// published, so tokens it signed stop verifying everywhere (other
-// instances within their change poll interval). Current and next keys
-// cannot be revoked (mgmt.ErrKeyNotRevocable): rotate first.
-func (s *Server) RevokeKey(ctx context.Context, kid string) error {
-	err := s.store.Atomically(ctx, func(tx storage.Store) error {
-		stored, err := tx.SigningKeys(ctx)
-		if err != nil {
-			return err
-		}
-		for _, k := range stored {
-			if k.KID != kid {
-				continue
-			}
-			switch k.State {
-			case keys.StateRevoked:
-				return nil
-			case keys.StatePrevious:
-				k.State = keys.StateRevoked
-				revokedAt := s.now().UTC()
-				k.RevokedAt = &revokedAt
-				return tx.SaveSigningKeys(ctx, []keys.SigningKey{k})
-			}
-			return mgmt.ErrKeyNotRevocable
-		}
-		return storage.ErrNotFound
-	})
-	if err != nil {
-		return fmt.Errorf("revoking signing key %s: %w", kid, err)
-	}
-	return s.ReloadKeys(ctx)
 }
 
 // Issuer returns the issuer URL.
@@ -512,25 +368,32 @@ func (s *Server) guard(audience string) *bearer.Guard[*tokens.Claims] {
 	}
 }
 
-// PublicKeys returns the published verification keys; it makes the Server
-// a tokens.KeySource for verifiers in the same process.
-func (s *Server) PublicKeys() jwk.Set { return s.ring.Load().PublicKeys() }
+// Keyring returns the server's signing keys: rotate and revoke them there,
+// and verify this server's tokens with it as the tokens.KeySource.
+func (s *Server) Keyring() *signing.Keyring { return s.keyring }
 
 // Handler returns the HTTP handler of every endpoint.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Owns reports whether path is one of the server's endpoints, so that a
-// host may pass other paths on to other handlers.
+// Owns reports whether path is one of the server's endpoints (those its
+// route table lists), so that a host may pass other paths on to other
+// handlers.
 func (s *Server) Owns(path string) bool {
 	rest, ok := strings.CutPrefix(path, s.prefix)
 	if !ok {
 		return false
 	}
-	switch rest {
-	case "oauth/token", "oauth/revoke", "userinfo", "authorize", "u/login", "u/consent", "v2/logout", "oidc/logout", "api/v2":
-		return true
+	return slices.ContainsFunc(s.routes, func(e endpoint) bool { return e.routes(rest) })
+}
+
+// routes reports whether the endpoint serves rest, a path under the
+// issuer's (see endpoint).
+func (e endpoint) routes(rest string) bool {
+	subtree, ok := strings.CutSuffix(e.path, "/")
+	if !ok {
+		return rest == e.path
 	}
-	return strings.HasPrefix(rest, ".well-known/") || strings.HasPrefix(rest, "api/v2/")
+	return rest == subtree || strings.HasPrefix(rest, e.path)
 }
 
 // Store returns the server's (cached) store.

@@ -271,7 +271,7 @@ func wantPublishedCertificates(t *testing.T, st storage.Store, servers ...*auths
 		stored[k.KID] = k.Certificate
 	}
 	for i, srv := range servers {
-		for it := srv.PublicKeys().Keys(t.Context()); it.Next(t.Context()); {
+		for it := srv.Keyring().PublicKeys().Keys(t.Context()); it.Next(t.Context()); {
 			k := it.Pair().Value.(jwk.Key)
 			der, _ := k.X509CertChain().Get(0)
 			if string(der) != base64.StdEncoding.EncodeToString(stored[k.KeyID()]) {
@@ -295,7 +295,7 @@ func TestSigningKeyCertificatesForOldStore(t *testing.T) {
 			e := newEnvFrom(t, envSetup{postgres: tc.postgres, configure: func(c *authserver.Config) { c.KeyEncryptionKey = kek }})
 			// Some keys in every state, revoked ones included.
 			for range 2 {
-				if _, err := e.srv.RotateKeys(t.Context()); err != nil {
+				if _, err := e.srv.Keyring().Rotate(t.Context()); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -324,7 +324,7 @@ func TestSigningKeyCertificatesForOldStore(t *testing.T) {
 				// certificate: the running ones reload together.
 				stripCertificates(t, e.store, func(k keys.SigningKey) bool { return k.State != keys.StateCurrent || k.Alg != "ES256" })
 				for i := range 2 {
-					wg.Go(func() { errs[i] = servers[i].ReloadKeys(t.Context()) })
+					wg.Go(func() { errs[i] = servers[i].Keyring().Reload(t.Context()) })
 				}
 				wg.Wait()
 				if err := errors.Join(errs...); err != nil {
@@ -336,7 +336,7 @@ func TestSigningKeyCertificatesForOldStore(t *testing.T) {
 			// Certified once: starts and reloads leave them as they are.
 			before := readAtRest(t, e.store)
 			e.restart(t)
-			if err := servers[0].ReloadKeys(t.Context()); err != nil {
+			if err := servers[0].Keyring().Reload(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := authserver.New(t.Context(), cfg(stores[1])); err != nil {

@@ -133,7 +133,7 @@ func (s *Server) issue(g *userGrant, grantType, thumbprint string) (*tokenRespon
 			aud = append(aud, UserinfoAudience(s.issuer))
 		}
 	}
-	ring := s.ring.Load()
+	ring := s.keyring.Ring()
 	signer, ok := ring.Signer(alg)
 	if !ok {
 		return nil, fmt.Errorf("no signing key for %s", alg)
@@ -176,7 +176,7 @@ func (s *Server) issue(g *userGrant, grantType, thumbprint string) (*tokenRespon
 // userClaims allows, the same at the token and authorization endpoints.
 func (s *Server) signIDToken(c *clients.Client, u *users.User, scopes []string, t tokens.IDToken) (string, error) {
 	jc := c.JWTConfiguration
-	signer, ok := s.ring.Load().Signer(jwa.SignatureAlgorithm(jc.Alg))
+	signer, ok := s.keyring.Ring().Signer(jwa.SignatureAlgorithm(jc.Alg))
 	if !ok {
 		return "", fmt.Errorf("no signing key for ID tokens with %q", jc.Alg)
 	}

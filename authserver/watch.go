@@ -66,7 +66,7 @@ func (s *Server) Watch(ctx context.Context, interval, maxStale time.Duration) {
 			s.logger.Info("the database answers again")
 		}
 		if changed {
-			if err := s.ReloadKeys(ctx); err != nil && ctx.Err() == nil {
+			if err := s.keyring.Reload(ctx); err != nil && ctx.Err() == nil {
 				s.logger.Warn("reloading signing keys after a change", zap.Error(err))
 			}
 		}

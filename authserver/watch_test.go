@@ -75,7 +75,7 @@ func TestWatchFollowsOtherInstances(t *testing.T) {
 	})
 
 	before := kidsOf(b)
-	if _, err := e.srv.RotateKeys(ctx); err != nil {
+	if _, err := e.srv.Keyring().Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, time.Second, "a rotation made by A published by B", func() bool { return !slices.Equal(kidsOf(b), before) })
@@ -85,7 +85,7 @@ func TestWatchFollowsOtherInstances(t *testing.T) {
 }
 
 func kidsOf(s *authserver.Server) []string {
-	set := s.PublicKeys()
+	set := s.Keyring().PublicKeys()
 	var out []string
 	for i := range set.Len() {
 		k, _ := set.Key(i)
@@ -115,7 +115,7 @@ func TestWatchStaleness(t *testing.T) {
 		return err != nil
 	})
 	// The keys stay in memory: verification needs no database.
-	if b.PublicKeys().Len() == 0 {
+	if b.Keyring().PublicKeys().Len() == 0 {
 		t.Error("B lost its keys with the database")
 	}
 }
@@ -130,7 +130,7 @@ func TestReloadKeysRecordsNoChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if err := e.srv.ReloadKeys(ctx); err != nil {
+		if err := e.srv.Keyring().Reload(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -57,8 +57,8 @@ func wantSameInstallation(t *testing.T, original *authserver.Server, restored st
 	srv, _ := serveOn(t, restored, issuer) // authenticates the admin's secret
 	kids := func(s *authserver.Server) []string {
 		var out []string
-		for i := range s.PublicKeys().Len() {
-			k, _ := s.PublicKeys().Key(i)
+		for i := range s.Keyring().PublicKeys().Len() {
+			k, _ := s.Keyring().PublicKeys().Key(i)
 			out = append(out, k.KeyID())
 		}
 		slices.Sort(out)

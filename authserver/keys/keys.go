@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,6 +29,10 @@ const (
 	StatePrevious State = "previous"
 	StateRevoked  State = "revoked"
 )
+
+// ErrKeyNotRevocable is the answer to revoking a current or next key:
+// only a previous key can be revoked, so a ring is rotated first.
+var ErrKeyNotRevocable = errors.New("only a previous signing key can be revoked")
 
 // Algorithms the rings hold keys for. RS256 and PS256 have separate RSA
 // keys so that a JWKS entry names exactly one algorithm.

@@ -20,19 +20,18 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
 )
 
-// KeyRotator changes the signing key rings: the authorization server, which
-// also starts signing with the new keys at once. Other instances on the
-// same database follow within their change poll interval.
+// KeyRotator changes the signing key rings: the authorization server's
+// keyring (signing.Keyring), which also starts signing with the new keys
+// at once. Other instances on the same database follow within their
+// change poll interval.
 type KeyRotator interface {
-	// RotateKeys makes every ring's next key current (see keys.Rotate)
-	// and returns the new next keys.
-	RotateKeys(ctx context.Context) ([]keys.SigningKey, error)
-	// RevokeKey revokes a previous key; it is no longer published.
-	RevokeKey(ctx context.Context, kid string) error
+	// Rotate makes every ring's next key current (see keys.Rotate) and
+	// returns the new next keys.
+	Rotate(ctx context.Context) ([]keys.SigningKey, error)
+	// Revoke revokes a previous key; it is no longer published. A current
+	// or next key is keys.ErrKeyNotRevocable.
+	Revoke(ctx context.Context, kid string) error
 }
-
-// ErrKeyNotRevocable is RevokeKey's answer for a current or next key.
-var ErrKeyNotRevocable = errors.New("only a previous signing key can be revoked")
 
 // signingKeyView is a signing key as Auth0's Management API lists it:
 // its certificate (PEM, PKCS #7 and SHA-1 digests, as Auth0 gives them),
@@ -138,7 +137,7 @@ func (a *api) rotateSigningKeys(r *http.Request, caller *tokens.Claims) (int, an
 	if err := a.requireScopes(r.Context(), a.Store, caller, "update:signing_keys"); err != nil {
 		return 0, nil, err
 	}
-	next, err := a.Keys.RotateKeys(r.Context())
+	next, err := a.Keys.Rotate(r.Context())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -155,8 +154,8 @@ func (a *api) revokeSigningKey(r *http.Request, caller *tokens.Claims) (int, any
 	if _, err := a.signingKey(r.Context(), kid); err != nil {
 		return 0, nil, err
 	}
-	err := a.Keys.RevokeKey(r.Context(), kid)
-	if errors.Is(err, ErrKeyNotRevocable) {
+	err := a.Keys.Revoke(r.Context(), kid)
+	if errors.Is(err, keys.ErrKeyNotRevocable) {
 		return 0, nil, errBadRequest("invalid_body", "Only a previous signing key can be revoked; rotate first.")
 	}
 	if err != nil {

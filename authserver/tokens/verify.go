@@ -29,7 +29,8 @@ const MaxLeeway = 60 * time.Second
 var AllowedAlgorithms = []jwa.SignatureAlgorithm{jwa.RS256, jwa.PS256, jwa.ES256}
 
 // KeySource yields the public keys to verify with. *keys.Ring and the
-// authorization server implement it; keys must carry kid and alg.
+// authorization server's signing.Keyring implement it; keys must carry
+// kid and alg.
 type KeySource interface {
 	PublicKeys() jwk.Set
 }

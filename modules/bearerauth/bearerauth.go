@@ -212,7 +212,7 @@ func (h *Handler) provisionIssuers(ctx caddy.Context) error {
 		iss := &issuer{url: u, verifier: &tokens.Verifier{Issuer: u, Leeway: time.Duration(*h.Leeway)}}
 		if embedded != nil && u == embedded.Issuer() {
 			iss.local = true
-			iss.verifier.Keys = embedded
+			iss.verifier.Keys = embedded.Keyring()
 			h.server = embedded
 		} else {
 			remote, err := remoteissuer.New(ctx, remoteissuer.Config{

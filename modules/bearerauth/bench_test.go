@@ -71,7 +71,7 @@ func benchHandler(b *testing.B, cacheSize int) (*Handler, string) {
 		PolicyTimeout: caddy.Duration(DefaultPolicyTimeout),
 		Realm:         audience,
 		issuers: map[string]*issuer{issuerURL: {url: issuerURL, local: true,
-			verifier: &tokens.Verifier{Issuer: issuerURL, Keys: srv, Leeway: DefaultLeeway}}},
+			verifier: &tokens.Verifier{Issuer: issuerURL, Keys: srv.Keyring(), Leeway: DefaultLeeway}}},
 		server:  srv,
 		policy:  new(atomic.Pointer[authz.Policy]),
 		cache:   newTokenCache(cacheSize),

@@ -494,7 +494,7 @@ func (e *edge) testRemoteIssuer(t *testing.T) {
 	// First rotation: the new current key was published as next, so the
 	// edge may know it already.
 	okBefore := e.jwksFetches(t, "ok")
-	if _, err := r.server.RotateKeys(t.Context()); err != nil {
+	if _, err := r.server.Keyring().Rotate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	second := r.token(t, c, partnerAPI)
@@ -506,7 +506,7 @@ func (e *edge) testRemoteIssuer(t *testing.T) {
 
 	// Second rotation: the new current key was created by the first one,
 	// after the edge's last fetch, so the edge must fetch to know it.
-	if _, err := r.server.RotateKeys(t.Context()); err != nil {
+	if _, err := r.server.Keyring().Rotate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	okBefore = e.jwksFetches(t, "ok")
