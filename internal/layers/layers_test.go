@@ -27,6 +27,7 @@ var mayImport = []struct {
 	{"authserver/access", nil},
 	{"authserver/internal/...", nil},
 	{"authserver/keys", nil},
+	{"authserver/signing", []string{"authserver/keys", "authserver/storage"}},
 	{"authserver/redirects", nil},
 	{"authserver/sessions", nil},
 	{"authserver/ui", nil},
