@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/portcullis-gw/portcullis/authserver"
+	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/storage/sqlite"
 )
 
@@ -154,4 +155,51 @@ func TestSignInRecordsNoChange(t *testing.T) {
 	if after, err := e.store.ChangeVersion(t.Context()); err != nil || after != before {
 		t.Errorf("a sign-in moved the change version from %d to %d (%v)", before, after, err)
 	}
+}
+
+// Only changes to what instances cache (clients, APIs, grants, keys,
+// settings) reach the other instances: writing users and roles, and
+// starting or reloading an instance on the same database, leave the other
+// instances' caches and keys alone, while a grant change still empties
+// them.
+func TestOnlyCachedChangesReachOtherInstances(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, e *env) {
+		ctx := t.Context()
+		st := e.open(t)
+		t.Cleanup(func() { st.Close() })
+		b, err := authserver.New(ctx, authserver.Config{Issuer: e.issuer, Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cache := b.Store().(*storage.CachedStore)
+		fx := e.newFixture(t, "changes")
+		if _, err := cache.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		refreshes := func(what string, want bool) {
+			t.Helper()
+			if changed, err := cache.Refresh(ctx); err != nil || changed != want {
+				t.Errorf("after %s B's cache emptied: %v (%v), want %v", what, changed, err, want)
+			}
+		}
+
+		var u struct {
+			UserID string `json:"user_id"`
+		}
+		e.must(t, "POST", "users", obj{"email": uniq("changes") + "@example.com", "password": userPassword, "connection": "Username-Password-Authentication"}, http.StatusCreated, &u)
+		e.must(t, "PATCH", userPath(u.UserID), obj{"name": "renamed"}, http.StatusOK, nil)
+		var role struct{ ID string }
+		e.must(t, "POST", "roles", obj{"name": uniq("changes")}, http.StatusOK, &role)
+		e.must(t, "POST", userPath(u.UserID)+"/roles", obj{"roles": []string{role.ID}}, http.StatusOK, nil)
+		refreshes("user and role writes on A", false)
+
+		e.restart(t)
+		refreshes("A reloaded", false)
+
+		e.must(t, "PATCH", "client-grants/"+fx.grantID, obj{"scope": []string{"read:x", "write:x"}}, http.StatusOK, nil)
+		refreshes("a grant change on A", true)
+		if _, scopes, err := b.LiveClientGrant(ctx, fx.client.ClientID, fx.audience); err != nil || !slices.Equal(scopes, []string{"read:x", "write:x"}) {
+			t.Errorf("B's grant after the change: %v, %v", scopes, err)
+		}
+	})
 }
