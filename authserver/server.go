@@ -366,7 +366,7 @@ func (s *Server) ReloadKeys(ctx context.Context) error {
 // complete the rings, and keys given the certificate they lacked, are
 // stored encrypted likewise. Run in a transaction, this happens once for
 // all the instances on a store: the others read the completed keys.
-func (s *Server) loadRing(ctx context.Context, tx storage.Store) (*keys.Ring, error) {
+func (s *Server) loadRing(ctx context.Context, tx storage.KeyStore) (*keys.Ring, error) {
 	ring, err := s.completeRing(ctx, tx)
 	if err != nil {
 		return nil, fmt.Errorf("loading signing keys: %w", err)
@@ -374,7 +374,7 @@ func (s *Server) loadRing(ctx context.Context, tx storage.Store) (*keys.Ring, er
 	return ring, nil
 }
 
-func (s *Server) completeRing(ctx context.Context, tx storage.Store) (*keys.Ring, error) {
+func (s *Server) completeRing(ctx context.Context, tx storage.KeyStore) (*keys.Ring, error) {
 	stored, plain, err := s.readKeys(ctx, tx)
 	if err != nil {
 		return nil, err
@@ -406,7 +406,7 @@ func (s *Server) completeRing(ctx context.Context, tx storage.Store) (*keys.Ring
 // readKeys returns the stored signing keys as stored and decrypted. It
 // fails, before anything is written, when a key was encrypted with another
 // KEK or there is none.
-func (s *Server) readKeys(ctx context.Context, tx storage.Store) (stored, plain []keys.SigningKey, err error) {
+func (s *Server) readKeys(ctx context.Context, tx storage.KeyStore) (stored, plain []keys.SigningKey, err error) {
 	if stored, err = tx.SigningKeys(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -417,7 +417,7 @@ func (s *Server) readKeys(ctx context.Context, tx storage.Store) (stored, plain 
 }
 
 // saveKeys stores ks, their private keys encrypted if there is a KEK.
-func (s *Server) saveKeys(ctx context.Context, tx storage.Store, ks []keys.SigningKey) error {
+func (s *Server) saveKeys(ctx context.Context, tx storage.KeyStore, ks []keys.SigningKey) error {
 	sealed, err := s.kek.SealKeys(ks)
 	if err != nil {
 		return err
