@@ -1,9 +1,12 @@
 package authserver_test
 
 import (
+	"context"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/portcullis-gw/portcullis/authserver"
@@ -190,5 +193,54 @@ func TestOnlyCachedChangesReachOtherInstances(t *testing.T) {
 		if _, scopes, err := b.LiveClientGrant(ctx, fx.client.ClientID, fx.audience); err != nil || !slices.Equal(scopes, []string{"read:x", "write:x"}) {
 			t.Errorf("B's grant after the change: %v, %v", scopes, err)
 		}
+	})
+}
+
+// Watch polls once every interval: a change made elsewhere reaches the
+// server at the first tick after it, not before.
+func TestWatchPollsEveryInterval(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		path := filepath.Join(dir, "p.db")
+		a, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		st, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		b, err := authserver.New(ctx, authserver.Config{Issuer: "https://auth.example/", Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cache := b.Store().(*storage.CachedStore)
+		const interval = 10 * time.Second
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			b.Watch(ctx, interval, time.Minute)
+		}()
+		time.Sleep(interval)
+		synctest.Wait()
+		gen := cache.Generation()
+		if err := a.Atomically(ctx, func(tx storage.Store) error { return tx.MarkChanged(ctx) }); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(interval - time.Nanosecond)
+		synctest.Wait()
+		if cache.Generation() != gen {
+			t.Error("B saw the change before its next tick")
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if cache.Generation() == gen {
+			t.Error("B did not see the change at its next tick")
+		}
+		cancel()
+		<-done
 	})
 }
