@@ -684,7 +684,7 @@ func TestLogout(t *testing.T) {
 	wantLoginPage(t, b.authorize(fx.params()))
 
 	// Without client_id, the tenant's Allowed Logout URLs decide.
-	if err := tenant.SaveSettings(t.Context(), e.store, &tenant.Settings{AllowedLogoutURLs: []string{"https://portal.example/"}}); err != nil {
+	if err := tenant.SaveSettings(t.Context(), e.srv.Store(), &tenant.Settings{AllowedLogoutURLs: []string{"https://portal.example/"}}); err != nil {
 		t.Fatal(err)
 	}
 	wantRedirect(t, b.send("GET", "/v2/logout?returnTo="+url.QueryEscape("https://portal.example/"), nil), "https://portal.example/")
@@ -717,7 +717,7 @@ func TestLogout(t *testing.T) {
 func TestSessionLifetimes(t *testing.T) {
 	e := newEnv(t)
 	fx := e.newSigninFixture(t, nil)
-	if err := tenant.SaveSettings(t.Context(), e.store, &tenant.Settings{SessionLifetime: 10, IdleSessionLifetime: 1}); err != nil {
+	if err := tenant.SaveSettings(t.Context(), e.srv.Store(), &tenant.Settings{SessionLifetime: 10, IdleSessionLifetime: 1}); err != nil {
 		t.Fatal(err)
 	}
 	b := e.browser(t)
@@ -746,10 +746,10 @@ func TestBrandingOnLoginPage(t *testing.T) {
 	e := newEnv(t)
 	fx := e.newSigninFixture(t, nil)
 	ctx := t.Context()
-	if err := tenant.SaveSettings(ctx, e.store, &tenant.Settings{FriendlyName: "Acme <Corp>"}); err != nil {
+	if err := tenant.SaveSettings(ctx, e.srv.Store(), &tenant.Settings{FriendlyName: "Acme <Corp>"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := tenant.SaveBranding(ctx, e.store, &tenant.Branding{LogoURL: "https://cdn.acme.example/logo.png", Colors: &tenant.Colors{Primary: "#0059d6"}}); err != nil {
+	if err := tenant.SaveBranding(ctx, e.srv.Store(), &tenant.Branding{LogoURL: "https://cdn.acme.example/logo.png", Colors: &tenant.Colors{Primary: "#0059d6"}}); err != nil {
 		t.Fatal(err)
 	}
 	p := e.browser(t).authorize(fx.params())
@@ -759,7 +759,7 @@ func TestBrandingOnLoginPage(t *testing.T) {
 		}
 	}
 	// A colour that is not one is never written into the CSS.
-	if err := tenant.SaveBranding(ctx, e.store, &tenant.Branding{Colors: &tenant.Colors{Primary: "red;}body{display:none"}}); err != nil {
+	if err := tenant.SaveBranding(ctx, e.srv.Store(), &tenant.Branding{Colors: &tenant.Colors{Primary: "red;}body{display:none"}}); err != nil {
 		t.Fatal(err)
 	}
 	if p := e.browser(t).authorize(fx.params()); strings.Contains(p.body, "display:none") {

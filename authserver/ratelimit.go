@@ -101,7 +101,7 @@ const maxCountedKeys = 10000
 // count adds a hit to key's window and returns the window's hits as known.
 // When the store cannot take the batch, its hits stay pending and the
 // error is returned.
-func (c *hitCounter) count(ctx context.Context, st storage.Store, key string, window time.Time, limit int) (int, error) {
+func (c *hitCounter) count(ctx context.Context, st storage.HitCounter, key string, window time.Time, limit int) (int, error) {
 	c.mu.Lock()
 	if c.windows == nil || len(c.windows) >= maxCountedKeys {
 		c.dropEnded(window)

@@ -14,61 +14,87 @@ const (
 )
 
 // Watch keeps this server in step with other processes that share its
-// database, until ctx ends. Every interval it reads the store's change
-// version; when another process changed a client, an API, a client grant
-// or a signing key, it empties the cache and reloads the signing keys, so
-// such changes take effect here within interval (and a request that
-// started before, at most that much later).
-//
-// While the database cannot be read, what is cached keeps serving: tokens
-// verify with the keys in memory, and lookups already cached (clients,
-// APIs, client grants) answer from memory. Once maxStale has passed since
-// the last successful read, the cache is emptied, so that everything that
-// needs the database fails closed (503) until it answers again; then the
-// next read picks up every change made meanwhile.
+// database, until ctx ends: every interval it polls a ChangeWatcher with
+// maxStale (see ChangeWatcher.Poll), so that a change to a client, an API,
+// a client grant, a signing key or a tenant setting made elsewhere takes
+// effect here within interval (and a request that started before, at most
+// that much later).
 func (s *Server) Watch(ctx context.Context, interval, maxStale time.Duration) {
 	if interval <= 0 {
 		interval = DefaultChangePollInterval
 	}
-	if maxStale <= 0 {
-		maxStale = DefaultMaxStale
-	}
+	w := s.ChangeWatcher(maxStale)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	lastRead := time.Now()
-	failing, stale := false, false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		changed, err := s.store.Refresh(ctx)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return
-		case err != nil:
-			// One log line as the outage starts, one when the cache goes.
-			if !failing {
-				failing = true
-				s.logger.Warn("the database does not answer; serving from the cache", zap.Duration("max_stale", maxStale), zap.Error(err))
-			}
-			if !stale && time.Since(lastRead) >= maxStale {
-				stale = true
-				s.store.Invalidate()
-				s.logger.Error("the database has not answered for longer than max_stale; cached clients, APIs and grants are dropped and requests that need them fail until it answers", zap.Duration("max_stale", maxStale), zap.Error(err))
-			}
-			continue
+		w.Poll(ctx)
+	}
+}
+
+// ChangeWatcher follows the changes other processes make to the database
+// the Server shares with them, one Poll at a time.
+type ChangeWatcher struct {
+	s        *Server
+	maxStale time.Duration
+	// lastRead is when the change version was last read, on the Server's
+	// clock.
+	lastRead       time.Time
+	failing, stale bool
+}
+
+// ChangeWatcher returns a watcher of s's database that drops the cache
+// once the database has not answered for maxStale (default
+// DefaultMaxStale).
+func (s *Server) ChangeWatcher(maxStale time.Duration) *ChangeWatcher {
+	if maxStale <= 0 {
+		maxStale = DefaultMaxStale
+	}
+	return &ChangeWatcher{s: s, maxStale: maxStale, lastRead: s.now()}
+}
+
+// Poll reads the store's change version; when another process changed
+// something cached since the last Poll, it empties the cache and reloads
+// the signing keys.
+//
+// While the database cannot be read, what is cached keeps serving: tokens
+// verify with the keys in memory, and lookups already cached (clients,
+// APIs, client grants, settings) answer from memory. Once maxStale has
+// passed on the Server's clock since the last successful read, the cache
+// is emptied, so that everything that needs the database fails closed
+// (503) until it answers again; then the next read picks up every change
+// made meanwhile.
+func (w *ChangeWatcher) Poll(ctx context.Context) {
+	s := w.s
+	changed, err := s.store.Refresh(ctx)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return
+	case err != nil:
+		// One log line as the outage starts, one when the cache goes.
+		if !w.failing {
+			w.failing = true
+			s.logger.Warn("the database does not answer; serving from the cache", zap.Duration("max_stale", w.maxStale), zap.Error(err))
 		}
-		lastRead = time.Now()
-		if failing {
-			failing, stale = false, false
-			s.logger.Info("the database answers again")
+		if !w.stale && s.now().Sub(w.lastRead) >= w.maxStale {
+			w.stale = true
+			s.store.Invalidate()
+			s.logger.Error("the database has not answered for longer than max_stale; cached clients, APIs and grants are dropped and requests that need them fail until it answers", zap.Duration("max_stale", w.maxStale), zap.Error(err))
 		}
-		if changed {
-			if err := s.keyring.Reload(ctx); err != nil && ctx.Err() == nil {
-				s.logger.Warn("reloading signing keys after a change", zap.Error(err))
-			}
+		return
+	}
+	w.lastRead = s.now()
+	if w.failing {
+		w.failing, w.stale = false, false
+		s.logger.Info("the database answers again")
+	}
+	if changed {
+		if err := s.keyring.Reload(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Warn("reloading signing keys after a change", zap.Error(err))
 		}
 	}
 }

@@ -92,7 +92,7 @@ func credentialRefs(c *clients.Client, id string) []string {
 
 // clientCredential returns the credential of the path's client and
 // credential ids from tx.
-func clientCredential(r *http.Request, tx storage.Store) (*clients.Client, *clients.Credential, error) {
+func clientCredential(r *http.Request, tx storage.Catalog) (*clients.Client, *clients.Credential, error) {
 	c, err := tx.Client(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return nil, nil, storeError(err, kindClient)

@@ -115,7 +115,7 @@ func (a *api) listResourceServers(r *http.Request, _ *tokens.Claims) (int, any, 
 
 // findResourceServer looks an API up by id or, as Auth0 allows, by its
 // identifier.
-func findResourceServer(ctx context.Context, st storage.Store, idOrIdentifier string) (*access.ResourceServer, error) {
+func findResourceServer(ctx context.Context, st storage.Catalog, idOrIdentifier string) (*access.ResourceServer, error) {
 	rs, err := st.ResourceServer(ctx, idOrIdentifier)
 	if errors.Is(err, storage.ErrNotFound) {
 		rs, err = st.ResourceServerByIdentifier(ctx, idOrIdentifier)
@@ -136,7 +136,7 @@ func (a *api) getResourceServer(r *http.Request, _ *tokens.Claims) (int, any, er
 
 // changeableResourceServer finds the API named in the path, refusing the
 // Management API itself, which no request may change.
-func changeableResourceServer(r *http.Request, tx storage.Store, verb string) (*access.ResourceServer, error) {
+func changeableResourceServer(r *http.Request, tx storage.Catalog, verb string) (*access.ResourceServer, error) {
 	rs, err := findResourceServer(r.Context(), tx, r.PathValue("id"))
 	if err != nil {
 		return nil, err

@@ -126,7 +126,7 @@ const maxListItems = 1000
 // decodePermissions reads a permissions body and checks that every
 // permission is one an API defines. Removing checks only their form, so
 // that permissions an API no longer defines can still be removed.
-func decodePermissions(r *http.Request, st storage.Store, mustBeDefined bool) ([]users.Permission, error) {
+func decodePermissions(r *http.Request, st storage.Catalog, mustBeDefined bool) ([]users.Permission, error) {
 	var b permissionsBody
 	if err := decodeBody(r, &b); err != nil {
 		return nil, err
@@ -161,7 +161,7 @@ func decodePermissions(r *http.Request, st storage.Store, mustBeDefined bool) ([
 
 // checkDefined checks that p is a scope of an API other than the
 // Management API, caching the APIs looked up in apis.
-func checkDefined(ctx context.Context, st storage.Store, apis map[string]*access.ResourceServer, p users.Permission) error {
+func checkDefined(ctx context.Context, st storage.Catalog, apis map[string]*access.ResourceServer, p users.Permission) error {
 	rs, ok := apis[p.ResourceServerIdentifier]
 	if !ok {
 		var err error

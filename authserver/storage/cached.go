@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -8,17 +9,18 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/access"
 	"github.com/portcullis-gw/portcullis/authserver/clients"
 	"github.com/portcullis-gw/portcullis/authserver/keys"
-	"github.com/portcullis-gw/portcullis/authserver/users"
 )
 
-// Cached wraps a Store with an in-memory cache of the three lookups the
-// token endpoint makes on every request: a client by id, an API by
-// identifier, and a client grant by (client, audience, subject type),
-// including the fact that one does not exist. Every write made through the
-// returned Store but a sign-in's (RecordSignIn) empties the cache, so this
-// process never serves a stale object, and records a change
-// (Store.MarkChanged) in the same transaction; other processes on the same
-// database see it at their next Refresh, which empties their caches.
+// Cached wraps a Store with an in-memory cache of the lookups made on
+// every request: a client by id, an API by identifier, a client grant by
+// (client, audience, subject type), and a tenant setting by name,
+// including the fact that one does not exist. Every write of clients,
+// APIs, client grants, signing keys and tenant settings made through the
+// returned Store empties the cache, so this process never serves a stale
+// object, and records a change (Store.MarkChanged) in the same
+// transaction; other processes on the same database see it at their next
+// Refresh, which empties their caches and reloads their signing keys.
+// Other writes record nothing and leave the caches alone.
 func Cached(s Store) *CachedStore {
 	c := &CachedStore{Store: s, seen: -1}
 	c.Invalidate()
@@ -55,7 +57,14 @@ type CachedStore struct {
 	clients map[string]*clients.Client
 	apis    map[string]*access.ResourceServer
 	grants  map[grantKey]*access.ClientGrant
+	// settings holds tenant settings by name.
+	settings map[string]*document
 }
+
+// document is a cached tenant setting.
+type document struct{ doc []byte }
+
+func (d *document) Clone() *document { return &document{bytes.Clone(d.doc)} }
 
 type grantKey struct {
 	clientID, audience string
@@ -69,6 +78,7 @@ func (c *CachedStore) Invalidate() {
 	c.clients = make(map[string]*clients.Client)
 	c.apis = make(map[string]*access.ResourceServer)
 	c.grants = make(map[grantKey]*access.ClientGrant)
+	c.settings = make(map[string]*document)
 	c.mu.Unlock()
 }
 
@@ -124,6 +134,22 @@ func (c *CachedStore) ResourceServerByIdentifier(ctx context.Context, identifier
 		func() (*access.ResourceServer, error) { return c.Store.ResourceServerByIdentifier(ctx, identifier) })
 }
 
+// Setting returns the tenant setting, from the cache when it can.
+func (c *CachedStore) Setting(ctx context.Context, name string) ([]byte, error) {
+	d, err := cachedLookup(c, func() map[string]*document { return c.settings }, name,
+		func() (*document, error) {
+			doc, err := c.Store.Setting(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			return &document{doc}, nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return d.doc, nil
+}
+
 // FindClientGrant returns the grant, from the cache when it can.
 func (c *CachedStore) FindClientGrant(ctx context.Context, clientID, audience string, subject access.SubjectType) (*access.ClientGrant, error) {
 	return cachedLookup(c, func() map[grantKey]*access.ClientGrant { return c.grants }, grantKey{clientID, audience, subject},
@@ -132,124 +158,141 @@ func (c *CachedStore) FindClientGrant(ctx context.Context, clientID, audience st
 		})
 }
 
-// write runs a write on the wrapped store in one transaction with
-// MarkChanged, then empties the cache, whatever the outcome: a failed
-// commit may still have reached the database.
-func (c *CachedStore) write(ctx context.Context, fn func(tx Store) error) error {
+// The writes of what the cache holds: each runs in a transaction of
+// Atomically, which records the change.
+
+func (c *CachedStore) CreateClient(ctx context.Context, cl *clients.Client) error {
+	return c.Atomically(ctx, func(tx Store) error { return tx.CreateClient(ctx, cl) })
+}
+
+func (c *CachedStore) UpdateClient(ctx context.Context, cl *clients.Client) error {
+	return c.Atomically(ctx, func(tx Store) error { return tx.UpdateClient(ctx, cl) })
+}
+
+func (c *CachedStore) DeleteClient(ctx context.Context, id string) error {
+	return c.Atomically(ctx, func(tx Store) error { return tx.DeleteClient(ctx, id) })
+}
+
+func (c *CachedStore) CreateResourceServer(ctx context.Context, rs *access.ResourceServer) error {
+	return c.Atomically(ctx, func(tx Store) error { return tx.CreateResourceServer(ctx, rs) })
+}
+
+func (c *CachedStore) UpdateResourceServer(ctx context.Context, rs *access.ResourceServer) error {
+	return c.Atomically(ctx, func(tx Store) error { return tx.UpdateResourceServer(ctx, rs) })
+}
+
+func (c *CachedStore) DeleteResourceServer(ctx context.Context, id string) error {
+	return c.Atomically(ctx, func(tx Store) error { return tx.DeleteResourceServer(ctx, id) })
+}
+
+func (c *CachedStore) CreateClientGrant(ctx context.Context, g *access.ClientGrant) error {
+	return c.Atomically(ctx, func(tx Store) error { return tx.CreateClientGrant(ctx, g) })
+}
+
+func (c *CachedStore) UpdateClientGrant(ctx context.Context, g *access.ClientGrant) error {
+	return c.Atomically(ctx, func(tx Store) error { return tx.UpdateClientGrant(ctx, g) })
+}
+
+func (c *CachedStore) DeleteClientGrant(ctx context.Context, id string) error {
+	return c.Atomically(ctx, func(tx Store) error { return tx.DeleteClientGrant(ctx, id) })
+}
+
+func (c *CachedStore) SaveSigningKeys(ctx context.Context, ks []keys.SigningKey) error {
+	return c.Atomically(ctx, func(tx Store) error { return tx.SaveSigningKeys(ctx, ks) })
+}
+
+func (c *CachedStore) SaveSetting(ctx context.Context, name string, doc []byte) error {
+	return c.Atomically(ctx, func(tx Store) error { return tx.SaveSetting(ctx, name, doc) })
+}
+
+// Atomically runs fn on a transaction of the wrapped store. When fn wrote
+// something the cache holds (a client, an API, a client grant, a signing
+// key or a tenant setting), the transaction records a change
+// (MarkChanged), and the cache is emptied afterwards, whether the commit
+// succeeded or not: a failed commit may still have reached the database.
+// Other writes (users, roles, sign-in state, installation secrets) record
+// nothing, so that they leave every process's cache alone.
+func (c *CachedStore) Atomically(ctx context.Context, fn func(tx Store) error) error {
+	changed := false
 	err := c.Store.Atomically(ctx, func(tx Store) error {
-		if err := fn(tx); err != nil {
+		rec := &recorder{Store: tx}
+		err := fn(rec)
+		changed = changed || rec.changed
+		if err != nil || !rec.changed {
 			return err
 		}
 		return tx.MarkChanged(ctx)
 	})
-	c.Invalidate()
+	if changed {
+		c.Invalidate()
+	}
 	return err
 }
 
-// The writes: each goes to the wrapped store with a recorded change, then
-// empties the cache.
-
-func (c *CachedStore) CreateClient(ctx context.Context, cl *clients.Client) error {
-	return c.write(ctx, func(tx Store) error { return tx.CreateClient(ctx, cl) })
+// recorder is a transaction that notes whether a write of what the cache
+// holds succeeded in it.
+type recorder struct {
+	Store
+	changed bool
 }
 
-func (c *CachedStore) UpdateClient(ctx context.Context, cl *clients.Client) error {
-	return c.write(ctx, func(tx Store) error { return tx.UpdateClient(ctx, cl) })
+func (r *recorder) record(err error) error {
+	if err == nil {
+		r.changed = true
+	}
+	return err
 }
 
-func (c *CachedStore) DeleteClient(ctx context.Context, id string) error {
-	return c.write(ctx, func(tx Store) error { return tx.DeleteClient(ctx, id) })
+func (r *recorder) CreateClient(ctx context.Context, cl *clients.Client) error {
+	return r.record(r.Store.CreateClient(ctx, cl))
 }
 
-func (c *CachedStore) CreateResourceServer(ctx context.Context, rs *access.ResourceServer) error {
-	return c.write(ctx, func(tx Store) error { return tx.CreateResourceServer(ctx, rs) })
+func (r *recorder) UpdateClient(ctx context.Context, cl *clients.Client) error {
+	return r.record(r.Store.UpdateClient(ctx, cl))
 }
 
-func (c *CachedStore) UpdateResourceServer(ctx context.Context, rs *access.ResourceServer) error {
-	return c.write(ctx, func(tx Store) error { return tx.UpdateResourceServer(ctx, rs) })
+func (r *recorder) DeleteClient(ctx context.Context, id string) error {
+	return r.record(r.Store.DeleteClient(ctx, id))
 }
 
-func (c *CachedStore) DeleteResourceServer(ctx context.Context, id string) error {
-	return c.write(ctx, func(tx Store) error { return tx.DeleteResourceServer(ctx, id) })
+func (r *recorder) CreateResourceServer(ctx context.Context, rs *access.ResourceServer) error {
+	return r.record(r.Store.CreateResourceServer(ctx, rs))
 }
 
-func (c *CachedStore) CreateClientGrant(ctx context.Context, g *access.ClientGrant) error {
-	return c.write(ctx, func(tx Store) error { return tx.CreateClientGrant(ctx, g) })
+func (r *recorder) UpdateResourceServer(ctx context.Context, rs *access.ResourceServer) error {
+	return r.record(r.Store.UpdateResourceServer(ctx, rs))
 }
 
-func (c *CachedStore) UpdateClientGrant(ctx context.Context, g *access.ClientGrant) error {
-	return c.write(ctx, func(tx Store) error { return tx.UpdateClientGrant(ctx, g) })
+func (r *recorder) DeleteResourceServer(ctx context.Context, id string) error {
+	return r.record(r.Store.DeleteResourceServer(ctx, id))
 }
 
-func (c *CachedStore) DeleteClientGrant(ctx context.Context, id string) error {
-	return c.write(ctx, func(tx Store) error { return tx.DeleteClientGrant(ctx, id) })
+func (r *recorder) CreateClientGrant(ctx context.Context, g *access.ClientGrant) error {
+	return r.record(r.Store.CreateClientGrant(ctx, g))
 }
 
-func (c *CachedStore) SaveSigningKeys(ctx context.Context, ks []keys.SigningKey) error {
-	return c.write(ctx, func(tx Store) error { return tx.SaveSigningKeys(ctx, ks) })
+func (r *recorder) UpdateClientGrant(ctx context.Context, g *access.ClientGrant) error {
+	return r.record(r.Store.UpdateClientGrant(ctx, g))
 }
 
-func (c *CachedStore) ReplaceInstallationSecret(ctx context.Context, name string, value []byte) error {
-	return c.write(ctx, func(tx Store) error { return tx.ReplaceInstallationSecret(ctx, name, value) })
+func (r *recorder) DeleteClientGrant(ctx context.Context, id string) error {
+	return r.record(r.Store.DeleteClientGrant(ctx, id))
 }
 
-// Users, roles and their permissions are not cached, but their writes
-// empty the cache all the same: every write does, so that no cached lookup
-// ever depends on reasoning about which writes could change it. The one
-// exception is RecordSignIn, left to the wrapped store: it writes only a
-// user's sign-in record, and sign-ins are too frequent to empty the caches
-// of every process.
-
-func (c *CachedStore) CreateUser(ctx context.Context, u *users.User) error {
-	return c.write(ctx, func(tx Store) error { return tx.CreateUser(ctx, u) })
+func (r *recorder) SaveSigningKeys(ctx context.Context, ks []keys.SigningKey) error {
+	return r.record(r.Store.SaveSigningKeys(ctx, ks))
 }
 
-func (c *CachedStore) UpdateUser(ctx context.Context, u *users.User) error {
-	return c.write(ctx, func(tx Store) error { return tx.UpdateUser(ctx, u) })
+func (r *recorder) SaveSetting(ctx context.Context, name string, doc []byte) error {
+	return r.record(r.Store.SaveSetting(ctx, name, doc))
 }
 
-func (c *CachedStore) DeleteUser(ctx context.Context, userID string) error {
-	return c.write(ctx, func(tx Store) error { return tx.DeleteUser(ctx, userID) })
-}
-
-func (c *CachedStore) CreateRole(ctx context.Context, r *users.Role) error {
-	return c.write(ctx, func(tx Store) error { return tx.CreateRole(ctx, r) })
-}
-
-func (c *CachedStore) UpdateRole(ctx context.Context, r *users.Role) error {
-	return c.write(ctx, func(tx Store) error { return tx.UpdateRole(ctx, r) })
-}
-
-func (c *CachedStore) DeleteRole(ctx context.Context, id string) error {
-	return c.write(ctx, func(tx Store) error { return tx.DeleteRole(ctx, id) })
-}
-
-func (c *CachedStore) AddRolePermissions(ctx context.Context, roleID string, ps []users.Permission) error {
-	return c.write(ctx, func(tx Store) error { return tx.AddRolePermissions(ctx, roleID, ps) })
-}
-
-func (c *CachedStore) RemoveRolePermissions(ctx context.Context, roleID string, ps []users.Permission) error {
-	return c.write(ctx, func(tx Store) error { return tx.RemoveRolePermissions(ctx, roleID, ps) })
-}
-
-func (c *CachedStore) AssignUserRoles(ctx context.Context, userID string, roleIDs []string) error {
-	return c.write(ctx, func(tx Store) error { return tx.AssignUserRoles(ctx, userID, roleIDs) })
-}
-
-func (c *CachedStore) RemoveUserRoles(ctx context.Context, userID string, roleIDs []string) error {
-	return c.write(ctx, func(tx Store) error { return tx.RemoveUserRoles(ctx, userID, roleIDs) })
-}
-
-func (c *CachedStore) AddUserPermissions(ctx context.Context, userID string, ps []users.Permission) error {
-	return c.write(ctx, func(tx Store) error { return tx.AddUserPermissions(ctx, userID, ps) })
-}
-
-func (c *CachedStore) RemoveUserPermissions(ctx context.Context, userID string, ps []users.Permission) error {
-	return c.write(ctx, func(tx Store) error { return tx.RemoveUserPermissions(ctx, userID, ps) })
-}
-
-// Atomically runs fn on the wrapped store's transaction, with a recorded
-// change, then empties the cache.
-func (c *CachedStore) Atomically(ctx context.Context, fn func(tx Store) error) error {
-	return c.write(ctx, fn)
+// Atomically nests a transaction; what it writes is recorded in r.
+func (r *recorder) Atomically(ctx context.Context, fn func(tx Store) error) error {
+	return r.Store.Atomically(ctx, func(tx Store) error {
+		inner := &recorder{Store: tx}
+		err := fn(inner)
+		r.changed = r.changed || inner.changed
+		return err
+	})
 }

@@ -11,7 +11,7 @@ import (
 // LiveClientGrant returns clientID's current client grant (subject type
 // client) for the API audience and the scopes it allows right now, or nil
 // when there is no such grant or API.
-func LiveClientGrant(ctx context.Context, st Store, clientID, audience string) (*access.ClientGrant, []string, error) {
+func LiveClientGrant(ctx context.Context, st Catalog, clientID, audience string) (*access.ClientGrant, []string, error) {
 	api, err := st.ResourceServerByIdentifier(ctx, audience)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, nil
@@ -32,7 +32,7 @@ func LiveClientGrant(ctx context.Context, st Store, clientID, audience string) (
 // UngrantedScope returns the first of scopes that clientID's live client
 // grant for audience does not allow, or "" when it allows them all. Without
 // a grant (or an API) it allows none.
-func UngrantedScope(ctx context.Context, st Store, clientID, audience string, scopes ...string) (string, error) {
+func UngrantedScope(ctx context.Context, st Catalog, clientID, audience string, scopes ...string) (string, error) {
 	if len(scopes) == 0 {
 		return "", nil
 	}

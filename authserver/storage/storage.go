@@ -141,9 +141,33 @@ type SignIn struct {
 	Rehash []byte
 }
 
-// Store is a backend. Every method is atomic on its own; Atomically groups
-// several. Objects returned are the caller's to modify.
+// Store is a backend: every role below, and transactions. Every method is
+// atomic on its own; Atomically groups several. Objects returned are the
+// caller's to modify. Code that needs only part of a backend takes the
+// narrowest role that has it.
 type Store interface {
+	Catalog
+	Directory
+	SignInState
+	KeyStore
+	Settings
+	HitCounter
+	ChangeLog
+
+	// Atomically runs fn with a Store whose changes are committed together
+	// when fn returns nil and discarded otherwise. A user that fn reads
+	// (User, UserByEmail) changes in no other way until fn ends: concurrent
+	// writes to it, RecordSignIn's included, wait, so that fn can read,
+	// change and update a user without undoing them.
+	Atomically(ctx context.Context, fn func(tx Store) error) error
+
+	// Close releases the backend.
+	Close() error
+}
+
+// Catalog keeps what clients may ask for: clients, APIs (resource servers)
+// and client grants. Instances cache parts of it (see CachedStore).
+type Catalog interface {
 	CreateClient(ctx context.Context, c *clients.Client) error
 	Client(ctx context.Context, clientID string) (*clients.Client, error)
 	// ListClients returns one page of the clients f matches, ordered by
@@ -173,7 +197,10 @@ type Store interface {
 	// type never change.
 	UpdateClientGrant(ctx context.Context, g *access.ClientGrant) error
 	DeleteClientGrant(ctx context.Context, id string) error
+}
 
+// Directory keeps users, roles and the permissions given to them (RBAC).
+type Directory interface {
 	// CreateUser stores a new user. A taken user_id, or an e-mail address
 	// that another user of the same connection has in any case, is
 	// ErrConflict.
@@ -248,13 +275,14 @@ type Store interface {
 	// audience that the user has, directly or through its roles: sorted
 	// byte-wise, each once, never nil.
 	EffectivePermissions(ctx context.Context, userID, audience string) ([]string, error)
+}
 
-	// Sign-in state: login sessions, authorization codes, refresh tokens,
-	// consents and failed sign-ins. Secrets are stored only by their
-	// sessions.Key. Deleting a user deletes its sessions, codes, refresh
-	// tokens and consents; deleting a client deletes its codes, refresh
-	// tokens and consents.
-
+// SignInState keeps login sessions, authorization codes, refresh tokens,
+// consents and failed sign-ins. Secrets are stored only by their
+// sessions.Key. Deleting a user deletes its sessions, codes, refresh
+// tokens and consents; deleting a client deletes its codes, refresh
+// tokens and consents.
+type SignInState interface {
 	CreateSession(ctx context.Context, s *sessions.Session) error
 	Session(ctx context.Context, id string) (*sessions.Session, error)
 	// UpdateSession replaces the session; its user never changes.
@@ -319,29 +347,34 @@ type Store interface {
 	// and failed sign-ins and rate-limit windows recorded before
 	// failuresBefore.
 	PurgeExpired(ctx context.Context, now, failuresBefore time.Time) error
+}
 
+// ChangeLog counts changes to what processes hold in memory.
+type ChangeLog interface {
 	// MarkChanged records that something other processes may hold in
-	// memory changed: a client, an API, a client grant or a signing key.
-	// ChangeVersion counts such changes, so that every process sharing the
-	// database can tell when to drop what it cached (see CachedStore).
+	// memory changed: a client, an API, a client grant, a signing key or
+	// a tenant setting. ChangeVersion counts such changes, so that every
+	// process sharing the database can tell when to drop what it cached
+	// (see CachedStore).
 	MarkChanged(ctx context.Context) error
 	ChangeVersion(ctx context.Context) (int64, error)
+}
 
+// HitCounter counts requests for rate limits.
+type HitCounter interface {
 	// CountHits adds n hits to the rate-limit window of key that started
 	// at window, and returns the window's hits so far, these included.
 	// Processes sharing the database share the counts.
 	CountHits(ctx context.Context, key string, window time.Time, n int) (int, error)
+}
 
+// Settings keeps the tenant settings and the installation secrets.
+type Settings interface {
 	// Setting returns the JSON document of the tenant setting name (such
 	// as "tenant" or "branding"), or ErrNotFound.
 	Setting(ctx context.Context, name string) ([]byte, error)
 	// SaveSetting stores the document of the setting name, replacing it.
 	SaveSetting(ctx context.Context, name string, doc []byte) error
-
-	// SigningKeys returns every stored signing key, revoked ones included.
-	SigningKeys(ctx context.Context) ([]keys.SigningKey, error)
-	// SaveSigningKeys inserts or replaces the given keys, all or none.
-	SaveSigningKeys(ctx context.Context, ks []keys.SigningKey) error
 
 	// InstallationSecret returns the secret stored under name, first
 	// storing generate() if there is none. Concurrent callers get the same
@@ -350,14 +383,12 @@ type Store interface {
 	// ReplaceInstallationSecret stores value as the existing secret name,
 	// such as the same secret once encrypted, or returns ErrNotFound.
 	ReplaceInstallationSecret(ctx context.Context, name string, value []byte) error
+}
 
-	// Atomically runs fn with a Store whose changes are committed together
-	// when fn returns nil and discarded otherwise. A user that fn reads
-	// (User, UserByEmail) changes in no other way until fn ends: concurrent
-	// writes to it, RecordSignIn's included, wait, so that fn can read,
-	// change and update a user without undoing them.
-	Atomically(ctx context.Context, fn func(tx Store) error) error
-
-	// Close releases the backend.
-	Close() error
+// KeyStore keeps the signing keys.
+type KeyStore interface {
+	// SigningKeys returns every stored signing key, revoked ones included.
+	SigningKeys(ctx context.Context) ([]keys.SigningKey, error)
+	// SaveSigningKeys inserts or replaces the given keys, all or none.
+	SaveSigningKeys(ctx context.Context, ks []keys.SigningKey) error
 }

@@ -205,7 +205,7 @@ func isHexColor(s string) bool {
 }
 
 // LoadSettings returns the stored tenant settings, with defaults applied.
-func LoadSettings(ctx context.Context, s storage.Store) (*Settings, error) {
+func LoadSettings(ctx context.Context, s storage.Settings) (*Settings, error) {
 	out := &Settings{}
 	if err := load(ctx, s, settingsName, out); err != nil {
 		return nil, err
@@ -215,7 +215,7 @@ func LoadSettings(ctx context.Context, s storage.Store) (*Settings, error) {
 }
 
 // LoadBranding returns the stored branding.
-func LoadBranding(ctx context.Context, s storage.Store) (*Branding, error) {
+func LoadBranding(ctx context.Context, s storage.Settings) (*Branding, error) {
 	out := &Branding{}
 	if err := load(ctx, s, brandingName, out); err != nil {
 		return nil, err
@@ -224,16 +224,16 @@ func LoadBranding(ctx context.Context, s storage.Store) (*Branding, error) {
 }
 
 // SaveSettings stores the tenant settings.
-func SaveSettings(ctx context.Context, s storage.Store, v *Settings) error {
+func SaveSettings(ctx context.Context, s storage.Settings, v *Settings) error {
 	return save(ctx, s, settingsName, v)
 }
 
 // SaveBranding stores the branding.
-func SaveBranding(ctx context.Context, s storage.Store, v *Branding) error {
+func SaveBranding(ctx context.Context, s storage.Settings, v *Branding) error {
 	return save(ctx, s, brandingName, v)
 }
 
-func load(ctx context.Context, s storage.Store, name string, v any) error {
+func load(ctx context.Context, s storage.Settings, name string, v any) error {
 	doc, err := s.Setting(ctx, name)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil
@@ -247,7 +247,7 @@ func load(ctx context.Context, s storage.Store, name string, v any) error {
 	return nil
 }
 
-func save(ctx context.Context, s storage.Store, name string, v any) error {
+func save(ctx context.Context, s storage.Settings, name string, v any) error {
 	doc, err := json.Marshal(v)
 	if err != nil {
 		return err

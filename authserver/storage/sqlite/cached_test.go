@@ -4,7 +4,9 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/portcullis-gw/portcullis/authserver/access"
 	"github.com/portcullis-gw/portcullis/authserver/clients"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/storage/sqlite"
@@ -23,79 +25,128 @@ func TestCachedStore(t *testing.T) {
 	})
 }
 
-// Every write of users, roles and permissions through a CachedStore
-// empties its cache: a client changed behind the cache's back is seen
-// afterwards.
-func TestCachedStoreUserWritesInvalidate(t *testing.T) {
+// Writes of what a CachedStore holds (clients, APIs, client grants,
+// signing keys, tenant settings) record a change, made directly or in a
+// transaction, so that every instance empties its cache; other writes
+// (users, roles, permissions, sign-in state, installation secrets) and
+// failed writes record none, and leave the caches alone.
+func TestCachedStoreRecordsOnlyCachedWrites(t *testing.T) {
 	u := &users.User{UserID: "auth0|u1", Email: "u1@example.com"}
 	u.ApplyDefaults(u.CreatedAt)
 	r := &users.Role{ID: "rol_0123456789abcdef", Name: "r"}
 	ps := []users.Permission{{ResourceServerIdentifier: "https://a", PermissionName: "read"}}
+	c := &clients.Client{ClientID: "c1", Name: "c"}
+	api := &access.ResourceServer{ID: "rs1", Identifier: "https://a", Name: "a"}
+	g := &access.ClientGrant{ID: "cgr_1", ClientID: "c1", Audience: "https://a", SubjectType: access.SubjectClient}
 	for _, tc := range []struct {
-		name  string
-		write func(ctx context.Context, s storage.Store) error
+		name     string
+		recorded bool
+		write    func(ctx context.Context, s storage.Store) error
 	}{
-		{"CreateUser", func(ctx context.Context, s storage.Store) error {
+		{"CreateClient", true, func(ctx context.Context, s storage.Store) error {
+			return s.CreateClient(ctx, &clients.Client{ClientID: "c2"})
+		}},
+		{"UpdateClient", true, func(ctx context.Context, s storage.Store) error { return s.UpdateClient(ctx, c) }},
+		{"DeleteClient", true, func(ctx context.Context, s storage.Store) error { return s.DeleteClient(ctx, c.ClientID) }},
+		{"CreateResourceServer", true, func(ctx context.Context, s storage.Store) error {
+			return s.CreateResourceServer(ctx, &access.ResourceServer{ID: "rs2", Identifier: "https://b"})
+		}},
+		{"UpdateResourceServer", true, func(ctx context.Context, s storage.Store) error { return s.UpdateResourceServer(ctx, api) }},
+		{"DeleteResourceServer", true, func(ctx context.Context, s storage.Store) error { return s.DeleteResourceServer(ctx, api.ID) }},
+		{"CreateClientGrant", true, func(ctx context.Context, s storage.Store) error {
+			return s.CreateClientGrant(ctx, &access.ClientGrant{ID: "cgr_2", ClientID: "c1", Audience: "https://a", SubjectType: access.SubjectUser})
+		}},
+		{"UpdateClientGrant", true, func(ctx context.Context, s storage.Store) error { return s.UpdateClientGrant(ctx, g) }},
+		{"DeleteClientGrant", true, func(ctx context.Context, s storage.Store) error { return s.DeleteClientGrant(ctx, g.ID) }},
+		{"SaveSigningKeys", true, func(ctx context.Context, s storage.Store) error {
+			ks, err := s.SigningKeys(ctx)
+			if err != nil {
+				return err
+			}
+			return s.SaveSigningKeys(ctx, ks)
+		}},
+		{"SaveSetting", true, func(ctx context.Context, s storage.Store) error { return s.SaveSetting(ctx, "tenant", []byte("{}")) }},
+
+		{"failed CreateClient", false, func(ctx context.Context, s storage.Store) error {
+			if err := s.CreateClient(ctx, c); err == nil {
+				t.Error("CreateClient of a taken client_id succeeded")
+			}
+			return nil
+		}},
+		{"CreateUser", false, func(ctx context.Context, s storage.Store) error {
 			v := u.Clone()
 			v.UserID, v.Email = "auth0|u2", "u2@example.com"
 			return s.CreateUser(ctx, v)
 		}},
-		{"UpdateUser", func(ctx context.Context, s storage.Store) error { return s.UpdateUser(ctx, u) }},
-		{"DeleteUser", func(ctx context.Context, s storage.Store) error { return s.DeleteUser(ctx, u.UserID) }},
-		{"CreateRole", func(ctx context.Context, s storage.Store) error {
+		{"UpdateUser", false, func(ctx context.Context, s storage.Store) error { return s.UpdateUser(ctx, u) }},
+		{"DeleteUser", false, func(ctx context.Context, s storage.Store) error { return s.DeleteUser(ctx, u.UserID) }},
+		{"CreateRole", false, func(ctx context.Context, s storage.Store) error {
 			return s.CreateRole(ctx, &users.Role{ID: "rol_x", Name: "x"})
 		}},
-		{"UpdateRole", func(ctx context.Context, s storage.Store) error { return s.UpdateRole(ctx, r) }},
-		{"DeleteRole", func(ctx context.Context, s storage.Store) error { return s.DeleteRole(ctx, r.ID) }},
-		{"AddRolePermissions", func(ctx context.Context, s storage.Store) error { return s.AddRolePermissions(ctx, r.ID, ps) }},
-		{"RemoveRolePermissions", func(ctx context.Context, s storage.Store) error { return s.RemoveRolePermissions(ctx, r.ID, ps) }},
-		{"AssignUserRoles", func(ctx context.Context, s storage.Store) error {
+		{"UpdateRole", false, func(ctx context.Context, s storage.Store) error { return s.UpdateRole(ctx, r) }},
+		{"DeleteRole", false, func(ctx context.Context, s storage.Store) error { return s.DeleteRole(ctx, r.ID) }},
+		{"AddRolePermissions", false, func(ctx context.Context, s storage.Store) error { return s.AddRolePermissions(ctx, r.ID, ps) }},
+		{"RemoveRolePermissions", false, func(ctx context.Context, s storage.Store) error { return s.RemoveRolePermissions(ctx, r.ID, ps) }},
+		{"AssignUserRoles", false, func(ctx context.Context, s storage.Store) error {
 			return s.AssignUserRoles(ctx, u.UserID, []string{r.ID})
 		}},
-		{"RemoveUserRoles", func(ctx context.Context, s storage.Store) error {
+		{"RemoveUserRoles", false, func(ctx context.Context, s storage.Store) error {
 			return s.RemoveUserRoles(ctx, u.UserID, []string{r.ID})
 		}},
-		{"AddUserPermissions", func(ctx context.Context, s storage.Store) error { return s.AddUserPermissions(ctx, u.UserID, ps) }},
-		{"RemoveUserPermissions", func(ctx context.Context, s storage.Store) error { return s.RemoveUserPermissions(ctx, u.UserID, ps) }},
-		// A failed write empties the cache as well.
-		{"failed CreateUser", func(ctx context.Context, s storage.Store) error {
-			if err := s.CreateUser(ctx, u); err == nil {
-				t.Error("CreateUser of a taken user_id succeeded")
-			}
-			return nil
+		{"AddUserPermissions", false, func(ctx context.Context, s storage.Store) error { return s.AddUserPermissions(ctx, u.UserID, ps) }},
+		{"RemoveUserPermissions", false, func(ctx context.Context, s storage.Store) error { return s.RemoveUserPermissions(ctx, u.UserID, ps) }},
+		{"RecordSignIn", false, func(ctx context.Context, s storage.Store) error {
+			return s.RecordSignIn(ctx, u.UserID, storage.SignIn{At: time.Now()})
+		}},
+		{"InstallationSecret", false, func(ctx context.Context, s storage.Store) error {
+			_, err := s.InstallationSecret(ctx, "other", func() []byte { return []byte("x") })
+			return err
+		}},
+		{"ReplaceInstallationSecret", false, func(ctx context.Context, s storage.Store) error {
+			return s.ReplaceInstallationSecret(ctx, "secret", []byte("y"))
 		}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := t.Context()
-			raw := open(t, filepath.Join(t.TempDir(), "auth.db"))
-			cached := storage.Cached(raw)
-			defer cached.Close()
-			c := &clients.Client{ClientID: "c1", Name: "before"}
-			if err := raw.CreateClient(ctx, c); err != nil {
-				t.Fatal(err)
+		for _, inTx := range []bool{false, true} {
+			name := tc.name
+			if inTx {
+				name += " in a transaction"
 			}
-			if err := raw.CreateUser(ctx, u); err != nil {
-				t.Fatal(err)
-			}
-			if err := raw.CreateRole(ctx, r); err != nil {
-				t.Fatal(err)
-			}
-			if got, err := cached.Client(ctx, "c1"); err != nil || got.Name != "before" {
-				t.Fatalf("Client = %+v, %v", got, err)
-			}
-			c.Name = "after"
-			if err := raw.UpdateClient(ctx, c); err != nil {
-				t.Fatal(err)
-			}
-			if got, _ := cached.Client(ctx, "c1"); got.Name != "before" {
-				t.Fatal("the cache did not hold the client, so this test shows nothing")
-			}
-			if err := tc.write(ctx, cached); err != nil {
-				t.Fatalf("%s: %v", tc.name, err)
-			}
-			if got, _ := cached.Client(ctx, "c1"); got.Name != "after" {
-				t.Errorf("after %s the cache still serves the stale client", tc.name)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				ctx := t.Context()
+				raw := open(t, filepath.Join(t.TempDir(), "auth.db"))
+				cached := storage.Cached(raw)
+				defer cached.Close()
+				for _, err := range []error{
+					raw.CreateClient(ctx, c), raw.CreateResourceServer(ctx, api), raw.CreateClientGrant(ctx, g),
+					raw.CreateUser(ctx, u), raw.CreateRole(ctx, r),
+				} {
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, err := raw.InstallationSecret(ctx, "secret", func() []byte { return []byte("x") }); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := cached.Refresh(ctx); err != nil {
+					t.Fatal(err)
+				}
+				gen := cached.Generation()
+				write := tc.write
+				if inTx {
+					write = func(ctx context.Context, s storage.Store) error {
+						return s.Atomically(ctx, func(tx storage.Store) error { return tc.write(ctx, tx) })
+					}
+				}
+				if err := write(ctx, cached); err != nil {
+					t.Fatalf("%s: %v", tc.name, err)
+				}
+				if emptied := cached.Generation() != gen; emptied != tc.recorded {
+					t.Errorf("%s emptied this process's cache: %v, want %v", name, emptied, tc.recorded)
+				}
+				if changed, err := cached.Refresh(ctx); err != nil || changed != tc.recorded {
+					t.Errorf("%s recorded a change: %v (%v), want %v", name, changed, err, tc.recorded)
+				}
+			})
+		}
 	}
 }
