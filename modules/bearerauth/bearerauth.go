@@ -46,6 +46,9 @@ const (
 	DefaultLeeway        = 30 * time.Second
 )
 
+// CacheOff is the CacheSize that disables the cache.
+const CacheOff = -1
+
 // Handler verifies bearer tokens and enforces the policy.
 //
 // Requests an upstream could read otherwise than the rules do are refused
@@ -103,7 +106,7 @@ type Handler struct {
 	Leeway *caddy.Duration `json:"leeway,omitempty"`
 	// CacheSize is how many verified tokens are remembered (never past
 	// their exp, and forgotten once their signing key is no longer
-	// published). Default: 10000; -1 disables the cache.
+	// published). Default: 10000; CacheOff (-1) disables the cache.
 	CacheSize int `json:"cache_size,omitempty"`
 	// StripAuthorization removes the Authorization header before the next
 	// handler. Default: false (the token is forwarded).
@@ -253,7 +256,7 @@ func (h *Handler) Validate() error {
 	default:
 		return fmt.Errorf("bearer_auth: client_cert_header must be rfc9440, auth0 or xfcc")
 	}
-	if h.CacheSize < -1 {
+	if h.CacheSize < CacheOff {
 		return errors.New("bearer_auth: cache_size must be -1 (off), 0 (default) or a size")
 	}
 	return nil
