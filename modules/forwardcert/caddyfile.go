@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/portcullis-gw/portcullis/clientcert"
+	"github.com/portcullis-gw/portcullis/internal/caddyfileopt"
 )
 
 func init() {
@@ -28,15 +29,15 @@ func init() {
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	f := new(Handler)
 	h.Next() // consume directive name
-	if h.NextArg() {
-		return nil, h.ArgErr()
+	if err := caddyfileopt.NoArgs(h.Dispenser); err != nil {
+		return nil, err
 	}
 	for nesting := h.Nesting(); h.NextBlock(nesting); {
 		switch directive := h.Val(); directive {
 		case "format":
-			args := h.RemainingArgs()
-			if len(args) == 0 {
-				return nil, h.ArgErr()
+			args, err := caddyfileopt.SomeArgs(h.Dispenser)
+			if err != nil {
+				return nil, err
 			}
 			for _, a := range args {
 				if !knownFormat(a) {
@@ -47,9 +48,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 				}
 			}
 		case "trusted_ca_certs":
-			args := h.RemainingArgs()
-			if len(args) == 0 {
-				return nil, h.ArgErr()
+			args, err := caddyfileopt.SomeArgs(h.Dispenser)
+			if err != nil {
+				return nil, err
 			}
 			f.TrustedCACerts = append(f.TrustedCACerts, args...)
 		default:

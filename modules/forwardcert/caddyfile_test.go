@@ -19,10 +19,10 @@ func TestParseCaddyfile(t *testing.T) {
 		{name: "empty block", input: "forward_client_cert {\n}"},
 		{name: "formats", input: "forward_client_cert {\n\tformat auth0 xfcc\n\tformat rfc9440 auth0\n}", formats: []string{"auth0", "xfcc", "rfc9440"}},
 		{name: "trusted CAs", input: "forward_client_cert {\n\ttrusted_ca_certs /a.pem /b.pem\n\ttrusted_ca_certs /c.pem\n}", files: []string{"/a.pem", "/b.pem", "/c.pem"}},
-		{name: "argument", input: "forward_client_cert auth0", wantErr: "wrong argument count"},
+		{name: "argument", input: "forward_client_cert auth0", wantErr: "forward_client_cert takes no arguments, got 1"},
 		{name: "unknown format", input: "forward_client_cert {\n\tformat pem\n}", wantErr: `unknown forward_client_cert format "pem" (want rfc9440, auth0 or xfcc)`},
-		{name: "format without a value", input: "forward_client_cert {\n\tformat\n}", wantErr: "wrong argument count"},
-		{name: "trusted_ca_certs without a file", input: "forward_client_cert {\n\ttrusted_ca_certs\n}", wantErr: "wrong argument count"},
+		{name: "format without a value", input: "forward_client_cert {\n\tformat\n}", wantErr: "format takes at least one argument, got none"},
+		{name: "trusted_ca_certs without a file", input: "forward_client_cert {\n\ttrusted_ca_certs\n}", wantErr: "trusted_ca_certs takes at least one argument, got none"},
 		{name: "unknown option", input: "forward_client_cert {\n\ttrusted_ca_cert /a.pem\n}", wantErr: "unrecognized forward_client_cert option: trusted_ca_cert"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
