@@ -119,7 +119,7 @@ type Handler struct {
 	// the server's trusted_proxies; from anyone else those headers are
 	// ignored and the TLS connection's certificate is used. Default: the
 	// TLS connection's certificate only.
-	ClientCertHeader string `json:"client_cert_header,omitempty"`
+	ClientCertHeader clientcert.Format `json:"client_cert_header,omitempty"`
 
 	issuers     map[string]*issuer
 	guard       *bearer.Guard[*verified]
@@ -251,10 +251,10 @@ func (h *Handler) Validate() error {
 	if h.PolicyTimeout < 0 {
 		return errors.New("bearer_auth: policy_timeout must be positive")
 	}
-	switch h.ClientCertHeader {
-	case "", clientcert.FormatRFC9440, clientcert.FormatAuth0, clientcert.FormatXFCC:
-	default:
-		return fmt.Errorf("bearer_auth: client_cert_header must be rfc9440, auth0 or xfcc")
+	if h.ClientCertHeader != "" {
+		if _, err := clientcert.ParseFormat(string(h.ClientCertHeader)); err != nil {
+			return fmt.Errorf("bearer_auth: client_cert_header: %w", err)
+		}
 	}
 	if h.CacheSize < CacheOff {
 		return errors.New("bearer_auth: cache_size must be -1 (off), 0 (default) or a size")

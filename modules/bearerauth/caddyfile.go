@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/portcullis-gw/portcullis/clientcert"
 	"github.com/portcullis-gw/portcullis/internal/caddyfileopt"
 )
 
@@ -92,7 +93,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 		case "realm":
 			b.Realm, err = caddyfileopt.OneArg(h.Dispenser)
 		case "client_cert_header":
-			b.ClientCertHeader, err = caddyfileopt.OneArg(h.Dispenser)
+			var name string
+			if name, err = caddyfileopt.OneArg(h.Dispenser); err == nil {
+				if b.ClientCertHeader, err = clientcert.ParseFormat(name); err != nil {
+					return nil, h.Errf("client_cert_header: %v", err)
+				}
+			}
 		default:
 			return nil, h.Errf("unrecognized bearer_auth option: %s", option)
 		}

@@ -40,11 +40,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 				return nil, err
 			}
 			for _, a := range args {
-				if !knownFormat(a) {
-					return nil, h.Errf("unknown forward_client_cert format %q (want %s, %s or %s)", a, clientcert.FormatRFC9440, clientcert.FormatAuth0, clientcert.FormatXFCC)
+				format, err := clientcert.ParseFormat(a)
+				if err != nil {
+					return nil, h.Errf("forward_client_cert: %v", err)
 				}
-				if !slices.Contains(f.Formats, a) {
-					f.Formats = append(f.Formats, a)
+				if !slices.Contains(f.Formats, format) {
+					f.Formats = append(f.Formats, format)
 				}
 			}
 		case "trusted_ca_certs":
