@@ -22,7 +22,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -41,13 +40,15 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
 	"github.com/portcullis-gw/portcullis/authserver/users"
+	"github.com/portcullis-gw/portcullis/internal/issuerurl"
 )
 
 // Config configures a Server.
 type Config struct {
 	// Issuer is the iss of every token and the base URL of every endpoint,
-	// such as https://auth.example.com/. It must be https (http only on a
-	// loopback host), end with a slash, and have no query or fragment.
+	// such as https://auth.example.com/. It must be https (http only to
+	// localhost, 127.0.0.0/8 or ::1), end with a slash, and have no query
+	// or fragment.
 	Issuer string
 	// Store keeps clients, APIs, grants and keys. The Server does not close
 	// it.
@@ -141,15 +142,9 @@ type Server struct {
 
 // ValidateIssuer checks an issuer URL (see Config.Issuer).
 func ValidateIssuer(issuer string) error {
-	u, err := url.Parse(issuer)
-	if err != nil || u.Host == "" || u.Opaque != "" {
-		return fmt.Errorf("issuer %q is not an absolute URL", issuer)
-	}
-	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-	default:
-		return fmt.Errorf("issuer %q must use https (http is allowed only on loopback hosts)", issuer)
+	u, err := issuerurl.Parse(issuer)
+	if err != nil {
+		return fmt.Errorf("issuer %q: %w", issuer, err)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("issuer %q must not have user info, a query or a fragment", issuer)
@@ -158,14 +153,6 @@ func ValidateIssuer(issuer string) error {
 		return fmt.Errorf("issuer %q must end with a slash, like https://auth.example.com/", issuer)
 	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // New opens the authorization server on cfg.Store: it loads (on first

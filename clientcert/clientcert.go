@@ -259,16 +259,30 @@ func headerSafe(s string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// Header formats, as the forwarding formats are named in configuration.
+// Format is a way of forwarding a client certificate in request headers,
+// as configuration names it.
+type Format string
+
+// The formats.
 const (
-	FormatRFC9440 = "rfc9440"
-	FormatAuth0   = "auth0"
-	FormatXFCC    = "xfcc"
+	FormatRFC9440 Format = "rfc9440"
+	FormatAuth0   Format = "auth0"
+	FormatXFCC    Format = "xfcc"
 )
+
+// ParseFormat returns the Format that name names, or an error that lists
+// the formats.
+func ParseFormat(name string) (Format, error) {
+	switch f := Format(name); f {
+	case FormatRFC9440, FormatAuth0, FormatXFCC:
+		return f, nil
+	}
+	return "", fmt.Errorf("unknown client certificate format %q (want %s, %s or %s)", name, FormatRFC9440, FormatAuth0, FormatXFCC)
+}
 
 // FromHeaders reads a certificate forwarded in format by a trusted proxy.
 // It returns ErrNoCertificate when the request carries none.
-func FromHeaders(h http.Header, format string) (Info, error) {
+func FromHeaders(h http.Header, format Format) (Info, error) {
 	switch format {
 	case FormatRFC9440:
 		return ParseRFC9440(strings.Join(h.Values(HeaderClientCert), ", "), strings.Join(h.Values(HeaderClientCertChain), ", "))
@@ -277,5 +291,6 @@ func FromHeaders(h http.Header, format string) (Info, error) {
 	case FormatXFCC:
 		return ParseXFCC(h.Get(HeaderXFCC))
 	}
-	return Info{}, fmt.Errorf("unknown client certificate header format %q", format)
+	_, err := ParseFormat(string(format))
+	return Info{}, err
 }

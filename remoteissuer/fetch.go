@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
+	"github.com/portcullis-gw/portcullis/internal/issuerurl"
 )
 
 // minRSABits is the smallest RSA modulus kept.
@@ -70,14 +71,14 @@ func (is *Issuer) discover(ctx context.Context) (string, error) {
 	if doc.JWKSURI == "" {
 		return "", fmt.Errorf("discovery document %s has no jwks_uri", is.discoveryURL)
 	}
-	if _, err := checkURL(doc.JWKSURI); err != nil {
+	if _, err := issuerurl.Parse(doc.JWKSURI); err != nil {
 		return "", fmt.Errorf("discovery document %s: jwks_uri %q: %w", is.discoveryURL, doc.JWKSURI, err)
 	}
 	return doc.JWKSURI, nil
 }
 
 // get fetches uri, which holds what, and returns the body of a 200
-// response. A redirect must end at a URL checkURL accepts.
+// response. A redirect must end at a URL issuerurl.Parse accepts.
 func (is *Issuer) get(ctx context.Context, what, uri string) ([]byte, http.Header, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
@@ -91,7 +92,7 @@ func (is *Issuer) get(ctx context.Context, what, uri string) ([]byte, http.Heade
 		return nil, nil, fmt.Errorf("fetching %s: %w", what, err)
 	}
 	defer resp.Body.Close()
-	if _, err := checkURL(resp.Request.URL.String()); err != nil {
+	if _, err := issuerurl.Parse(resp.Request.URL.String()); err != nil {
 		return nil, nil, fmt.Errorf("fetching %s from %s: redirected to %s: %w", what, uri, resp.Request.URL, err)
 	}
 	if resp.StatusCode != http.StatusOK {

@@ -21,8 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/netip"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +30,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
+	"github.com/portcullis-gw/portcullis/internal/issuerurl"
 )
 
 const (
@@ -56,7 +55,7 @@ type Config struct {
 	// it in iss and as its discovery document states it, trailing slash
 	// included (Auth0 and Portcullis issuers end with one). It must be an
 	// absolute https URL without query or fragment; http is allowed only
-	// when the host is "localhost" or a loopback IP address. The discovery
+	// to localhost, 127.0.0.0/8 or ::1. The discovery
 	// document is read from Issuer, without its trailing slash, followed by
 	// /.well-known/openid-configuration. Required.
 	Issuer string
@@ -142,7 +141,7 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 	if cfg.Issuer == "" {
 		return nil, errors.New("issuer is required")
 	}
-	u, err := checkURL(cfg.Issuer)
+	u, err := issuerurl.Parse(cfg.Issuer)
 	if err != nil {
 		return nil, fmt.Errorf("issuer %q: %w", cfg.Issuer, err)
 	}
@@ -180,36 +179,6 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 	is.keys.Store(&empty)
 	go is.run()
 	return is, nil
-}
-
-// checkURL requires an absolute URL with a host, over https, or over http
-// to a loopback host.
-func checkURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, err
-	}
-	if !u.IsAbs() || u.Host == "" {
-		return nil, errors.New("not an absolute URL with a host")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return nil, errors.New("http is allowed only for localhost and loopback addresses; use https")
-		}
-	default:
-		return nil, fmt.Errorf("scheme %q is not https", u.Scheme)
-	}
-	return u, nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }
 
 // PublicKeys returns the last good key set: the usable keys of the

@@ -46,6 +46,9 @@ const (
 	DefaultLeeway        = 30 * time.Second
 )
 
+// CacheOff is the CacheSize that disables the cache.
+const CacheOff = -1
+
 // Handler verifies bearer tokens and enforces the policy.
 //
 // Requests an upstream could read otherwise than the rules do are refused
@@ -103,7 +106,7 @@ type Handler struct {
 	Leeway *caddy.Duration `json:"leeway,omitempty"`
 	// CacheSize is how many verified tokens are remembered (never past
 	// their exp, and forgotten once their signing key is no longer
-	// published). Default: 10000; -1 disables the cache.
+	// published). Default: 10000; CacheOff (-1) disables the cache.
 	CacheSize int `json:"cache_size,omitempty"`
 	// StripAuthorization removes the Authorization header before the next
 	// handler. Default: false (the token is forwarded).
@@ -116,7 +119,7 @@ type Handler struct {
 	// the server's trusted_proxies; from anyone else those headers are
 	// ignored and the TLS connection's certificate is used. Default: the
 	// TLS connection's certificate only.
-	ClientCertHeader string `json:"client_cert_header,omitempty"`
+	ClientCertHeader clientcert.Format `json:"client_cert_header,omitempty"`
 
 	issuers     map[string]*issuer
 	guard       *bearer.Guard[*verified]
@@ -248,12 +251,12 @@ func (h *Handler) Validate() error {
 	if h.PolicyTimeout < 0 {
 		return errors.New("bearer_auth: policy_timeout must be positive")
 	}
-	switch h.ClientCertHeader {
-	case "", clientcert.FormatRFC9440, clientcert.FormatAuth0, clientcert.FormatXFCC:
-	default:
-		return fmt.Errorf("bearer_auth: client_cert_header must be rfc9440, auth0 or xfcc")
+	if h.ClientCertHeader != "" {
+		if _, err := clientcert.ParseFormat(string(h.ClientCertHeader)); err != nil {
+			return fmt.Errorf("bearer_auth: client_cert_header: %w", err)
+		}
 	}
-	if h.CacheSize < -1 {
+	if h.CacheSize < CacheOff {
 		return errors.New("bearer_auth: cache_size must be -1 (off), 0 (default) or a size")
 	}
 	return nil

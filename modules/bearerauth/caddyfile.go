@@ -1,12 +1,14 @@
 package bearerauth
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/portcullis-gw/portcullis/clientcert"
+	"github.com/portcullis-gw/portcullis/internal/caddyfileopt"
 )
 
 func init() {
@@ -39,83 +41,66 @@ func init() {
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	b := new(Handler)
 	h.Next() // consume directive name
-	if h.NextArg() {
-		return nil, h.ArgErr()
+	if err := caddyfileopt.NoArgs(h.Dispenser); err != nil {
+		return nil, err
 	}
-	given := map[string]bool{}
+	given := caddyfileopt.Given{}
 	for nesting := h.Nesting(); h.NextBlock(nesting); {
-		directive := h.Val()
-		if given[directive] && directive != "scopes" && directive != "permissions" && directive != "issuer" {
-			return nil, h.Errf("%s given twice", directive)
-		}
-		given[directive] = true
-		args := h.RemainingArgs()
-		one := func() (string, error) {
-			if len(args) != 1 {
-				return "", h.Errf("%s takes one argument", directive)
+		option := h.Val()
+		if option != "scopes" && option != "permissions" && option != "issuer" {
+			if err := given.Once(h.Dispenser); err != nil {
+				return nil, err
 			}
-			return args[0], nil
 		}
 		var err error
-		switch directive {
+		switch option {
 		case "audience":
-			b.Audience, err = one()
+			b.Audience, err = caddyfileopt.OneArg(h.Dispenser)
 		case "scopes", "permissions":
+			args := h.RemainingArgs()
 			if len(args) < 3 {
-				return nil, h.Errf("%s takes a method, a path and at least one name", directive)
+				return nil, h.Errf("%s takes a method, a path and at least one name", option)
 			}
 			r := Rule{Method: strings.ToUpper(args[0]), Path: args[1]}
-			if directive == "scopes" {
+			if option == "scopes" {
 				r.Scopes = args[2:]
 			} else {
 				r.Permissions = args[2:]
 			}
 			if err := r.validate(); err != nil {
-				return nil, h.Errf("%s: %v", directive, err)
+				return nil, h.Errf("%s: %v", option, err)
 			}
 			b.Rules = append(b.Rules, r)
 		case "issuer":
 			var u string
-			if u, err = one(); err == nil {
+			if u, err = caddyfileopt.OneArg(h.Dispenser); err == nil {
 				b.Issuers = append(b.Issuers, u)
 			}
 		case "policy":
-			b.PolicyDir, err = one()
-		case "policy_timeout", "leeway":
-			var s string
-			if s, err = one(); err == nil {
-				var d caddy.Duration
-				dur, perr := caddy.ParseDuration(s)
-				if perr != nil {
-					return nil, h.Errf("%s: %v", directive, perr)
-				}
-				d = caddy.Duration(dur)
-				if directive == "leeway" {
-					b.Leeway = &d
-				} else {
-					b.PolicyTimeout = d
-				}
+			b.PolicyDir, err = caddyfileopt.OneArg(h.Dispenser)
+		case "policy_timeout":
+			b.PolicyTimeout, err = caddyfileopt.Duration(h.Dispenser)
+		case "leeway":
+			var leeway caddy.Duration
+			if leeway, err = caddyfileopt.Duration(h.Dispenser); err == nil {
+				b.Leeway = &leeway
 			}
 		case "cache_size":
-			var s string
-			if s, err = one(); err == nil {
-				if s == "off" {
-					b.CacheSize = -1
-				} else if b.CacheSize, err = strconv.Atoi(s); err != nil || b.CacheSize < 1 {
-					return nil, h.Errf("cache_size takes a positive number or off")
-				}
-			}
+			b.CacheSize, err = caddyfileopt.PositiveIntOrOff(h.Dispenser, CacheOff)
 		case "strip_authorization":
-			if len(args) != 0 {
-				return nil, h.ArgErr()
-			}
+			err = caddyfileopt.NoArgs(h.Dispenser)
 			b.StripAuthorization = true
 		case "realm":
-			b.Realm, err = one()
+			b.Realm, err = caddyfileopt.OneArg(h.Dispenser)
 		case "client_cert_header":
-			b.ClientCertHeader, err = one()
+			var name string
+			if name, err = caddyfileopt.OneArg(h.Dispenser); err == nil {
+				if b.ClientCertHeader, err = clientcert.ParseFormat(name); err != nil {
+					return nil, h.Errf("client_cert_header: %v", err)
+				}
+			}
 		default:
-			return nil, h.Errf("unrecognized bearer_auth option: %s", directive)
+			return nil, h.Errf("unrecognized bearer_auth option: %s", option)
 		}
 		if err != nil {
 			return nil, err

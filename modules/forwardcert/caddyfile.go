@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/portcullis-gw/portcullis/clientcert"
+	"github.com/portcullis-gw/portcullis/internal/caddyfileopt"
 )
 
 func init() {
@@ -28,28 +29,29 @@ func init() {
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	f := new(Handler)
 	h.Next() // consume directive name
-	if h.NextArg() {
-		return nil, h.ArgErr()
+	if err := caddyfileopt.NoArgs(h.Dispenser); err != nil {
+		return nil, err
 	}
 	for nesting := h.Nesting(); h.NextBlock(nesting); {
 		switch directive := h.Val(); directive {
 		case "format":
-			args := h.RemainingArgs()
-			if len(args) == 0 {
-				return nil, h.ArgErr()
+			args, err := caddyfileopt.SomeArgs(h.Dispenser)
+			if err != nil {
+				return nil, err
 			}
 			for _, a := range args {
-				if !knownFormat(a) {
-					return nil, h.Errf("unknown forward_client_cert format %q (want %s, %s or %s)", a, clientcert.FormatRFC9440, clientcert.FormatAuth0, clientcert.FormatXFCC)
+				format, err := clientcert.ParseFormat(a)
+				if err != nil {
+					return nil, h.Errf("forward_client_cert: %v", err)
 				}
-				if !slices.Contains(f.Formats, a) {
-					f.Formats = append(f.Formats, a)
+				if !slices.Contains(f.Formats, format) {
+					f.Formats = append(f.Formats, format)
 				}
 			}
 		case "trusted_ca_certs":
-			args := h.RemainingArgs()
-			if len(args) == 0 {
-				return nil, h.ArgErr()
+			args, err := caddyfileopt.SomeArgs(h.Dispenser)
+			if err != nil {
+				return nil, err
 			}
 			f.TrustedCACerts = append(f.TrustedCACerts, args...)
 		default:

@@ -7,22 +7,25 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/portcullis-gw/portcullis/clientcert"
 )
 
 func TestParseCaddyfile(t *testing.T) {
 	for _, tc := range []struct {
-		name, input    string
-		formats, files []string
-		wantErr        string
+		name, input string
+		formats     []clientcert.Format
+		files       []string
+		wantErr     string
 	}{
 		{name: "no block", input: "forward_client_cert"},
 		{name: "empty block", input: "forward_client_cert {\n}"},
-		{name: "formats", input: "forward_client_cert {\n\tformat auth0 xfcc\n\tformat rfc9440 auth0\n}", formats: []string{"auth0", "xfcc", "rfc9440"}},
+		{name: "formats", input: "forward_client_cert {\n\tformat auth0 xfcc\n\tformat rfc9440 auth0\n}", formats: []clientcert.Format{"auth0", "xfcc", "rfc9440"}},
 		{name: "trusted CAs", input: "forward_client_cert {\n\ttrusted_ca_certs /a.pem /b.pem\n\ttrusted_ca_certs /c.pem\n}", files: []string{"/a.pem", "/b.pem", "/c.pem"}},
-		{name: "argument", input: "forward_client_cert auth0", wantErr: "wrong argument count"},
-		{name: "unknown format", input: "forward_client_cert {\n\tformat pem\n}", wantErr: `unknown forward_client_cert format "pem" (want rfc9440, auth0 or xfcc)`},
-		{name: "format without a value", input: "forward_client_cert {\n\tformat\n}", wantErr: "wrong argument count"},
-		{name: "trusted_ca_certs without a file", input: "forward_client_cert {\n\ttrusted_ca_certs\n}", wantErr: "wrong argument count"},
+		{name: "argument", input: "forward_client_cert auth0", wantErr: "forward_client_cert takes no arguments, got 1"},
+		{name: "unknown format", input: "forward_client_cert {\n\tformat pem\n}", wantErr: `forward_client_cert: unknown client certificate format "pem" (want rfc9440, auth0 or xfcc)`},
+		{name: "format without a value", input: "forward_client_cert {\n\tformat\n}", wantErr: "format takes at least one argument, got none"},
+		{name: "trusted_ca_certs without a file", input: "forward_client_cert {\n\ttrusted_ca_certs\n}", wantErr: "trusted_ca_certs takes at least one argument, got none"},
 		{name: "unknown option", input: "forward_client_cert {\n\ttrusted_ca_cert /a.pem\n}", wantErr: "unrecognized forward_client_cert option: trusted_ca_cert"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,8 +54,8 @@ func TestValidate(t *testing.T) {
 		wantErr string
 	}{
 		{name: "zero"},
-		{name: "all formats", h: Handler{Formats: []string{"rfc9440", "auth0", "xfcc"}}},
-		{name: "unknown format", h: Handler{Formats: []string{"RFC9440"}}, wantErr: `unknown format "RFC9440"`},
+		{name: "all formats", h: Handler{Formats: []clientcert.Format{"rfc9440", "auth0", "xfcc"}}},
+		{name: "unknown format", h: Handler{Formats: []clientcert.Format{"RFC9440"}}, wantErr: `forward_client_cert: unknown client certificate format "RFC9440" (want rfc9440, auth0 or xfcc)`},
 		{name: "empty file name", h: Handler{TrustedCACerts: []string{""}}, wantErr: "empty trusted_ca_certs file name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

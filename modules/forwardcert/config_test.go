@@ -32,7 +32,7 @@ func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, options, want string
 	}{
-		{"unknown format", "format rfc9440 pem", `unknown forward_client_cert format "pem" (want rfc9440, auth0 or xfcc), at Caddyfile:`},
+		{"unknown format", "format rfc9440 pem", `forward_client_cert: unknown client certificate format "pem" (want rfc9440, auth0 or xfcc), at Caddyfile:`},
 		{"unknown option", "formats auth0", "unrecognized forward_client_cert option: formats"},
 		{"missing file", "trusted_ca_certs " + good + " " + dir + "/nowhere.pem", "trusted_ca_certs: open " + dir + "/nowhere.pem: no such file or directory"},
 		{"not PEM", "trusted_ca_certs " + notPEM, "trusted_ca_certs: " + notPEM + ": no PEM certificate"},

@@ -66,7 +66,7 @@ func init() {
 type Handler struct {
 	// Formats are the header formats to set: rfc9440, auth0 and xfcc.
 	// Default: rfc9440.
-	Formats []string `json:"formats,omitempty"`
+	Formats []clientcert.Format `json:"formats,omitempty"`
 	// TrustedCACerts are PEM files of the certificate authorities a client
 	// certificate must chain to (with the client authentication extended
 	// key usage) to be verified. Default: none, so no certificate is ever
@@ -96,7 +96,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	formats := h.Formats
 	if len(formats) == 0 {
-		formats = []string{clientcert.FormatRFC9440}
+		formats = []clientcert.Format{clientcert.FormatRFC9440}
 	}
 	h.rfc9440 = slices.Contains(formats, clientcert.FormatRFC9440)
 	h.auth0 = slices.Contains(formats, clientcert.FormatAuth0)
@@ -118,18 +118,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // Validate checks the configuration.
 func (h *Handler) Validate() error {
 	for _, f := range h.Formats {
-		if !knownFormat(f) {
-			return fmt.Errorf("forward_client_cert: unknown format %q (want %s, %s or %s)", f, clientcert.FormatRFC9440, clientcert.FormatAuth0, clientcert.FormatXFCC)
+		if _, err := clientcert.ParseFormat(string(f)); err != nil {
+			return fmt.Errorf("forward_client_cert: %w", err)
 		}
 	}
 	if slices.Contains(h.TrustedCACerts, "") {
 		return errors.New("forward_client_cert: empty trusted_ca_certs file name")
 	}
 	return nil
-}
-
-func knownFormat(f string) bool {
-	return f == clientcert.FormatRFC9440 || f == clientcert.FormatAuth0 || f == clientcert.FormatXFCC
 }
 
 // ServeHTTP deletes inbound certificate headers, and trailer fields of

@@ -2,16 +2,15 @@ package portcullis
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/portcullis-gw/portcullis/authserver"
+	"github.com/portcullis-gw/portcullis/internal/caddyfileopt"
 )
 
 func init() {
@@ -59,18 +58,18 @@ func init() {
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
 	d.Next() // consume option name
-	if d.NextArg() {
-		return nil, d.ArgErr()
+	if err := caddyfileopt.NoArgs(d); err != nil {
+		return nil, err
 	}
 	var err error
-	given := map[string]bool{}
+	given := caddyfileopt.Given{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		if err := once(d, given); err != nil {
+		if err := given.Once(d); err != nil {
 			return nil, err
 		}
 		switch d.Val() {
 		case "issuer":
-			if app.Issuer, err = oneArg(d); err != nil {
+			if app.Issuer, err = caddyfileopt.OneArg(d); err != nil {
 				return nil, err
 			}
 		case "storage":
@@ -80,7 +79,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 			}
 			app.Storage = st
 		case "key_encryption_key":
-			if app.KeyEncryptionKey, err = oneArg(d); err != nil {
+			if app.KeyEncryptionKey, err = caddyfileopt.OneArg(d); err != nil {
 				return nil, err
 			}
 			if !strings.Contains(app.KeyEncryptionKey, "{") {
@@ -89,35 +88,28 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 				}
 			}
 		case "mtls_endpoint_aliases":
-			if app.MTLSEndpointAliases, err = oneArg(d); err != nil {
+			if app.MTLSEndpointAliases, err = caddyfileopt.OneArg(d); err != nil {
 				return nil, err
 			}
 		case "client_ca":
-			if app.ClientCA = d.RemainingArgs(); len(app.ClientCA) == 0 {
-				return nil, d.ArgErr()
+			if app.ClientCA, err = caddyfileopt.SomeArgs(d); err != nil {
+				return nil, err
 			}
 		case "edge_key":
-			if app.EdgeKey, err = oneArg(d); err != nil {
+			if app.EdgeKey, err = caddyfileopt.OneArg(d); err != nil {
 				return nil, err
 			}
 		case "brute_force_protection":
 			if app.BruteForceProtection, err = parseBruteForce(d); err != nil {
 				return nil, err
 			}
-		case "change_poll_interval", "max_stale":
-			name := d.Val()
-			arg, err := oneArg(d)
-			if err != nil {
+		case "change_poll_interval":
+			if app.ChangePollInterval, err = caddyfileopt.PositiveDuration(d); err != nil {
 				return nil, err
 			}
-			dur, err := caddy.ParseDuration(arg)
-			if err != nil || dur <= 0 {
-				return nil, d.Errf("%s must be a positive duration, got %q", name, arg)
-			}
-			if name == "max_stale" {
-				app.MaxStale = caddy.Duration(dur)
-			} else {
-				app.ChangePollInterval = caddy.Duration(dur)
+		case "max_stale":
+			if app.MaxStale, err = caddyfileopt.PositiveDuration(d); err != nil {
+				return nil, err
 			}
 		case "rate_limits":
 			if app.RateLimits, err = parseRateLimits(d); err != nil {
@@ -128,8 +120,8 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 		case "userinfo_token_in_query":
-			if d.NextArg() {
-				return nil, d.ArgErr()
+			if err := caddyfileopt.NoArgs(d); err != nil {
+				return nil, err
 			}
 			app.UserinfoTokenInQuery = true
 		case "bootstrap_admin":
@@ -150,39 +142,28 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 
 // parseBruteForce reads the brute_force_protection block.
 func parseBruteForce(d *caddyfile.Dispenser) (*BruteForceProtection, error) {
-	if d.NextArg() {
-		return nil, d.ArgErr()
+	if err := caddyfileopt.NoArgs(d); err != nil {
+		return nil, err
 	}
 	b := new(BruteForceProtection)
-	given := map[string]bool{}
+	given := caddyfileopt.Given{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		name := d.Val()
-		if err := once(d, given); err != nil {
+		if err := given.Once(d); err != nil {
 			return nil, err
 		}
-		arg, err := oneArg(d)
+		var err error
+		switch d.Val() {
+		case "user_attempts":
+			b.UserAttempts, err = caddyfileopt.PositiveInt(d)
+		case "ip_attempts":
+			b.IPAttempts, err = caddyfileopt.PositiveInt(d)
+		case "window":
+			b.Window, err = caddyfileopt.PositiveDuration(d)
+		default:
+			return nil, d.Errf("unrecognized brute_force_protection option: %s", d.Val())
+		}
 		if err != nil {
 			return nil, err
-		}
-		switch name {
-		case "user_attempts", "ip_attempts":
-			n, err := strconv.Atoi(arg)
-			if err != nil || n < 1 {
-				return nil, d.Errf("%s must be a positive number, got %q", name, arg)
-			}
-			if name == "user_attempts" {
-				b.UserAttempts = n
-			} else {
-				b.IPAttempts = n
-			}
-		case "window":
-			w, err := caddy.ParseDuration(arg)
-			if err != nil || w <= 0 {
-				return nil, d.Errf("window must be a positive duration such as 15m, got %q", arg)
-			}
-			b.Window = caddy.Duration(w)
-		default:
-			return nil, d.Errf("unrecognized brute_force_protection option: %s", name)
 		}
 	}
 	return b, nil
@@ -190,18 +171,17 @@ func parseBruteForce(d *caddyfile.Dispenser) (*BruteForceProtection, error) {
 
 // parseRateLimits reads the rate_limits block.
 func parseRateLimits(d *caddyfile.Dispenser) (*RateLimits, error) {
-	if d.NextArg() {
-		return nil, d.ArgErr()
+	if err := caddyfileopt.NoArgs(d); err != nil {
+		return nil, err
 	}
 	l := new(RateLimits)
-	given := map[string]bool{}
+	given := caddyfileopt.Given{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		name := d.Val()
-		if err := once(d, given); err != nil {
+		if err := given.Once(d); err != nil {
 			return nil, err
 		}
 		var field *int
-		switch name {
+		switch d.Val() {
 		case "token_per_ip":
 			field = &l.TokenPerIP
 		case "token_per_client":
@@ -209,18 +189,11 @@ func parseRateLimits(d *caddyfile.Dispenser) (*RateLimits, error) {
 		case "login_per_ip":
 			field = &l.LoginPerIP
 		default:
-			return nil, d.Errf("unrecognized rate_limits option: %s", name)
+			return nil, d.Errf("unrecognized rate_limits option: %s", d.Val())
 		}
-		arg, err := oneArg(d)
-		if err != nil {
+		var err error
+		if *field, err = caddyfileopt.PositiveIntOrOff(d, int(authserver.RateLimitOff)); err != nil {
 			return nil, err
-		}
-		if arg == "off" {
-			*field = int(authserver.RateLimitOff)
-			continue
-		}
-		if *field, err = strconv.Atoi(arg); err != nil || *field < 1 {
-			return nil, d.Errf("%s must be a positive number of requests per minute, or off, got %q", name, arg)
 		}
 	}
 	return l, nil
@@ -228,62 +201,35 @@ func parseRateLimits(d *caddyfile.Dispenser) (*RateLimits, error) {
 
 // parsePasswordPolicy reads the password_policy block.
 func parsePasswordPolicy(d *caddyfile.Dispenser) (*PasswordPolicy, error) {
-	if d.NextArg() {
-		return nil, d.ArgErr()
+	if err := caddyfileopt.NoArgs(d); err != nil {
+		return nil, err
 	}
 	p := new(PasswordPolicy)
-	given := map[string]bool{}
+	given := caddyfileopt.Given{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		if err := once(d, given); err != nil {
+		if err := given.Once(d); err != nil {
 			return nil, err
 		}
+		var err error
 		switch d.Val() {
 		case "strength":
-			arg, err := oneArg(d)
-			if err != nil {
-				return nil, err
-			}
-			p.Strength = arg
+			p.Strength, err = caddyfileopt.OneArg(d)
 		case "min_length":
-			arg, err := oneArg(d)
-			if err != nil {
-				return nil, err
-			}
-			if p.MinLength, err = strconv.Atoi(arg); err != nil || p.MinLength < 1 {
-				return nil, d.Errf("min_length must be a positive number, got %q", arg)
-			}
+			p.MinLength, err = caddyfileopt.PositiveInt(d)
 		case "no_personal_info":
-			if d.NextArg() {
-				return nil, d.ArgErr()
-			}
+			err = caddyfileopt.NoArgs(d)
 			p.NoPersonalInfo = true
 		default:
 			return nil, d.Errf("unrecognized password_policy option: %s", d.Val())
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	if err := p.policy().Validate(); err != nil {
 		return nil, d.WrapErr(err)
 	}
 	return p, nil
-}
-
-// once refuses the option at d when the block gave it before; given holds
-// the options of the block so far.
-func once(d *caddyfile.Dispenser, given map[string]bool) error {
-	if given[d.Val()] {
-		return d.Errf("%s given twice", d.Val())
-	}
-	given[d.Val()] = true
-	return nil
-}
-
-// oneArg reads the single argument of an option.
-func oneArg(d *caddyfile.Dispenser) (string, error) {
-	args := d.RemainingArgs()
-	if len(args) != 1 {
-		return "", d.ArgErr()
-	}
-	return args[0], nil
 }
 
 var errStorageSyntax = errors.New("storage takes a backend and its argument: storage sqlite <path> or storage postgres <dsn>")
