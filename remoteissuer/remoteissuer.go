@@ -93,6 +93,10 @@ type Config struct {
 	// overlap; the first call with ok true comes just before Ready is
 	// closed. Default: none.
 	OnFetch func(ok bool)
+
+	// Now tells the time by which UnknownKIDInterval is measured (the
+	// background refreshes wait on timers). Default: time.Now.
+	Now func() time.Time
 }
 
 // Issuer holds the public signing keys of one remote issuer and keeps
@@ -106,6 +110,7 @@ type Issuer struct {
 	unknownKID   time.Duration
 	logger       *zap.Logger
 	onFetch      func(bool)
+	now          func() time.Time
 
 	// ctx is the lifetime given to New; it scopes every fetch, because a
 	// fetch is shared and so belongs to no single caller.
@@ -160,6 +165,7 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		unknownKID:   cfg.UnknownKIDInterval,
 		logger:       cfg.Logger,
 		onFetch:      cfg.OnFetch,
+		now:          cfg.Now,
 		ctx:          ctx,
 		ready:        make(chan struct{}),
 	}
@@ -174,6 +180,9 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 	}
 	if is.logger == nil {
 		is.logger = zap.NewNop()
+	}
+	if is.now == nil {
+		is.now = time.Now
 	}
 	is.logger = is.logger.With(zap.String("issuer", cfg.Issuer))
 	empty := jwk.NewSet()
@@ -261,7 +270,7 @@ func (is *Issuer) start(forKID bool) *fetchCall {
 		return is.inflight
 	}
 	if forKID {
-		now := time.Now()
+		now := is.now()
 		if now.Sub(is.lastKIDFetch) < is.unknownKID {
 			return nil
 		}

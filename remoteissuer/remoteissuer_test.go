@@ -256,6 +256,26 @@ func isReady(is *Issuer) bool {
 	}
 }
 
+// fakeClock is a time that moves only when a test moves it.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 func kids(is *Issuer) []string { return keyIDs(is.PublicKeys()) }
 
 func wantKids(t *testing.T, is *Issuer, want ...string) {
@@ -463,11 +483,13 @@ func TestRefreshForKIDRateLimit(t *testing.T) {
 	})
 	t.Run("a fetch again once the interval is over", func(t *testing.T) {
 		f := newFakeIssuer(t, a.pub)
-		is := start(t, f, Config{UnknownKIDInterval: 300 * time.Millisecond})
+		clock := newFakeClock()
+		is := start(t, f, Config{UnknownKIDInterval: time.Minute, Now: clock.now})
 		is.RefreshForKID(t.Context(), "x")
+		clock.advance(time.Minute - time.Nanosecond)
 		is.RefreshForKID(t.Context(), "y")
 		wantHits(t, f, 2)
-		time.Sleep(350 * time.Millisecond)
+		clock.advance(time.Nanosecond)
 		is.RefreshForKID(t.Context(), "z")
 		wantHits(t, f, 3)
 	})
