@@ -23,6 +23,7 @@ func init() {
 //		scopes <method|*> <path> <scope...>
 //		permissions <method|*> <path> <permission...>
 //		issuer <url>
+//		unknown_key_refetch <duration>
 //		policy <dir>
 //		policy_timeout <duration>
 //		leeway <duration>
@@ -81,7 +82,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 			}
 		case "policy":
 			b.PolicyDir, err = one()
-		case "policy_timeout", "leeway":
+		case "policy_timeout", "leeway", "unknown_key_refetch":
 			var s string
 			if s, err = one(); err == nil {
 				var d caddy.Duration
@@ -90,10 +91,13 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 					return nil, h.Errf("%s: %v", directive, perr)
 				}
 				d = caddy.Duration(dur)
-				if directive == "leeway" {
+				switch directive {
+				case "leeway":
 					b.Leeway = &d
-				} else {
+				case "policy_timeout":
 					b.PolicyTimeout = d
+				default:
+					b.UnknownKeyRefetch = d
 				}
 			}
 		case "cache_size":
