@@ -134,6 +134,7 @@ https://localhost:%[13]d {
 		audience %[14]s
 		issuer %[15]s
 		leeway 1s
+		unknown_key_refetch 1ns
 		scopes GET /orders* read:orders
 	}
 	reverse_proxy 127.0.0.1:%[10]d
