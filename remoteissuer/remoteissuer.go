@@ -83,7 +83,8 @@ type Config struct {
 	UnknownKIDInterval time.Duration
 
 	// Logger receives failed fetches, changes of the key set and keys
-	// that were dropped as unusable. Default: no logging.
+	// that were dropped as unusable; SetLogger replaces it. Default: no
+	// logging.
 	Logger *zap.Logger
 
 	// OnFetch, when set, is called after every attempt to fetch the key set
@@ -108,7 +109,7 @@ type Issuer struct {
 	client       *http.Client
 	refresh      time.Duration
 	unknownKID   time.Duration
-	logger       *zap.Logger
+	logger       atomic.Pointer[zap.Logger]
 	onFetch      func(bool)
 	now          func() time.Time
 
@@ -163,7 +164,6 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		client:       cfg.HTTPClient,
 		refresh:      cfg.RefreshInterval,
 		unknownKID:   cfg.UnknownKIDInterval,
-		logger:       cfg.Logger,
 		onFetch:      cfg.OnFetch,
 		now:          cfg.Now,
 		ctx:          ctx,
@@ -178,13 +178,10 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 	if is.unknownKID == 0 {
 		is.unknownKID = defaultUnknownKIDInterval
 	}
-	if is.logger == nil {
-		is.logger = zap.NewNop()
-	}
 	if is.now == nil {
 		is.now = time.Now
 	}
-	is.logger = is.logger.With(zap.String("issuer", cfg.Issuer))
+	is.SetLogger(cfg.Logger)
 	empty := jwk.NewSet()
 	is.keys.Store(&empty)
 	go is.run()
@@ -221,6 +218,15 @@ func isLoopback(host string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
+// SetLogger makes l receive what the Issuer logs from now on (nil: no
+// logging), as Config.Logger does.
+func (is *Issuer) SetLogger(l *zap.Logger) {
+	if l == nil {
+		l = zap.NewNop()
+	}
+	is.logger.Store(l.With(zap.String("issuer", is.issuer)))
+}
+
 // PublicKeys returns the last good key set: the usable keys of the
 // issuer's latest successful fetch. Usable keys are public RSA keys of at
 // least 2048 bits with alg RS256 or PS256, and public EC P-256 keys with
@@ -250,7 +256,7 @@ func (is *Issuer) RefreshForKID(ctx context.Context, kid string) {
 	}
 	c := is.start(true)
 	if c == nil {
-		if ce := is.logger.Check(zap.DebugLevel, "unknown kid; key set fetched too recently to fetch again"); ce != nil {
+		if ce := is.logger.Load().Check(zap.DebugLevel, "unknown kid; key set fetched too recently to fetch again"); ce != nil {
 			ce.Write(zap.String("kid", kid))
 		}
 		return
@@ -287,7 +293,7 @@ func (is *Issuer) do(c *fetchCall) {
 	c.next, c.err = is.fetch(is.ctx)
 	if c.err == nil || is.ctx.Err() == nil {
 		if c.err != nil {
-			is.logger.Warn("fetching the issuer's keys failed; keeping the last good keys", zap.Error(c.err))
+			is.logger.Load().Warn("fetching the issuer's keys failed; keeping the last good keys", zap.Error(c.err))
 		}
 		if is.onFetch != nil {
 			is.onFetch(c.err == nil)

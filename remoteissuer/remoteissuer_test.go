@@ -585,6 +585,25 @@ func TestRefreshForKIDWaitsAtMostUntilCtxIsDone(t *testing.T) {
 	})
 }
 
+func TestSetLogger(t *testing.T) {
+	a := newSigningKey(t, rsaA, "a", jwa.RS256)
+	b := newSigningKey(t, rsaB, "b", jwa.RS256)
+	f := newFakeIssuer(t, a.pub)
+	first, firstLogs := observer.New(zapcore.InfoLevel)
+	is := start(t, f, Config{Logger: zap.New(first)})
+	second, secondLogs := observer.New(zapcore.InfoLevel)
+	is.SetLogger(zap.New(second))
+	f.setJWKS(jwks(t, b.pub))
+	is.RefreshForKID(t.Context(), "b")
+	loaded := func(logs *observer.ObservedLogs) int { return logs.FilterMessage("loaded the issuer's keys").Len() }
+	if n, m := loaded(firstLogs), loaded(secondLogs); n != 1 || m != 1 {
+		t.Fatalf("key set loads logged: %d to the first logger, %d to the second; want the first load to the first, the second to the second", n, m)
+	}
+	if got := secondLogs.All()[0].ContextMap()["issuer"]; got != f.issuer() {
+		t.Fatalf("issuer field = %v, want %s", got, f.issuer())
+	}
+}
+
 func TestFailedFetchKeepsLastGoodKeys(t *testing.T) {
 	a := newSigningKey(t, rsaA, "a", jwa.RS256)
 	b := newSigningKey(t, rsaB, "b", jwa.RS256)

@@ -2,6 +2,7 @@ package bearerauth
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,22 +29,31 @@ type fetcherKey struct {
 }
 
 // fetcher fetches one remote issuer's keys in the background until it is
-// destructed, and counts each fetch in the portcullis_jwks_fetches_total
-// series of every configuration whose handlers use it. It logs to the
-// logger of the handler that created it.
+// destructed, counts each fetch in the portcullis_jwks_fetches_total
+// series of every configuration whose handlers use it, and logs to the
+// newest of those configurations.
 type fetcher struct {
 	*remoteissuer.Issuer
 	issuer string
 	stop   context.CancelFunc
 
 	mu sync.Mutex
-	// counters are the fetch counters of the configurations using the
-	// fetcher, each with how many of their handlers do.
-	counters map[*prometheus.CounterVec]int
+	// users are the configurations using the fetcher, oldest first.
+	users []*fetcherUser
+}
+
+// fetcherUser is one configuration using a fetcher, known by its fetch
+// counter (each configuration has its own metrics registry).
+type fetcherUser struct {
+	counter  *prometheus.CounterVec
+	logger   *zap.Logger
+	handlers int
 }
 
 // useFetcher returns the shared fetcher of key, creating it when no one
-// holds it, and counts its fetches in counter until releaseFetcher.
+// holds it, and counts its fetches in counter until releaseFetcher. A
+// configuration new to the fetcher (a new counter) becomes the one it logs
+// to, with logger.
 func useFetcher(key fetcherKey, logger *zap.Logger, counter *prometheus.CounterVec) (*fetcher, error) {
 	v, loaded, err := fetchers.LoadOrNew(key, func() (caddy.Destructor, error) {
 		return newFetcher(key, logger, counter)
@@ -54,28 +64,46 @@ func useFetcher(key fetcherKey, logger *zap.Logger, counter *prometheus.CounterV
 	f := v.(*fetcher)
 	if loaded {
 		f.mu.Lock()
-		f.counters[counter]++
-		f.mu.Unlock()
+		defer f.mu.Unlock()
+		if i := f.user(counter); i >= 0 {
+			f.users[i].handlers++
+		} else {
+			f.users = append(f.users, &fetcherUser{counter: counter, logger: logger, handlers: 1})
+			f.SetLogger(logger)
+		}
 	}
 	return f, nil
 }
 
-// releaseFetcher undoes one useFetcher of key with counter.
+// releaseFetcher undoes one useFetcher of key with counter. When the
+// newest configuration using the fetcher lets go of it, the fetcher logs to
+// the newest one left.
 func releaseFetcher(key fetcherKey, f *fetcher, counter *prometheus.CounterVec) error {
 	f.mu.Lock()
-	if f.counters[counter]--; f.counters[counter] <= 0 {
-		delete(f.counters, counter)
+	if i := f.user(counter); i >= 0 {
+		if f.users[i].handlers--; f.users[i].handlers == 0 {
+			f.users = append(f.users[:i], f.users[i+1:]...)
+			if i == len(f.users) && i > 0 {
+				f.SetLogger(f.users[i-1].logger)
+			}
+		}
 	}
 	f.mu.Unlock()
 	_, err := fetchers.Delete(key)
 	return err
 }
 
+// user returns the index of the configuration counting in counter, or -1.
+// f.mu must be held.
+func (f *fetcher) user(counter *prometheus.CounterVec) int {
+	return slices.IndexFunc(f.users, func(u *fetcherUser) bool { return u.counter == counter })
+}
+
 // newFetcher starts fetching key's issuer, counting fetches in counter
 // from the first one on.
 func newFetcher(key fetcherKey, logger *zap.Logger, counter *prometheus.CounterVec) (*fetcher, error) {
 	ctx, stop := context.WithCancel(context.Background())
-	f := &fetcher{issuer: key.issuer, stop: stop, counters: map[*prometheus.CounterVec]int{counter: 1}}
+	f := &fetcher{issuer: key.issuer, stop: stop, users: []*fetcherUser{{counter: counter, logger: logger, handlers: 1}}}
 	iss, err := remoteissuer.New(ctx, remoteissuer.Config{
 		Issuer:             key.issuer,
 		UnknownKIDInterval: key.unknownKeyRefetch,
@@ -98,8 +126,8 @@ func (f *fetcher) count(ok bool) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for c := range f.counters {
-		c.WithLabelValues(f.issuer, result).Inc()
+	for _, u := range f.users {
+		u.counter.WithLabelValues(f.issuer, result).Inc()
 	}
 }
 
