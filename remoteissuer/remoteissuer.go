@@ -34,9 +34,11 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
 )
 
+// DefaultUnknownKIDInterval is Config.UnknownKIDInterval when it is 0.
+const DefaultUnknownKIDInterval = 5 * time.Second
+
 const (
-	defaultRefreshInterval    = 5 * time.Minute
-	defaultUnknownKIDInterval = 5 * time.Second
+	defaultRefreshInterval = 5 * time.Minute
 	// requestTimeout bounds every HTTP request, whatever the client.
 	requestTimeout = 10 * time.Second
 	// maxResponseSize bounds every response body, in bytes.
@@ -176,7 +178,7 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		is.refresh = defaultRefreshInterval
 	}
 	if is.unknownKID == 0 {
-		is.unknownKID = defaultUnknownKIDInterval
+		is.unknownKID = DefaultUnknownKIDInterval
 	}
 	if is.now == nil {
 		is.now = time.Now

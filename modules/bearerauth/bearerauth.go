@@ -27,6 +27,7 @@ import (
 	"github.com/portcullis-gw/portcullis/internal/hopbyhop"
 	"github.com/portcullis-gw/portcullis/internal/inbound"
 	"github.com/portcullis-gw/portcullis/modules/portcullis"
+	"github.com/portcullis-gw/portcullis/remoteissuer"
 )
 
 func init() {
@@ -176,6 +177,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Leeway == nil {
 		d := caddy.Duration(DefaultLeeway)
 		h.Leeway = &d
+	}
+	if h.UnknownKeyRefetch == 0 {
+		h.UnknownKeyRefetch = caddy.Duration(remoteissuer.DefaultUnknownKIDInterval)
 	}
 	switch {
 	case h.CacheSize == 0:

@@ -85,6 +85,11 @@ func TestRemoteIssuerShared(t *testing.T) {
 		allowedOnBoth(t, token)
 		wantFetches(t, 1, 2)
 	})
+	t.Run("the default spelled out is the same setting", func(t *testing.T) {
+		testenv.Load(t, caddyfile("\t\tunknown_key_refetch 5s\n"))
+		allowedOnBoth(t, token)
+		wantFetches(t, 1, 2)
+	})
 	t.Run("sites with different settings do not share", func(t *testing.T) {
 		testenv.Load(t, caddyfile("\t\tunknown_key_refetch 1m\n"))
 		allowedOnBoth(t, token)
