@@ -46,7 +46,7 @@ func (is *Issuer) fetch(ctx context.Context) (time.Duration, error) {
 	is.keys.Store(&set)
 	kids := keyIDs(set)
 	if !slices.Equal(kids, is.kids) {
-		is.logger.Info("loaded the issuer's keys", zap.Strings("kids", kids))
+		is.logger.Load().Info("loaded the issuer's keys", zap.Strings("kids", kids))
 		is.kids = kids
 	}
 	return is.refreshAfter(header), nil
@@ -121,11 +121,11 @@ func (is *Issuer) usableKeys(body []byte) (jwk.Set, error) {
 	for i, raw := range doc.Keys {
 		key, err := jwk.ParseKey(raw)
 		if err != nil {
-			is.logger.Info("dropped an unparsable key from the issuer's key set", zap.Int("index", i), zap.Error(err))
+			is.logger.Load().Info("dropped an unparsable key from the issuer's key set", zap.Int("index", i), zap.Error(err))
 			continue
 		}
 		if secret(key) {
-			is.logger.Warn("dropped a key with private or secret material from the issuer's key set; the issuer is publishing secrets",
+			is.logger.Load().Warn("dropped a key with private or secret material from the issuer's key set; the issuer is publishing secrets",
 				zap.Int("index", i), zap.String("kid", key.KeyID()))
 			continue
 		}
@@ -136,7 +136,7 @@ func (is *Issuer) usableKeys(body []byte) (jwk.Set, error) {
 			}
 		}
 		if reason != "" {
-			is.logger.Info("dropped a key from the issuer's key set", zap.Int("index", i), zap.String("kid", key.KeyID()), zap.String("reason", reason))
+			is.logger.Load().Info("dropped a key from the issuer's key set", zap.Int("index", i), zap.String("kid", key.KeyID()), zap.String("reason", reason))
 			continue
 		}
 		if err := set.AddKey(key); err != nil {

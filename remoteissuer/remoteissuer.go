@@ -33,9 +33,11 @@ import (
 	"github.com/portcullis-gw/portcullis/internal/issuerurl"
 )
 
+// DefaultUnknownKIDInterval is Config.UnknownKIDInterval when it is 0.
+const DefaultUnknownKIDInterval = 5 * time.Second
+
 const (
-	defaultRefreshInterval    = 5 * time.Minute
-	defaultUnknownKIDInterval = 5 * time.Second
+	defaultRefreshInterval = 5 * time.Minute
 	// requestTimeout bounds every HTTP request, whatever the client.
 	requestTimeout = 10 * time.Second
 	// maxResponseSize bounds every response body, in bytes.
@@ -82,7 +84,8 @@ type Config struct {
 	UnknownKIDInterval time.Duration
 
 	// Logger receives failed fetches, changes of the key set and keys
-	// that were dropped as unusable. Default: no logging.
+	// that were dropped as unusable; SetLogger replaces it. Default: no
+	// logging.
 	Logger *zap.Logger
 
 	// OnFetch, when set, is called after every attempt to fetch the key set
@@ -92,6 +95,10 @@ type Config struct {
 	// overlap; the first call with ok true comes just before Ready is
 	// closed. Default: none.
 	OnFetch func(ok bool)
+
+	// Now tells the time by which UnknownKIDInterval is measured (the
+	// background refreshes wait on timers). Default: time.Now.
+	Now func() time.Time
 }
 
 // Issuer holds the public signing keys of one remote issuer and keeps
@@ -103,8 +110,9 @@ type Issuer struct {
 	client       *http.Client
 	refresh      time.Duration
 	unknownKID   time.Duration
-	logger       *zap.Logger
+	logger       atomic.Pointer[zap.Logger]
 	onFetch      func(bool)
+	now          func() time.Time
 
 	// ctx is the lifetime given to New; it scopes every fetch, because a
 	// fetch is shared and so belongs to no single caller.
@@ -157,8 +165,8 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		client:       cfg.HTTPClient,
 		refresh:      cfg.RefreshInterval,
 		unknownKID:   cfg.UnknownKIDInterval,
-		logger:       cfg.Logger,
 		onFetch:      cfg.OnFetch,
+		now:          cfg.Now,
 		ctx:          ctx,
 		ready:        make(chan struct{}),
 	}
@@ -169,16 +177,25 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		is.refresh = defaultRefreshInterval
 	}
 	if is.unknownKID == 0 {
-		is.unknownKID = defaultUnknownKIDInterval
+		is.unknownKID = DefaultUnknownKIDInterval
 	}
-	if is.logger == nil {
-		is.logger = zap.NewNop()
+	if is.now == nil {
+		is.now = time.Now
 	}
-	is.logger = is.logger.With(zap.String("issuer", cfg.Issuer))
+	is.SetLogger(cfg.Logger)
 	empty := jwk.NewSet()
 	is.keys.Store(&empty)
 	go is.run()
 	return is, nil
+}
+
+// SetLogger makes l receive what the Issuer logs from now on (nil: no
+// logging), as Config.Logger does.
+func (is *Issuer) SetLogger(l *zap.Logger) {
+	if l == nil {
+		l = zap.NewNop()
+	}
+	is.logger.Store(l.With(zap.String("issuer", is.issuer)))
 }
 
 // PublicKeys returns the last good key set: the usable keys of the
@@ -210,7 +227,7 @@ func (is *Issuer) RefreshForKID(ctx context.Context, kid string) {
 	}
 	c := is.start(true)
 	if c == nil {
-		if ce := is.logger.Check(zap.DebugLevel, "unknown kid; key set fetched too recently to fetch again"); ce != nil {
+		if ce := is.logger.Load().Check(zap.DebugLevel, "unknown kid; key set fetched too recently to fetch again"); ce != nil {
 			ce.Write(zap.String("kid", kid))
 		}
 		return
@@ -230,7 +247,7 @@ func (is *Issuer) start(forKID bool) *fetchCall {
 		return is.inflight
 	}
 	if forKID {
-		now := time.Now()
+		now := is.now()
 		if now.Sub(is.lastKIDFetch) < is.unknownKID {
 			return nil
 		}
@@ -247,7 +264,7 @@ func (is *Issuer) do(c *fetchCall) {
 	c.next, c.err = is.fetch(is.ctx)
 	if c.err == nil || is.ctx.Err() == nil {
 		if c.err != nil {
-			is.logger.Warn("fetching the issuer's keys failed; keeping the last good keys", zap.Error(c.err))
+			is.logger.Load().Warn("fetching the issuer's keys failed; keeping the last good keys", zap.Error(c.err))
 		}
 		if is.onFetch != nil {
 			is.onFetch(c.err == nil)

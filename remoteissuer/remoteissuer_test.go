@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -94,7 +95,12 @@ func jwks(t testing.TB, keys ...any) []byte {
 // fakeIssuer serves a discovery document and a JWKS that tests can change,
 // and counts the requests.
 type fakeIssuer struct {
+	// url is the issuer's origin.
+	url string
+	// srv serves the issuer over the network, when it is not in-process.
 	srv *httptest.Server
+	// client reaches an in-process issuer; nil when srv serves it.
+	client *http.Client
 
 	mu        sync.Mutex
 	discovery []byte        // nil: a correct document
@@ -106,21 +112,51 @@ type fakeIssuer struct {
 	arrived                 chan struct{} // one value per JWKS request, when there is room
 }
 
+// newFakeIssuer serves a fake issuer over HTTP on loopback.
 func newFakeIssuer(t *testing.T, keys ...any) *fakeIssuer {
 	t.Helper()
 	f := &fakeIssuer{arrived: make(chan struct{}, 100)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", f.serveDiscovery)
-	mux.HandleFunc("GET /jwks.json", f.serveJWKS)
-	f.srv = httptest.NewServer(mux)
+	f.srv = httptest.NewServer(f.handler())
 	t.Cleanup(f.srv.Close)
+	f.url = f.srv.URL
 	f.setJWKS(jwks(t, keys...))
 	return f
 }
 
+// newInProcessIssuer is a fake issuer at https://issuer.test that answers
+// in the goroutine of the request, with no network: inside a
+// testing/synctest bubble, a fetch waiting on it is durably blocked, so
+// synctest.Wait can tell when the Issuer is idle.
+func newInProcessIssuer(t *testing.T, keys ...any) *fakeIssuer {
+	t.Helper()
+	f := &fakeIssuer{url: "https://issuer.test", arrived: make(chan struct{}, 100)}
+	f.client = inProcessClient(f.handler())
+	f.setJWKS(jwks(t, keys...))
+	return f
+}
+
+func (f *fakeIssuer) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", f.serveDiscovery)
+	mux.HandleFunc("GET /jwks.json", f.serveJWKS)
+	return mux
+}
+
+// inProcessClient answers every request with h, in the requesting
+// goroutine.
+func inProcessClient(h http.Handler) *http.Client {
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		resp := rec.Result()
+		resp.Request = r
+		return resp, nil
+	})}
+}
+
 // issuer is the fake's issuer identifier, with a trailing slash like
 // Portcullis and Auth0.
-func (f *fakeIssuer) issuer() string { return f.srv.URL + "/" }
+func (f *fakeIssuer) issuer() string { return f.url + "/" }
 
 func (f *fakeIssuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	f.discoveryHits.Add(1)
@@ -128,7 +164,7 @@ func (f *fakeIssuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	doc := f.discovery
 	f.mu.Unlock()
 	if doc == nil {
-		doc, _ = json.Marshal(map[string]string{"issuer": f.issuer(), "jwks_uri": f.srv.URL + "/jwks.json"})
+		doc, _ = json.Marshal(map[string]string{"issuer": f.issuer(), "jwks_uri": f.url + "/jwks.json"})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(doc)
@@ -231,6 +267,9 @@ func startUnready(t *testing.T, f *fakeIssuer, cfg Config) *Issuer {
 	if cfg.Issuer == "" {
 		cfg.Issuer = f.issuer()
 	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = f.client
+	}
 	is, err := New(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -256,6 +295,26 @@ func isReady(is *Issuer) bool {
 	}
 }
 
+// fakeClock is a time that moves only when a test moves it.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 func kids(is *Issuer) []string { return keyIDs(is.PublicKeys()) }
 
 func wantKids(t *testing.T, is *Issuer, want ...string) {
@@ -269,17 +328,6 @@ func wantHits(t *testing.T, f *fakeIssuer, want int64) {
 	t.Helper()
 	if got := f.jwksHits.Load(); got != want {
 		t.Fatalf("JWKS requests = %d, want %d", got, want)
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -463,11 +511,13 @@ func TestRefreshForKIDRateLimit(t *testing.T) {
 	})
 	t.Run("a fetch again once the interval is over", func(t *testing.T) {
 		f := newFakeIssuer(t, a.pub)
-		is := start(t, f, Config{UnknownKIDInterval: 300 * time.Millisecond})
+		clock := newFakeClock()
+		is := start(t, f, Config{UnknownKIDInterval: time.Minute, Now: clock.now})
 		is.RefreshForKID(t.Context(), "x")
+		clock.advance(time.Minute - time.Nanosecond)
 		is.RefreshForKID(t.Context(), "y")
 		wantHits(t, f, 2)
-		time.Sleep(350 * time.Millisecond)
+		clock.advance(time.Nanosecond)
 		is.RefreshForKID(t.Context(), "z")
 		wantHits(t, f, 3)
 	})
@@ -483,54 +533,75 @@ func TestRefreshForKIDRateLimit(t *testing.T) {
 func TestRefreshForKIDConcurrentCallersShareOneFetch(t *testing.T) {
 	a := newSigningKey(t, rsaA, "a", jwa.RS256)
 	b := newSigningKey(t, rsaB, "b", jwa.PS256)
-	f := newFakeIssuer(t, a.pub)
-	// No rate limit to speak of: only sharing can keep this to one fetch.
-	is := start(t, f, Config{UnknownKIDInterval: time.Nanosecond})
-	<-f.arrived // the initial fetch
-	f.setJWKS(jwks(t, a.pub, b.pub))
-	release := f.hold()
-	var wg sync.WaitGroup
-	var missed atomic.Int64
-	for range 20 {
-		wg.Go(func() {
-			is.RefreshForKID(t.Context(), "b")
-			if _, ok := is.PublicKeys().LookupKeyID("b"); !ok {
-				missed.Add(1)
-			}
-		})
-	}
-	select {
-	case <-f.arrived:
-	case <-time.After(waitFor):
-		t.Fatal("no JWKS request")
-	}
-	time.Sleep(50 * time.Millisecond) // let the other callers join
-	release()
-	wg.Wait()
-	if n := missed.Load(); n != 0 {
-		t.Fatalf("%d callers returned without the new key", n)
-	}
-	wantHits(t, f, 2)
+	synctest.Test(t, func(t *testing.T) {
+		f := newInProcessIssuer(t, a.pub)
+		// No rate limit to speak of: only sharing can keep this to one
+		// fetch.
+		is := start(t, f, Config{UnknownKIDInterval: time.Nanosecond})
+		f.setJWKS(jwks(t, a.pub, b.pub))
+		release := f.hold()
+		var wg sync.WaitGroup
+		var missed atomic.Int64
+		for range 20 {
+			wg.Go(func() {
+				is.RefreshForKID(t.Context(), "b")
+				if _, ok := is.PublicKeys().LookupKeyID("b"); !ok {
+					missed.Add(1)
+				}
+			})
+		}
+		// Every caller is waiting now, on the one held JWKS request.
+		synctest.Wait()
+		wantHits(t, f, 2)
+		release()
+		wg.Wait()
+		if n := missed.Load(); n != 0 {
+			t.Fatalf("%d callers returned without the new key", n)
+		}
+		wantHits(t, f, 2)
+	})
 }
 
 func TestRefreshForKIDWaitsAtMostUntilCtxIsDone(t *testing.T) {
 	a := newSigningKey(t, rsaA, "a", jwa.RS256)
 	b := newSigningKey(t, rsaB, "b", jwa.RS256)
+	synctest.Test(t, func(t *testing.T) {
+		f := newInProcessIssuer(t, a.pub)
+		is := start(t, f, Config{})
+		f.setJWKS(jwks(t, b.pub))
+		release := f.hold()
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		began := time.Now()
+		is.RefreshForKID(ctx, "b")
+		if d := time.Since(began); d != 50*time.Millisecond {
+			t.Fatalf("RefreshForKID returned after %v, want 50ms", d)
+		}
+		wantKids(t, is, "a")
+		// The fetch goes on without the caller who gave up.
+		release()
+		synctest.Wait()
+		wantKids(t, is, "b")
+	})
+}
+
+func TestSetLogger(t *testing.T) {
+	a := newSigningKey(t, rsaA, "a", jwa.RS256)
+	b := newSigningKey(t, rsaB, "b", jwa.RS256)
 	f := newFakeIssuer(t, a.pub)
-	is := start(t, f, Config{})
+	first, firstLogs := observer.New(zapcore.InfoLevel)
+	is := start(t, f, Config{Logger: zap.New(first)})
+	second, secondLogs := observer.New(zapcore.InfoLevel)
+	is.SetLogger(zap.New(second))
 	f.setJWKS(jwks(t, b.pub))
-	release := f.hold()
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancel()
-	began := time.Now()
-	is.RefreshForKID(ctx, "b")
-	if d := time.Since(began); d > time.Second {
-		t.Fatalf("RefreshForKID returned after %v, want about 50ms", d)
+	is.RefreshForKID(t.Context(), "b")
+	loaded := func(logs *observer.ObservedLogs) int { return logs.FilterMessage("loaded the issuer's keys").Len() }
+	if n, m := loaded(firstLogs), loaded(secondLogs); n != 1 || m != 1 {
+		t.Fatalf("key set loads logged: %d to the first logger, %d to the second; want the first load to the first, the second to the second", n, m)
 	}
-	wantKids(t, is, "a")
-	// The fetch goes on without the caller who gave up.
-	release()
-	eventually(t, "key b", func() bool { return slices.Equal(kids(is), []string{"b"}) })
+	if got := secondLogs.All()[0].ContextMap()["issuer"]; got != f.issuer() {
+		t.Fatalf("issuer field = %v, want %s", got, f.issuer())
+	}
 }
 
 func TestFailedFetchKeepsLastGoodKeys(t *testing.T) {
@@ -644,28 +715,50 @@ func TestKeyHygiene(t *testing.T) {
 func TestBackgroundRefresh(t *testing.T) {
 	a := newSigningKey(t, rsaA, "a", jwa.RS256)
 	b := newSigningKey(t, rsaB, "b", jwa.RS256)
-	f := newFakeIssuer(t, a.pub)
-	is := start(t, f, Config{RefreshInterval: 50 * time.Millisecond})
-	f.setJWKS(jwks(t, b.pub))
-	eventually(t, "the rotated key", func() bool { return slices.Equal(kids(is), []string{"b"}) })
+	synctest.Test(t, func(t *testing.T) {
+		f := newInProcessIssuer(t, a.pub)
+		is := start(t, f, Config{})
+		f.setJWKS(jwks(t, b.pub))
+		time.Sleep(defaultRefreshInterval - time.Nanosecond)
+		synctest.Wait()
+		wantKids(t, is, "a")
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		wantKids(t, is, "b")
+		wantHits(t, f, 2)
+	})
 }
 
 func TestRetriesUntilTheIssuerAnswers(t *testing.T) {
 	a := newSigningKey(t, rsaA, "a", jwa.RS256)
-	f := newFakeIssuer(t, a.pub)
-	f.setStatus(http.StatusServiceUnavailable)
-	results := newFetchResults()
-	is := startUnready(t, f, Config{RefreshInterval: 20 * time.Millisecond, OnFetch: results.record})
-	eventually(t, "three failed fetches", func() bool { return len(results.get()) >= 3 })
-	if isReady(is) {
-		t.Fatal("ready while the issuer fails")
-	}
-	f.setStatus(0)
-	waitReady(t, is)
-	wantKids(t, is, "a")
-	if d := f.discoveryHits.Load(); d != 1 {
-		t.Fatalf("discovery requests = %d, want 1: the jwks_uri is kept", d)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newInProcessIssuer(t, a.pub)
+		f.setStatus(http.StatusServiceUnavailable)
+		results := newFetchResults()
+		is := startUnready(t, f, Config{OnFetch: results.record})
+		// Fetches at once, then after 1s and 2s more: the backoff doubles.
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if got := results.get(); !slices.Equal(got, []bool{false, false, false}) || isReady(is) {
+			t.Fatalf("after 3s of failures: OnFetch calls %v, ready %v; want three failures, not ready", got, isReady(is))
+		}
+		f.setStatus(0)
+		// The next retry, 4s after the third.
+		time.Sleep(4*time.Second - time.Nanosecond)
+		synctest.Wait()
+		if isReady(is) {
+			t.Fatal("ready before the fourth attempt")
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if !isReady(is) {
+			t.Fatal("not ready after the fourth attempt")
+		}
+		wantKids(t, is, "a")
+		if d := f.discoveryHits.Load(); d != 1 {
+			t.Fatalf("discovery requests = %d, want 1: the jwks_uri is kept", d)
+		}
+	})
 }
 
 func TestBackoff(t *testing.T) {
@@ -721,21 +814,24 @@ func TestRefreshAfter(t *testing.T) {
 
 func TestCancelStops(t *testing.T) {
 	a := newSigningKey(t, rsaA, "a", jwa.RS256)
-	f := newFakeIssuer(t, a.pub)
-	ctx, cancel := context.WithCancel(t.Context())
-	is, err := New(ctx, Config{Issuer: f.issuer(), RefreshInterval: 10 * time.Millisecond, UnknownKIDInterval: time.Nanosecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitReady(t, is)
-	eventually(t, "background refreshes", func() bool { return f.jwksHits.Load() >= 3 })
-	cancel()
-	time.Sleep(100 * time.Millisecond)
-	before := f.jwksHits.Load()
-	is.RefreshForKID(t.Context(), "unknown")
-	time.Sleep(200 * time.Millisecond)
-	wantHits(t, f, before)
-	wantKids(t, is, "a")
+	synctest.Test(t, func(t *testing.T) {
+		f := newInProcessIssuer(t, a.pub)
+		ctx, cancel := context.WithCancel(t.Context())
+		is, err := New(ctx, Config{Issuer: f.issuer(), HTTPClient: f.client, RefreshInterval: time.Minute, UnknownKIDInterval: time.Nanosecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitReady(t, is)
+		time.Sleep(3 * time.Minute)
+		synctest.Wait()
+		wantHits(t, f, 4) // at start and three refreshes
+		cancel()
+		is.RefreshForKID(t.Context(), "unknown")
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		wantHits(t, f, 4)
+		wantKids(t, is, "a")
+	})
 }
 
 // TestRedirects serves an https issuer that is not on a loopback address
@@ -761,17 +857,14 @@ func TestRedirects(t *testing.T) {
 				},
 				tc.target: func(w http.ResponseWriter, r *http.Request) { w.Write(jwks(t, a.pub)) },
 			}
-			client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			client := inProcessClient(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				h, ok := routes[r.URL.String()]
 				if !ok {
-					return nil, fmt.Errorf("no route to %s", r.URL)
+					http.Error(w, "no route to "+r.URL.String(), http.StatusBadGateway)
+					return
 				}
-				rec := httptest.NewRecorder()
-				h(rec, r)
-				resp := rec.Result()
-				resp.Request = r
-				return resp, nil
-			})}
+				h(w, r)
+			}))
 			core, logs := observer.New(zapcore.WarnLevel)
 			results := newFetchResults()
 			is, err := New(t.Context(), Config{Issuer: issuer, HTTPClient: client, Logger: zap.New(core), OnFetch: results.record})

@@ -91,8 +91,16 @@ type Handler struct {
 	// server (the portcullis app) alone. When set, only these are trusted;
 	// an entry equal to the portcullis app's issuer means the embedded
 	// server, whose keys are used in-process. Others are found through OIDC
-	// discovery and must be https, except on loopback hosts.
+	// discovery and must be https, except on loopback hosts; every
+	// bearer_auth of the process that trusts one of them with the same
+	// UnknownKeyRefetch shares one copy of its keys, kept across config
+	// reloads.
 	Issuers []string `json:"issuers,omitempty"`
+	// UnknownKeyRefetch is the least time between two fetches of a remote
+	// issuer's keys caused by tokens naming a key it has not published
+	// (one it may just have rotated in); tokens with unknown keys in
+	// between are refused without a fetch. Default: 5s.
+	UnknownKeyRefetch caddy.Duration `json:"unknown_key_refetch,omitempty"`
 	// PolicyDir replaces the embedded policies with the *.rego files (and
 	// optional data.json) of this directory, reloaded when they change. A
 	// policy that fails to compile at start stops the config from loading;
@@ -122,6 +130,7 @@ type Handler struct {
 	ClientCertHeader clientcert.Format `json:"client_cert_header,omitempty"`
 
 	issuers     map[string]*issuer
+	fetchers    map[fetcherKey]*fetcher // the remote issuers' keys, held until Cleanup
 	guard       *bearer.Guard[*verified]
 	server      *authserver.Server            // the embedded one, when trusted
 	policy      *atomic.Pointer[authz.Policy] // swapped when the policy directory changes
@@ -172,6 +181,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		d := caddy.Duration(DefaultLeeway)
 		h.Leeway = &d
 	}
+	if h.UnknownKeyRefetch == 0 {
+		h.UnknownKeyRefetch = caddy.Duration(remoteissuer.DefaultUnknownKIDInterval)
+	}
 	switch {
 	case h.CacheSize == 0:
 		h.cache = newTokenCache(DefaultCacheSize)
@@ -211,6 +223,7 @@ func (h *Handler) provisionIssuers(ctx caddy.Context) error {
 		urls = []string{embedded.Issuer()}
 	}
 	h.issuers = make(map[string]*issuer, len(urls))
+	h.fetchers = map[fetcherKey]*fetcher{}
 	for _, u := range urls {
 		iss := &issuer{url: u, verifier: &tokens.Verifier{Issuer: u, Leeway: time.Duration(*h.Leeway)}}
 		if embedded != nil && u == embedded.Issuer() {
@@ -218,21 +231,29 @@ func (h *Handler) provisionIssuers(ctx caddy.Context) error {
 			iss.verifier.Keys = embedded.Keyring()
 			h.server = embedded
 		} else {
-			remote, err := remoteissuer.New(ctx, remoteissuer.Config{
-				Issuer: u,
-				Logger: h.logger.Named("issuer"),
-				OnFetch: func(ok bool) {
-					h.metrics.jwksFetches.WithLabelValues(u, map[bool]string{true: "ok", false: "error"}[ok]).Inc()
-				},
-			})
-			if err != nil {
-				return fmt.Errorf("bearer_auth issuer %s: %w", u, err)
+			key := fetcherKey{issuer: u, unknownKeyRefetch: time.Duration(h.UnknownKeyRefetch)}
+			f, ok := h.fetchers[key]
+			if !ok {
+				if f, err = useFetcher(key, h.logger.Named("issuer"), h.metrics.jwksFetches); err != nil {
+					return fmt.Errorf("bearer_auth issuer %s: %w", u, err)
+				}
+				h.fetchers[key] = f
 			}
-			iss.verifier.Keys = remote
+			iss.verifier.Keys = f.Issuer
 		}
 		h.issuers[u] = iss
 	}
 	return nil
+}
+
+// Cleanup lets go of the remote issuers' keys.
+func (h *Handler) Cleanup() error {
+	var errs []error
+	for key, f := range h.fetchers {
+		errs = append(errs, releaseFetcher(key, f, h.metrics.jwksFetches))
+	}
+	h.fetchers = nil
+	return errors.Join(errs...)
 }
 
 // Validate checks the configuration.
@@ -255,6 +276,9 @@ func (h *Handler) Validate() error {
 		if _, err := clientcert.ParseFormat(string(h.ClientCertHeader)); err != nil {
 			return fmt.Errorf("bearer_auth: client_cert_header: %w", err)
 		}
+	}
+	if h.UnknownKeyRefetch < 0 {
+		return errors.New("bearer_auth: unknown_key_refetch must not be negative")
 	}
 	if h.CacheSize < CacheOff {
 		return errors.New("bearer_auth: cache_size must be -1 (off), 0 (default) or a size")
@@ -494,5 +518,6 @@ func (h *Handler) logDecision(id string, r *http.Request, t *authz.Token, d auth
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )

@@ -25,6 +25,7 @@ func init() {
 //		scopes <method|*> <path> <scope...>
 //		permissions <method|*> <path> <permission...>
 //		issuer <url>
+//		unknown_key_refetch <duration>
 //		policy <dir>
 //		policy_timeout <duration>
 //		leeway <duration>
@@ -85,6 +86,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 			if leeway, err = caddyfileopt.Duration(h.Dispenser); err == nil {
 				b.Leeway = &leeway
 			}
+		case "unknown_key_refetch":
+			b.UnknownKeyRefetch, err = caddyfileopt.Duration(h.Dispenser)
 		case "cache_size":
 			b.CacheSize, err = caddyfileopt.PositiveIntOrOff(h.Dispenser, CacheOff)
 		case "strip_authorization":

@@ -20,6 +20,7 @@ func TestConfigErrors(t *testing.T) {
 		{"no issuer to trust", "", "audience https://api.example.com", "portcullis global option is not configured"},
 		{"no audience", app, "scopes GET /x read:x", "audience is required"},
 		{"remote issuer over plain http", "", "audience a\n\t\tissuer http://idp.example.com/", "https"},
+		{"negative unknown key refetch", app, "audience a\n\t\tunknown_key_refetch -1s", "unknown_key_refetch must not be negative"},
 		{"leeway over a minute", app, "audience a\n\t\tleeway 2m", "leeway must be between 0 and 1m0s"},
 		{"path without a slash", app, "audience a\n\t\tscopes GET x read:x", "must start with / or *"},
 		{"missing policy directory", app, "audience a\n\t\tpolicy " + dir + "/nowhere", "nowhere"},

@@ -134,6 +134,7 @@ https://localhost:%[13]d {
 		audience %[14]s
 		issuer %[15]s
 		leeway 1s
+		unknown_key_refetch 1ns
 		scopes GET /orders* read:orders
 	}
 	reverse_proxy 127.0.0.1:%[10]d
@@ -359,6 +360,8 @@ type remoteServer struct {
 	server *authserver.Server
 	http   *httptest.Server
 	shift  atomic.Int64 // added to the real time, in nanoseconds
+	// Requests for the discovery document and the key set.
+	discoveryServed, jwksServed atomic.Int64
 }
 
 func startRemote(t *testing.T) *remoteServer {
@@ -371,6 +374,12 @@ func startRemote(t *testing.T) *remoteServer {
 	t.Cleanup(func() { store.Close() })
 	var srv atomic.Pointer[authserver.Server]
 	r.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch req.URL.Path {
+		case "/.well-known/openid-configuration":
+			r.discoveryServed.Add(1)
+		case "/.well-known/jwks.json":
+			r.jwksServed.Add(1)
+		}
 		s := srv.Load()
 		if s == nil {
 			http.Error(w, "starting", http.StatusServiceUnavailable)
