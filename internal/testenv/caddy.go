@@ -81,7 +81,7 @@ func LoadErr(caddyfile string) error {
 	}
 	for _, w := range warnings {
 		if !strings.Contains(w.Message, "not formatted") {
-			return fmt.Errorf("Caddyfile warning: %s", w.String())
+			return fmt.Errorf("warning adapting the Caddyfile: %s", w.String())
 		}
 	}
 	return caddy.Load(cfg, true)
