@@ -5,6 +5,9 @@
 # starts PostgreSQL, then vets and tests everything.
 set -euo pipefail
 cd "$(dirname "$0")"
+# How long the whole run took, printed however it ends.
+started=$SECONDS
+trap 'echo "test.sh: $((SECONDS - started))s elapsed" >&2' EXIT
 
 packages=()
 if ! command -v npm >/dev/null 2>&1; then
@@ -64,6 +67,7 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 go test -count=1 ./...
 # Each fuzz target for a few seconds (their seed corpora ran above as
 # tests). go test -fuzz takes one target of one package at a time.

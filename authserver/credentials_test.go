@@ -400,6 +400,9 @@ func TestClientCredentials(t *testing.T) {
 					t.Errorf("both enabled: %v", got["client_authentication_methods"])
 				}
 				got = e.must(t, "PATCH", "clients/"+id, obj{"client_authentication_methods": methods(tc.method, cred2)}, http.StatusOK, nil).object(t)
+				if !jsonEqual(got["client_authentication_methods"], methods(tc.method, cred2)) {
+					t.Errorf("the second alone: %v", got["client_authentication_methods"])
+				}
 				e.must(t, "DELETE", "clients/"+id+"/credentials/"+credID, nil, http.StatusNoContent, nil)
 				before = e.clientSnapshot(t, id)
 				wantMgmtError(t, e.mgmt(t, "DELETE", "clients/"+id+"/credentials/"+cred2, nil), 400, "credential_in_use", "client_authentication_methods."+tc.method)
@@ -504,8 +507,7 @@ func TestClientCredentials(t *testing.T) {
 		if !jsonEqual(c["client_authentication_methods"], methods("self_signed_tls_client_auth", list[0]["id"].(string))) {
 			t.Errorf("client_authentication_methods = %v, want the new credential's id %v", c["client_authentication_methods"], list[0]["id"])
 		}
-		var got map[string]any
-		got = e.must(t, "GET", "clients/"+id, nil, http.StatusOK, nil).object(t)
+		got := e.must(t, "GET", "clients/"+id, nil, http.StatusOK, nil).object(t)
 		delete(c, "client_secret")
 		if !jsonEqual(got, c) {
 			t.Errorf("GET = %v, POST returned %v", got, c)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portcullis-gw/portcullis/internal/pgtest"
+	"github.com/portcullis-gw/portcullis/internal/testutil"
 )
 
 // proxy forwards TCP connections to target until it is taken down, which
@@ -149,7 +150,7 @@ func TestDatabaseDown(t *testing.T) {
 	status, out = c.call("GET", nd.asURL+"api/v2/clients?include_totals=true", adminTok, nil, nil)
 	wantUnavailable("the Management API", status, out, "temporarily_unavailable")
 	// Past max_stale the edge fails closed.
-	eventually(t, maxStale+2*time.Second, "bearer_auth fails closed after max_stale", func() bool { return api() == http.StatusServiceUnavailable })
+	testutil.Eventually(t, maxStale+2*time.Second, "bearer_auth fails closed after max_stale", func() bool { return api() == http.StatusServiceUnavailable })
 	// Staleness counts from the last successful poll, at most a poll
 	// interval (200ms) before the database went away.
 	if since := time.Since(down); since < maxStale-300*time.Millisecond {
@@ -157,8 +158,8 @@ func TestDatabaseDown(t *testing.T) {
 	}
 
 	p.setDown(false)
-	eventually(t, 10*time.Second, "the API recovers when the database returns", func() bool { return api() == http.StatusOK })
-	eventually(t, 10*time.Second, "the token endpoint recovers", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the API recovers when the database returns", func() bool { return api() == http.StatusOK })
+	testutil.Eventually(t, 10*time.Second, "the token endpoint recovers", func() bool {
 		status, _ := c.token(nd, idle["client_id"].(string), idle["client_secret"].(string), ordersAPI)
 		return status == http.StatusOK
 	})

@@ -27,6 +27,7 @@ import (
 
 	"github.com/portcullis-gw/portcullis/internal/pgtest"
 	"github.com/portcullis-gw/portcullis/internal/testenv"
+	"github.com/portcullis-gw/portcullis/internal/testutil"
 )
 
 const (
@@ -322,18 +323,6 @@ func (c *cluster) mgmt(nd *node, method, path string, body any, want int) map[st
 	return out
 }
 
-// eventually waits up to bound for ok.
-func eventually(t *testing.T, bound time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, bound)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // changeBound is how soon a change made through one node takes effect in
 // the others: the poll interval (200ms here), the time of a poll, and a
 // margin for a loaded 2-core machine.
@@ -355,7 +344,7 @@ func TestInstances(t *testing.T) {
 
 	t.Run("a token issued by one is accepted by the other", func(t *testing.T) {
 		var tok string
-		eventually(t, changeBound, "B issues for a client made through B and a grant made through A", func() bool {
+		testutil.Eventually(t, changeBound, "B issues for a client made through B and a grant made through A", func() bool {
 			status, out := c.token(b, id, secret, ordersAPI)
 			if status == http.StatusOK {
 				tok = out["access_token"].(string)
@@ -380,7 +369,7 @@ func TestInstances(t *testing.T) {
 		}
 		c.mgmt(a, "DELETE", "client-grants/"+grant["id"].(string), nil, http.StatusNoContent)
 		deleted := time.Now()
-		eventually(t, changeBound, "B refuses the token once its grant is deleted through A", func() bool {
+		testutil.Eventually(t, changeBound, "B refuses the token once its grant is deleted through A", func() bool {
 			status, _ := c.call("GET", b.apiURL+"/orders/1", tok, nil, nil)
 			return status == http.StatusForbidden
 		})
@@ -393,7 +382,7 @@ func TestInstances(t *testing.T) {
 		c.mgmt(a, "POST", "users", map[string]any{"connection": "Username-Password-Authentication", "email": "ada@example.com", "password": "Analytical-Engine-1843"}, http.StatusCreated)
 		webID, webSecret := web["client_id"].(string), web["client_secret"].(string)
 		var code string
-		eventually(t, changeBound, "B signs in with a client and user made through A", func() bool {
+		testutil.Eventually(t, changeBound, "B signs in with a client and user made through A", func() bool {
 			code = c.signIn(b, webID, "ada@example.com", "Analytical-Engine-1843")
 			return code != ""
 		})
@@ -424,7 +413,7 @@ func TestInstances(t *testing.T) {
 	t.Run("a key rotation made on one is published by both", func(t *testing.T) {
 		before := c.jwks(b)
 		c.mgmt(a, "POST", "keys/signing/rotate", nil, http.StatusCreated)
-		eventually(t, changeBound, "B publishes the keys A rotated", func() bool { return c.jwks(b) == c.jwks(a) && c.jwks(b) != before })
+		testutil.Eventually(t, changeBound, "B publishes the keys A rotated", func() bool { return c.jwks(b) == c.jwks(a) && c.jwks(b) != before })
 		// B signs with the new current keys at once: its tokens verify at A.
 		status, out := c.token(b, adminID, adminSecret, c.issuer+"api/v2/")
 		if status != http.StatusOK {
@@ -592,7 +581,7 @@ func TestKillDuringWrites(t *testing.T) {
 		})
 	}
 	// Let writes run, then crash in the middle of them.
-	eventually(t, 30*time.Second, "some writes acknowledged", func() bool {
+	testutil.Eventually(t, 30*time.Second, "some writes acknowledged", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(acked) >= 20

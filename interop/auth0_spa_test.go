@@ -28,6 +28,9 @@ const spaSDK = "node_modules/@auth0/auth0-spa-js/dist/auth0-spa-js.production.js
 // refresh with the refresh token, and logout, each a cross-origin call from
 // the page to Portcullis.
 func TestAuth0SPAJS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs an npm package and headless Chromium; skipped with -short")
+	}
 	repo := repoRoot(t)
 	sdk, err := os.ReadFile(filepath.Join(repo, "interop", "spa-js", spaSDK))
 	if err != nil {

@@ -144,9 +144,13 @@ func domainOf(issuer string) string {
 }
 
 // requireNode fails the test unless interop/pkg has the npm package dep
-// installed, and returns the path of node.
+// installed, and returns the path of node. With go test -short it skips
+// the test.
 func requireNode(t *testing.T, pkg, dep string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs Node.js and npm packages; skipped with -short")
+	}
 	if _, err := os.Stat(filepath.Join(repoRoot(t), "interop", pkg, "node_modules", dep)); err != nil {
 		t.Fatalf("%s is not installed (%v): run `npm ci --prefix interop/%s` from the repository root first", dep, err, pkg)
 	}

@@ -136,7 +136,7 @@ func parse(raw string) (*parsed, error) {
 	}
 	scheme, after, ok := strings.Cut(raw, ":")
 	if !ok || !validScheme(scheme) {
-		return nil, errors.New("the URL must be absolute, starting with a scheme such as https:")
+		return nil, errors.New("the URL must be absolute, starting with a scheme such as \"https:\"")
 	}
 	scheme = strings.ToLower(scheme)
 	switch scheme {

@@ -10,7 +10,8 @@ func TestKeyAndSecret(t *testing.T) {
 	if a == b || len(a) < 43 {
 		t.Fatalf("secrets %q and %q: want distinct values of 256 bits", a, b)
 	}
-	if Key(a) == Key(b) || Key(a) != Key(a) || len(Key(a)) != 64 || Key(a) == a {
+	ka := Key(a)
+	if ka == Key(b) || Key(a) != ka || len(ka) != 64 || ka == a {
 		t.Errorf("Key(%q) = %q: want the hex SHA-256, stable and distinct", a, Key(a))
 	}
 }

@@ -4,6 +4,7 @@
 //
 // Without that variable the tests that need PostgreSQL are skipped, except
 // when CI is "true": there they fail, so that CI cannot pass without them.
+// With go test -short they are skipped always.
 package pgtest
 
 import (
@@ -30,6 +31,9 @@ const EnvVar = "PORTCULLIS_TEST_POSTGRES"
 // or fails it when CI is "true".
 func DSN(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL; skipped with -short")
+	}
 	base := os.Getenv(EnvVar)
 	if base == "" {
 		const msg = EnvVar + " is not set to a PostgreSQL DSN such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable"

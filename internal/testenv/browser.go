@@ -35,8 +35,13 @@ const DefaultChromium = "/usr/bin/chromium"
 //
 // When the test fails and PORTCULLIS_SCREENSHOTS names a directory, the
 // page the browser shows at the end is saved there (see Screenshot).
+//
+// With go test -short, Browser skips the test.
 func Browser(t testing.TB, c *Caddy) context.Context {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs headless Chromium; skipped with -short")
+	}
 	binary := os.Getenv("PORTCULLIS_CHROMIUM")
 	if binary == "" {
 		binary = DefaultChromium

@@ -7,12 +7,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,34 +25,6 @@ import (
 	_ "github.com/portcullis-gw/portcullis/modules/forwardcert"
 	_ "github.com/portcullis-gw/portcullis/modules/portcullis"
 )
-
-// handedOut are the ports FreePort has returned in this process.
-var handedOut = struct {
-	sync.Mutex
-	ports map[int]bool
-}{ports: map[int]bool{}}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
-// that it has not returned before in this process: the kernel may hand
-// out a port again once it is closed, and two sites of one Caddyfile on
-// one port do not load.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	handedOut.Lock()
-	defer handedOut.Unlock()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !handedOut.ports[port] {
-			handedOut.ports[port] = true
-			return port
-		}
-	}
-}
 
 // Caddy is a running Caddy configuration.
 type Caddy struct {
@@ -111,7 +81,7 @@ func LoadErr(caddyfile string) error {
 	}
 	for _, w := range warnings {
 		if !strings.Contains(w.Message, "not formatted") {
-			return fmt.Errorf("Caddyfile warning: %s", w.String())
+			return fmt.Errorf("warning adapting the Caddyfile: %s", w.String())
 		}
 	}
 	return caddy.Load(cfg, true)
