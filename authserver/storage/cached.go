@@ -212,8 +212,13 @@ func (c *CachedStore) SaveSetting(ctx context.Context, name string, doc []byte) 
 // succeeded or not: a failed commit may still have reached the database.
 // Other writes (users, roles, sign-in state, installation secrets) record
 // nothing, so that they leave every process's cache alone.
+//
+// A committed change is this process's own: the next Refresh does not
+// empty the cache for it again, unless another process changed something
+// in between.
 func (c *CachedStore) Atomically(ctx context.Context, fn func(tx Store) error) error {
 	changed := false
+	var version int64 = -1
 	err := c.Store.Atomically(ctx, func(tx Store) error {
 		rec := &recorder{Store: tx}
 		err := fn(rec)
@@ -221,10 +226,23 @@ func (c *CachedStore) Atomically(ctx context.Context, fn func(tx Store) error) e
 		if err != nil || !rec.changed {
 			return err
 		}
-		return tx.MarkChanged(ctx)
+		if err := tx.MarkChanged(ctx); err != nil {
+			return err
+		}
+		version, err = tx.ChangeVersion(ctx)
+		return err
 	})
 	if changed {
 		c.Invalidate()
+	}
+	if err == nil && version >= 0 {
+		// Our change is the only one since the version this cache last
+		// saw: the Invalidate above covers it.
+		c.mu.Lock()
+		if c.seen == version-1 {
+			c.seen = version
+		}
+		c.mu.Unlock()
 	}
 	return err
 }

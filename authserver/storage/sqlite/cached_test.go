@@ -131,6 +131,10 @@ func TestCachedStoreRecordsOnlyCachedWrites(t *testing.T) {
 					t.Fatal(err)
 				}
 				gen := cached.Generation()
+				before, err := raw.ChangeVersion(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
 				write := tc.write
 				if inTx {
 					write = func(ctx context.Context, s storage.Store) error {
@@ -143,10 +147,51 @@ func TestCachedStoreRecordsOnlyCachedWrites(t *testing.T) {
 				if emptied := cached.Generation() != gen; emptied != tc.recorded {
 					t.Errorf("%s emptied this process's cache: %v, want %v", name, emptied, tc.recorded)
 				}
-				if changed, err := cached.Refresh(ctx); err != nil || changed != tc.recorded {
-					t.Errorf("%s recorded a change: %v (%v), want %v", name, changed, err, tc.recorded)
+				after, err := raw.ChangeVersion(ctx)
+				if changed := after != before; err != nil || changed != tc.recorded {
+					t.Errorf("%s recorded a change for other processes: %v (%v), want %v", name, changed, err, tc.recorded)
 				}
 			})
 		}
+	}
+}
+
+// A CachedStore's own writes do not empty its cache a second time at its
+// next Refresh: what it cached after the write stays cached, while a
+// change by another process on the same database still empties it.
+func TestCachedStoreRefreshSkipsItsOwnChanges(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "auth.db")
+	open := func() *storage.CachedStore {
+		s, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		c := storage.Cached(s)
+		if _, err := c.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b := open(), open()
+	if err := a.CreateClient(ctx, &clients.Client{ClientID: "c1", Name: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Client(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	gen := a.Generation()
+	if changed, err := a.Refresh(ctx); err != nil || changed || a.Generation() != gen {
+		t.Errorf("Refresh after its own write: changed %v, %v, generation %d → %d; want the cache kept", changed, err, gen, a.Generation())
+	}
+	if err := b.UpdateClient(ctx, &clients.Client{ClientID: "c1", Name: "two"}); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := a.Refresh(ctx); err != nil || !changed {
+		t.Errorf("Refresh after another process's write: changed %v, %v; want true", changed, err)
+	}
+	if cl, err := a.Client(ctx, "c1"); err != nil || cl.Name != "two" {
+		t.Errorf("after the other process's write: %v, %v; want name two", cl, err)
 	}
 }
