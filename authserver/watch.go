@@ -45,6 +45,10 @@ type ChangeWatcher struct {
 	// clock.
 	lastRead       time.Time
 	failing, stale bool
+	// keysBehind is set when a change was seen whose signing keys are not
+	// loaded yet: a failed reload is retried at every Poll until one
+	// succeeds, as the change version that announced it is consumed.
+	keysBehind bool
 }
 
 // ChangeWatcher returns a watcher of s's database that drops the cache
@@ -92,9 +96,14 @@ func (w *ChangeWatcher) Poll(ctx context.Context) {
 		w.failing, w.stale = false, false
 		s.logger.Info("the database answers again")
 	}
-	if changed {
-		if err := s.keyring.Reload(ctx); err != nil && ctx.Err() == nil {
-			s.logger.Warn("reloading signing keys after a change", zap.Error(err))
+	w.keysBehind = w.keysBehind || changed
+	if w.keysBehind {
+		if err := s.keyring.Reload(ctx); err != nil {
+			if ctx.Err() == nil {
+				s.logger.Warn("reloading signing keys after a change; retrying at the next poll", zap.Error(err))
+			}
+			return
 		}
+		w.keysBehind = false
 	}
 }
