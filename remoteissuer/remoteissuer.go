@@ -173,6 +173,7 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 	if is.client == nil {
 		is.client = &http.Client{Timeout: requestTimeout}
 	}
+	is.client = checkingRedirects(is.client)
 	if is.refresh == 0 {
 		is.refresh = defaultRefreshInterval
 	}
@@ -319,3 +320,26 @@ func (is *Issuer) backoff(last time.Duration) time.Duration {
 }
 
 var _ tokens.KeyRefresher = (*Issuer)(nil)
+
+// checkingRedirects returns a copy of c that follows a redirect only to a
+// URL issuerurl.Parse accepts, at every hop: a plain-http hop to another
+// host would let whoever is on its path send the fetch on to keys of
+// their choosing. c's own redirect policy (by default, at most 10) still
+// applies.
+func checkingRedirects(c *http.Client) *http.Client {
+	checked := *c
+	next := c.CheckRedirect
+	checked.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if _, err := issuerurl.Parse(req.URL.String()); err != nil {
+			return fmt.Errorf("redirected to %s: %w", req.URL, err)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &checked
+}
