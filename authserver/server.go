@@ -14,6 +14,9 @@
 //	GET  /.well-known/oauth-authorization-server  discovery (RFC 8414)
 //	GET  /.well-known/jwks.json                   signing keys
 //	     /api/v2/...                              Management API v2
+//
+// It imports its own parts (the packages below authserver/), clientcert and
+// internal/issuerurl; never Caddy nor modules/.
 package authserver
 
 import (

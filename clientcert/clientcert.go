@@ -8,6 +8,8 @@
 // A parsed header is only as trustworthy as whoever wrote it: the caller
 // decides whether it trusts the forwarder, and an edge must delete inbound
 // copies of every name in HeaderNames before setting its own.
+//
+// It imports nothing of Portcullis.
 package clientcert
 
 import (

@@ -14,6 +14,9 @@
 // not know. Discovery succeeds once: the jwks_uri is kept for the Issuer's
 // life. The Issuer never serves anything but the last good key set: a
 // failed or unusable fetch leaves the keys as they were.
+//
+// Of Portcullis it imports only authserver/tokens (the key source a
+// Verifier reads) and internal/issuerurl.
 package remoteissuer
 
 import (

@@ -1,6 +1,8 @@
 // Package access holds Auth0's API authorization model: resource servers
 // (APIs) with their permissions and access policies, client grants, and the
 // rules that decide which scopes a token may carry.
+//
+// It imports nothing of Portcullis.
 package access
 
 import (

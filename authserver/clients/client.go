@@ -1,6 +1,8 @@
 // Package clients holds the application (OAuth client) model of the
 // authorization server: Auth0's fields and defaults, the rules a client must
 // satisfy, and client secrets.
+//
+// Of Portcullis it imports only redirects.
 package clients
 
 import (

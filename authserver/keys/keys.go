@@ -1,6 +1,8 @@
 // Package keys manages the authorization server's signing keys: one ring
 // per signing algorithm, each key in one of Auth0's states (next, current,
 // previous, revoked), and the JWKS document that publishes them.
+//
+// It imports nothing of Portcullis.
 package keys
 
 import (

@@ -3,6 +3,9 @@
 // grants, users, roles and their permissions, tenant settings and branding,
 // with Auth0's paths, field names and error bodies, each endpoint gated by
 // its management scope. Auth0's own SDKs work against it.
+//
+// It imports the model packages, bearer, storage, tenant and tokens; never
+// the authserver package, which mounts it.
 package mgmt
 
 import (

@@ -24,6 +24,8 @@
 //
 // Auth0's {organization_name} and custom domain placeholders are not
 // supported: their braces are refused.
+//
+// It imports nothing of Portcullis.
 package redirects
 
 import (

@@ -6,6 +6,8 @@
 // Secrets handed to browsers and clients (session cookies, codes, refresh
 // tokens) are never stored: each object is keyed by ID, the hex SHA-256 of
 // the secret (see Key).
+//
+// It imports nothing of Portcullis.
 package sessions
 
 import (

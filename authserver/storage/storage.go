@@ -2,6 +2,9 @@
 // contract every backend meets. Backends live in subpackages (sqlite, and
 // any database/sql engine through sqlstore); storetest checks a backend
 // against the contract.
+//
+// Of Portcullis it imports only the model packages (access, clients, keys,
+// sessions, users).
 package storage
 
 import (

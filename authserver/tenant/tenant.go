@@ -3,6 +3,8 @@
 // (/api/v2/tenants/settings: the name shown to users, SSO session
 // lifetimes, tenant-level logout URLs, the default audience) and branding
 // (/api/v2/branding: the logo and colours of the login pages).
+//
+// Of Portcullis it imports clients, redirects, storage and users.
 package tenant
 
 import (

@@ -1,6 +1,8 @@
 // Package tokens is the one place Portcullis makes and checks JWT access
 // tokens. Issue signs tokens in Auth0's dialect or the RFC 9068 profile;
 // Verifier checks them. Everything else takes verified claims from here.
+//
+// Of Portcullis it imports only access and keys.
 package tokens
 
 import (

@@ -4,6 +4,8 @@
 // script, and offers a button without one), no resources from other sites
 // but the tenant's logo, and headers that forbid framing, sniffing,
 // caching and referrers.
+//
+// It imports nothing of Portcullis.
 package ui
 
 import (

@@ -3,6 +3,8 @@
 // their profile and metadata, roles and the permissions (API scopes) they
 // carry, password hashing (argon2id) and the password policy of a
 // connection.
+//
+// Of Portcullis it imports only authserver/internal/randid.
 package users
 
 import (

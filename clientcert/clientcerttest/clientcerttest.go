@@ -1,5 +1,7 @@
 // Package clientcerttest makes throwaway certificate authorities and client
 // certificates for tests.
+//
+// It imports nothing of Portcullis.
 package clientcerttest
 
 import (

@@ -1,5 +1,7 @@
 // Command portcullis is Caddy with Portcullis's modules: every standard
 // Caddy command and module, plus the embedded authorization server.
+//
+// It imports only the modules.
 package main
 
 import (

@@ -1,6 +1,8 @@
 // Package bounded is a concurrent map that holds at most a fixed number of
 // entries: when it is full, an arbitrary entry makes room. It suits caches
 // whose entries are all equally cheap to lose.
+//
+// It imports nothing of Portcullis.
 package bounded
 
 import "sync"

@@ -4,6 +4,8 @@
 // Each function reads the option at the dispenser's cursor (the option's
 // name) and the rest of its line, and names the option in its errors,
 // which carry the Caddyfile position.
+//
+// It imports Caddy's Caddyfile packages and nothing of Portcullis.
 package caddyfileopt
 
 import (

@@ -1,5 +1,7 @@
 // Package caddyfiletest helps the fuzz targets of the Caddyfile parsers of
 // Portcullis's directives and options check what a parser made of a text.
+//
+// It imports Caddy's Caddyfile package and nothing of Portcullis.
 package caddyfiletest
 
 import (

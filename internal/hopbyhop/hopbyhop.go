@@ -14,6 +14,8 @@
 // Proxy-Connection, outright). HTTP/2 and HTTP/3 forbid Connection (RFC
 // 9113 section 8.2.2, RFC 9114 section 4.2) and Go's and quic-go's servers
 // refuse requests that carry it, so only HTTP/1.x requests have one.
+//
+// It imports nothing of Portcullis.
 package hopbyhop
 
 import (

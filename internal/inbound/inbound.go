@@ -6,6 +6,8 @@
 // and HTTP/2 servers put in the request's Trailer once the body has been
 // read to its end, which reverse_proxy then forwards after the body, and
 // which many upstreams merge into the header.
+//
+// It imports nothing of Portcullis.
 package inbound
 
 import (

@@ -1,6 +1,8 @@
 // Package issuerurl holds the one rule for the URLs of token issuers (an
 // issuer identifier, a jwks_uri, where a fetch from an issuer ends): https,
 // or plain http only to this machine.
+//
+// It imports nothing of Portcullis.
 package issuerurl
 
 import (

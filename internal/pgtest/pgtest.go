@@ -5,6 +5,8 @@
 // Without that variable the tests that need PostgreSQL are skipped, except
 // when CI is "true": there they fail, so that CI cannot pass without them.
 // With go test -short they are skipped always.
+//
+// It imports nothing of Portcullis.
 package pgtest
 
 import (

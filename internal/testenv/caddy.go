@@ -1,6 +1,8 @@
 // Package testenv runs a real Caddy with Portcullis's modules inside a
 // test: free ports, its own storage and local CA, and HTTP clients that
 // trust that CA.
+//
+// For tests only: it imports the modules, to run them in a real Caddy.
 package testenv
 
 import (

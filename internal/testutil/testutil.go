@@ -1,4 +1,6 @@
 // Package testutil holds helpers that tests of several packages share.
+//
+// It imports nothing of Portcullis.
 package testutil
 
 import (

@@ -2,6 +2,10 @@
 // token of each request locally (no call to the authorization server),
 // asks the OPA policy for a decision, and only then lets the next handler
 // (typically reverse_proxy) run.
+//
+// It may import the edge's libraries (authserver, authz, remoteissuer,
+// policies, clientcert, internal/...) and modules/portcullis, for the
+// embedded issuer.
 package bearerauth
 
 import (

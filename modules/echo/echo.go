@@ -1,5 +1,7 @@
 // Package echo is a small upstream for demos and tests: the echo handler
 // answers every request with a JSON description of what it received.
+//
+// It imports nothing of Portcullis.
 package echo
 
 import (

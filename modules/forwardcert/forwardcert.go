@@ -2,6 +2,8 @@
 // upstream which TLS client certificate the request came with, in the
 // header formats of RFC 9440, Auth0's customer edge or Envoy, and makes sure
 // a client can never send those headers itself.
+//
+// Of Portcullis it imports clientcert and internal packages.
 package forwardcert
 
 import (

@@ -4,6 +4,9 @@
 // serves its endpoints on a site; `portcullis create-admin` makes an admin
 // client from the command line, and `portcullis migrate` brings the
 // storage's schema up to date.
+//
+// It may import authserver and its parts, clientcert and internal packages;
+// it is the only module that builds an authorization server.
 package portcullis
 
 import (

@@ -1,5 +1,7 @@
 // Package randid makes the random identifiers of the authorization server's
 // objects, in the shape of Auth0's.
+//
+// It imports nothing of Portcullis.
 package randid
 
 import "crypto/rand"

@@ -11,6 +11,8 @@
 //
 // The tables are created in the first schema of the connection's
 // search_path (public, unless the DSN sets search_path).
+//
+// Of Portcullis it imports storage and sqlstore.
 package postgres
 
 import (

@@ -6,6 +6,8 @@
 // storage.Store.Atomically serializable: two servers sharing the file, or
 // two requests in one server, never interleave inside it. A writer waits up
 // to 5 seconds for the lock before failing.
+//
+// Of Portcullis it imports storage and sqlstore.
 package sqlite
 
 import (

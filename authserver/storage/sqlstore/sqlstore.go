@@ -16,6 +16,8 @@
 // because its immediate transactions lock the database when they begin, on
 // other engines because each such transaction first runs the Dialect's
 // Lock.
+//
+// Of Portcullis it imports storage and the model packages.
 package sqlstore
 
 import (

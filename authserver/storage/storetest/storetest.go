@@ -17,6 +17,8 @@
 // connection, created_at and sign-in record without failing, and that a
 // page with
 // PerPage < 1 or Page < 0 is an error.
+//
+// Of Portcullis it imports storage and the model packages.
 package storetest
 
 import (

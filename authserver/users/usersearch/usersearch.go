@@ -21,6 +21,8 @@
 // proximity searches, boosts, NOT, +, -, other fields) is refused with an
 // error that says what is supported: a query is never silently read as
 // something else.
+//
+// Of Portcullis it imports only users.
 package usersearch
 
 import (
