@@ -1,11 +1,9 @@
 package demo_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/portcullis-gw/portcullis/internal/testenv"
+	"github.com/portcullis-gw/portcullis/internal/testutil"
 )
 
 // TestDemoKeepsSecretsOutOfTheStoredConfig runs the demo with Caddy's admin
@@ -34,17 +33,7 @@ func TestDemoKeepsSecretsOutOfTheStoredConfig(t *testing.T) {
 
 	// The secret was read at start: the admin client authenticates with it.
 	as := fmt.Sprintf("https://localhost:%d/", ports["8443"])
-	resp, err := c.Client.PostForm(as+"oauth/token", url.Values{"grant_type": {"client_credentials"},
-		"client_id": {"demo-admin"}, "client_secret": {secret}, "audience": {as + "api/v2/"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tok map[string]any
-	json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || tok["access_token"] == nil {
-		t.Fatalf("the admin's token: %d %v", resp.StatusCode, tok)
-	}
+	testutil.ClientCredentialsToken(t, c.Client, as+"oauth/token", "demo-admin", secret, as+"api/v2/")
 
 	for _, path := range []string{"/config/", "/config/apps/portcullis", "/config/apps/portcullis/bootstrap_admin"} {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", adminPort, path))

@@ -3,9 +3,7 @@ package instances_test
 import (
 	"context"
 	"database/sql"
-	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +19,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/storage/postgres"
 	"github.com/portcullis-gw/portcullis/authserver/storage/sqlite"
 	"github.com/portcullis-gw/portcullis/internal/pgtest"
+	"github.com/portcullis-gw/portcullis/internal/testutil"
 )
 
 var testKEK = []byte("0123456789abcdef0123456789abcdef")
@@ -38,15 +37,7 @@ func serveOn(t *testing.T, st storage.Store, issuer string) (*authserver.Server,
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	resp, err := http.PostForm(ts.URL+"/oauth/token", url.Values{"grant_type": {"client_credentials"},
-		"client_id": {adminID}, "client_secret": {adminSecret}, "audience": {issuer + "api/v2/"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("admin token: %d", resp.StatusCode)
-	}
+	testutil.ClientCredentialsToken(t, ts.Client(), ts.URL+"/oauth/token", adminID, adminSecret, issuer+"api/v2/")
 	return srv, ts.URL
 }
 

@@ -104,16 +104,8 @@ func TestDatabaseDown(t *testing.T) {
 	}
 	// Every write empties the cache; what is used from here on is cached:
 	// the worker's client, API and grant, and the admin's for its token.
-	status, out := c.token(nd, worker["client_id"].(string), worker["client_secret"].(string), ordersAPI)
-	if status != http.StatusOK {
-		t.Fatalf("token: %d %v", status, out)
-	}
-	tok := out["access_token"].(string)
-	status, out = c.token(nd, adminID, adminSecret, c.issuer+"api/v2/")
-	if status != http.StatusOK {
-		t.Fatalf("admin token: %d %v", status, out)
-	}
-	adminTok := out["access_token"].(string)
+	tok := testutil.ClientCredentialsToken(t, c.client, nd.asURL+"oauth/token", worker["client_id"].(string), worker["client_secret"].(string), ordersAPI)
+	adminTok := c.adminToken(nd)
 	api := func() int {
 		status, _ := c.call("GET", nd.apiURL+"/orders/1", tok, nil, nil)
 		return status
@@ -140,7 +132,7 @@ func TestDatabaseDown(t *testing.T) {
 		t.Errorf("the API right after the database went away: %d, want 200 from the cache", got)
 	}
 	// What needs the database is 503 with a JSON error.
-	status, out = c.token(nd, idle["client_id"].(string), idle["client_secret"].(string), ordersAPI)
+	status, out := c.token(nd, idle["client_id"].(string), idle["client_secret"].(string), ordersAPI)
 	wantUnavailable("a token for a client not in the cache", status, out, "temporarily_unavailable")
 	// A cached client still gets tokens; the Management API's lists need
 	// the database.

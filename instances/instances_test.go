@@ -312,15 +312,14 @@ func (c *cluster) token(nd *node, id, secret, audience string) (int, map[string]
 // mgmt calls the Management API of nd as the bootstrap admin.
 func (c *cluster) mgmt(nd *node, method, path string, body any, want int) map[string]any {
 	c.t.Helper()
-	status, tok := c.token(nd, adminID, adminSecret, c.issuer+"api/v2/")
-	if status != http.StatusOK {
-		c.t.Fatalf("admin token at %s: %d %v", nd.name, status, tok)
-	}
-	status, out := c.call(method, nd.asURL+"api/v2/"+path, tok["access_token"].(string), body, nil)
-	if status != want {
-		c.t.Fatalf("%s /api/v2/%s at %s: %d %v, want %d", method, path, nd.name, status, out, want)
-	}
-	return out
+	api := testutil.ManagementAPI{Base: nd.asURL + "api/v2/", Token: c.adminToken(nd), Client: c.client}
+	return api.Call(c.t, method, path, body, want)
+}
+
+// adminToken gets a Management API token for the bootstrap admin at nd.
+func (c *cluster) adminToken(nd *node) string {
+	c.t.Helper()
+	return testutil.ClientCredentialsToken(c.t, c.client, nd.asURL+"oauth/token", adminID, adminSecret, c.issuer+"api/v2/")
 }
 
 // changeBound is how soon a change made through one node takes effect in
@@ -521,11 +520,7 @@ func clusterStorage(t *testing.T) string {
 func TestKillDuringWrites(t *testing.T) {
 	c := newCluster(t, 1, clusterStorage(t), options{})
 	nd := c.nodes[0]
-	status, tok := c.token(nd, adminID, adminSecret, c.issuer+"api/v2/")
-	if status != http.StatusOK {
-		t.Fatalf("admin token: %d %v", status, tok)
-	}
-	admin := tok["access_token"].(string)
+	admin := c.adminToken(nd)
 
 	var (
 		mu    sync.Mutex

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,18 +60,18 @@ func TestAuth0SPAJS(t *testing.T) {
 	var client struct {
 		ClientID string `json:"client_id"`
 	}
-	api.post(t, "clients", map[string]any{
+	api.Do(t, "POST", "clients", map[string]any{
 		"name":                "auth0-spa-js",
 		"app_type":            "spa",
 		"callbacks":           []string{spaOrigin},
 		"web_origins":         []string{spaOrigin},
 		"allowed_logout_urls": []string{spaOrigin},
-	}, &client)
+	}, http.StatusCreated, &client)
 	// Auth0 issues refresh tokens only for an API that allows offline
 	// access, a setting of the API's (Dashboard > APIs > Settings > Allow
 	// Offline Access); the API is otherwise as created with defaults.
 	const audience = "https://api.example.com/spa"
-	api.post(t, "resource-servers", map[string]any{"name": "SPA API", "identifier": audience, "allow_offline_access": true}, nil)
+	api.Do(t, "POST", "resource-servers", map[string]any{"name": "SPA API", "identifier": audience, "allow_offline_access": true}, http.StatusCreated, nil)
 	config, err := json.Marshal(map[string]string{
 		"domain":   domainOf(issuer),
 		"clientId": client.ClientID,
@@ -86,11 +87,11 @@ func TestAuth0SPAJS(t *testing.T) {
 	var user struct {
 		UserID string `json:"user_id"`
 	}
-	api.post(t, "users", map[string]any{
+	api.Do(t, "POST", "users", map[string]any{
 		"connection": "Username-Password-Authentication",
 		"email":      email,
 		"password":   password,
-	}, &user)
+	}, http.StatusCreated, &user)
 
 	browser := testenv.Browser(t, c)
 	ctx, cancel := context.WithTimeout(browser, browserTimeout)

@@ -2,7 +2,6 @@ package interop_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/portcullis-gw/portcullis/internal/testenv"
+	"github.com/portcullis-gw/portcullis/internal/testutil"
 )
 
 // browserTimeout bounds each step of a sign-in in the browser.
@@ -63,30 +63,30 @@ http://:%[3]d {
 	// the quickstart sets: it authenticates with client_secret_post by
 	// default, and express-openid-connect sends its secret with HTTP Basic,
 	// which Auth0 takes from such a client too.
-	api.post(t, "clients", map[string]any{
+	api.Do(t, "POST", "clients", map[string]any{
 		"name":                "express-openid-connect",
 		"app_type":            "regular_web",
 		"callbacks":           []string{baseURL + "/callback"},
 		"allowed_logout_urls": []string{baseURL},
-	}, &client)
+	}, http.StatusCreated, &client)
 	const email, password = "ada@example.com", "Analytical-Engine-1843"
 	var user struct {
 		UserID string `json:"user_id"`
 	}
-	api.post(t, "users", map[string]any{
+	api.Do(t, "POST", "users", map[string]any{
 		"connection": "Username-Password-Authentication",
 		"email":      email,
 		"password":   password,
-	}, &user)
+	}, http.StatusCreated, &user)
 	// An API with RBAC whose read:notes the user holds directly.
 	var rs map[string]any
-	api.post(t, "resource-servers", map[string]any{
+	api.Do(t, "POST", "resource-servers", map[string]any{
 		"name": "Notes", "identifier": audience, "enforce_policies": true, "token_dialect": "access_token_authz",
 		"scopes": []map[string]string{{"value": "read:notes"}, {"value": "write:notes"}},
-	}, &rs)
-	api.post(t, "users/"+url.PathEscape(user.UserID)+"/permissions", map[string]any{"permissions": []map[string]string{
+	}, http.StatusCreated, &rs)
+	api.Do(t, "POST", "users/"+url.PathEscape(user.UserID)+"/permissions", map[string]any{"permissions": []map[string]string{
 		{"resource_server_identifier": audience, "permission_name": "read:notes"},
-	}}, nil)
+	}}, http.StatusCreated, nil)
 
 	startApp(t, node, repo, appPort,
 		"ISSUER_BASE_URL="+issuer,
@@ -275,64 +275,11 @@ func waitForLocation(t *testing.T, ctx, browser context.Context, want string) {
 	}
 }
 
-// mgmt calls Portcullis's Management API as the bootstrap admin.
-type mgmt struct {
-	c     *testenv.Caddy
-	base  string
-	token string
-}
-
-// managementAPI gets a Management API token for the bootstrap admin.
-func managementAPI(t *testing.T, c *testenv.Caddy, issuer string) *mgmt {
+// managementAPI calls Portcullis's Management API as the bootstrap admin.
+func managementAPI(t *testing.T, c *testenv.Caddy, issuer string) *testutil.ManagementAPI {
 	t.Helper()
-	resp, err := c.Client.PostForm(issuer+"oauth/token", url.Values{
-		"grant_type":    {"client_credentials"},
-		"client_id":     {adminClientID},
-		"client_secret": {adminClientSecret},
-		"audience":      {issuer + "api/v2/"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("Management API token: %d, %v", resp.StatusCode, err)
-	}
-	return &mgmt{c: c, base: issuer + "api/v2/", token: tok.AccessToken}
-}
-
-// post creates an object at path and decodes the answer into out, unless
-// out is nil.
-func (m *mgmt) post(t *testing.T, path string, body, out any) {
-	t.Helper()
-	data, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, m.base+path, bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+m.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := m.c.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("POST /api/v2/%s: %d %s", path, resp.StatusCode, answer)
-	}
-	if out == nil {
-		return
-	}
-	if err := json.Unmarshal(answer, out); err != nil {
-		t.Fatalf("POST /api/v2/%s: %v: %s", path, err, answer)
-	}
+	token := testutil.ClientCredentialsToken(t, c.Client, issuer+"oauth/token", adminClientID, adminClientSecret, issuer+"api/v2/")
+	return &testutil.ManagementAPI{Base: issuer + "api/v2/", Token: token, Client: c.Client}
 }
 
 // get fetches u and returns the status and the body.
@@ -437,21 +384,21 @@ func TestExpressOpenIDConnectDefaults(t *testing.T) {
 	}
 	// Nothing but what the dashboard asks for: the defaults give a
 	// regular_web application the implicit grant.
-	api.post(t, "clients", map[string]any{
+	api.Do(t, "POST", "clients", map[string]any{
 		"name":                "express-openid-connect quickstart",
 		"app_type":            "regular_web",
 		"callbacks":           []string{baseURL + "/callback"},
 		"allowed_logout_urls": []string{baseURL},
-	}, &client)
+	}, http.StatusCreated, &client)
 	const email, password = "grace@example.com", "Compiler-A-0-1952"
 	var user struct {
 		UserID string `json:"user_id"`
 	}
-	api.post(t, "users", map[string]any{
+	api.Do(t, "POST", "users", map[string]any{
 		"connection": "Username-Password-Authentication",
 		"email":      email,
 		"password":   password,
-	}, &user)
+	}, http.StatusCreated, &user)
 
 	startApp(t, node, repo, appPort,
 		"QUICKSTART=true",

@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/portcullis-gw/portcullis/internal/testenv"
+	"github.com/portcullis-gw/portcullis/internal/testutil"
 )
 
 // TestExpressJWTBearer calls interop/jwt-bearer/api.mjs, an Express API
@@ -26,16 +26,16 @@ func TestExpressJWTBearer(t *testing.T) {
 	c, issuer := startPortcullis(t, "", "")
 	api := managementAPI(t, c, issuer)
 
-	api.post(t, "resource-servers", map[string]any{
+	api.Do(t, "POST", "resource-servers", map[string]any{
 		"name": "Messages", "identifier": audience,
 		"scopes": []map[string]string{{"value": "read:messages"}, {"value": "write:messages"}},
-	}, nil)
+	}, http.StatusCreated, nil)
 	// Two applications as the dashboard makes them, one granted
 	// read:messages, the other only write:messages.
 	reader := newM2MApp(t, api, "reader")
 	writer := newM2MApp(t, api, "writer")
-	api.post(t, "client-grants", map[string]any{"client_id": reader.ClientID, "audience": audience, "scope": []string{"read:messages"}}, nil)
-	api.post(t, "client-grants", map[string]any{"client_id": writer.ClientID, "audience": audience, "scope": []string{"write:messages"}}, nil)
+	api.Do(t, "POST", "client-grants", map[string]any{"client_id": reader.ClientID, "audience": audience, "scope": []string{"read:messages"}}, http.StatusCreated, nil)
+	api.Do(t, "POST", "client-grants", map[string]any{"client_id": writer.ClientID, "audience": audience, "scope": []string{"write:messages"}}, http.StatusCreated, nil)
 
 	appPort := testenv.FreePort(t)
 	startNodeApp(t, node, repo, filepath.Join("interop", "jwt-bearer", "api.mjs"), appPort,
@@ -46,8 +46,10 @@ func TestExpressJWTBearer(t *testing.T) {
 		"NODE_EXTRA_CA_CERTS="+c.RootCAPath(),
 	)
 	base := fmt.Sprintf("http://127.0.0.1:%d/api/", appPort)
-	readToken := clientCredentialsToken(t, c, issuer, reader, audience)
-	writeToken := clientCredentialsToken(t, c, issuer, writer, audience)
+	tokenClient := *c.Client
+	tokenClient.Timeout = 30 * time.Second
+	readToken := testutil.ClientCredentialsToken(t, &tokenClient, issuer+"oauth/token", reader.ClientID, reader.ClientSecret, audience)
+	writeToken := testutil.ClientCredentialsToken(t, &tokenClient, issuer+"oauth/token", writer.ClientID, writer.ClientSecret, audience)
 
 	for _, tc := range []struct {
 		name, path, token string
@@ -108,35 +110,9 @@ type m2mApp struct {
 // newM2MApp creates a machine-to-machine application as the dashboard
 // does: a name and the application type, every other property the
 // Management API's default.
-func newM2MApp(t *testing.T, api *mgmt, name string) m2mApp {
+func newM2MApp(t *testing.T, api *testutil.ManagementAPI, name string) m2mApp {
 	t.Helper()
 	var app m2mApp
-	api.post(t, "clients", map[string]any{"name": name, "app_type": "non_interactive"}, &app)
+	api.Do(t, "POST", "clients", map[string]any{"name": name, "app_type": "non_interactive"}, http.StatusCreated, &app)
 	return app
-}
-
-// clientCredentialsToken gets an access token for audience with the client
-// credentials grant, the secret sent in the body as Auth0's quickstarts
-// for machine-to-machine applications send it.
-func clientCredentialsToken(t *testing.T, c *testenv.Caddy, issuer string, app m2mApp, audience string) string {
-	t.Helper()
-	client := *c.Client
-	client.Timeout = 30 * time.Second
-	resp, err := client.PostForm(issuer+"oauth/token", url.Values{
-		"grant_type":    {"client_credentials"},
-		"client_id":     {app.ClientID},
-		"client_secret": {app.ClientSecret},
-		"audience":      {audience},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusOK || tok.AccessToken == "" {
-		t.Fatalf("client credentials token for %s: %d, %v", app.ClientID, resp.StatusCode, err)
-	}
-	return tok.AccessToken
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,20 +86,20 @@ func passportSignIn(t *testing.T, optIn bool) (text, userID string) {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
 	}
-	api.post(t, "clients", map[string]any{
+	api.Do(t, "POST", "clients", map[string]any{
 		"name":                "passport-auth0",
 		"app_type":            "regular_web",
 		"callbacks":           []string{baseURL + "/callback"},
 		"allowed_logout_urls": []string{baseURL},
-	}, &client)
+	}, http.StatusCreated, &client)
 	var user struct {
 		UserID string `json:"user_id"`
 	}
-	api.post(t, "users", map[string]any{
+	api.Do(t, "POST", "users", map[string]any{
 		"connection": "Username-Password-Authentication",
 		"email":      passportEmail,
 		"password":   passportPassword,
-	}, &user)
+	}, http.StatusCreated, &user)
 
 	startNodeApp(t, node, repo, filepath.Join("interop", "passport-auth0", "app.mjs"), appPort,
 		"DOMAIN="+domainOf(issuer),

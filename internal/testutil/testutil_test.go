@@ -24,6 +24,7 @@ type failRecorder struct {
 }
 
 func (f *failRecorder) Fatalf(format string, args ...any) { f.failed = format }
+func (f *failRecorder) Fatal(args ...any)                 { f.failed = "fatal" }
 func (f *failRecorder) Helper()                           {}
 
 // TestEventuallyFails fails the test when the condition stays false.

@@ -1,7 +1,6 @@
 package portcullis_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -25,6 +24,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/portcullis-gw/portcullis/internal/testenv"
+	"github.com/portcullis-gw/portcullis/internal/testutil"
 )
 
 const (
@@ -114,32 +114,12 @@ func (s *stack) token(id, secret, audience string, scopes ...string) (*oauth2.To
 	return s.credentials(id, secret, audience, scopes...).Token(s.ctx)
 }
 
-// call sends a Management API request and decodes the JSON answer.
+// call sends a Management API request through c, a client that adds its
+// own token, and decodes the JSON answer.
 func (s *stack) call(c *http.Client, method, path string, body any, wantStatus int) map[string]any {
 	s.t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequestWithContext(s.ctx, method, s.issuer+"api/v2/"+path, r)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != wantStatus {
-		s.t.Fatalf("%s %s = %d %s, want %d", method, path, resp.StatusCode, raw, wantStatus)
-	}
-	var out map[string]any
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			s.t.Fatalf("%s %s: %v in %s", method, path, err, raw)
-		}
-	}
-	return out
+	api := testutil.ManagementAPI{Base: s.issuer + "api/v2/", Client: c}
+	return api.Call(s.t, method, path, body, wantStatus)
 }
 
 func (s *stack) port() int {

@@ -1,7 +1,6 @@
 package portcullis_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,7 +9,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,6 +23,7 @@ import (
 	"github.com/portcullis-gw/portcullis/clientcert"
 	"github.com/portcullis-gw/portcullis/clientcert/clientcerttest"
 	"github.com/portcullis-gw/portcullis/internal/testenv"
+	"github.com/portcullis-gw/portcullis/internal/testutil"
 )
 
 // mtlsStack is a Portcullis with a plain authorization server host, an
@@ -113,25 +112,8 @@ http://:%d {
 // mgmt calls the Management API as the admin and decodes the answer.
 func (s *mtlsStack) mgmt(method, path string, body any, want int) map[string]any {
 	s.t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequestWithContext(s.t.Context(), method, s.issuer+"api/v2/"+path, r)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.admin.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	raw, _ := io.ReadAll(resp.Body)
-	json.Unmarshal(raw, &out)
-	if resp.StatusCode != want {
-		s.t.Fatalf("%s %s = %d %s, want %d", method, path, resp.StatusCode, raw, want)
-	}
-	return out
+	api := testutil.ManagementAPI{Base: s.issuer + "api/v2/", Client: s.admin}
+	return api.Call(s.t, method, path, body, want)
 }
 
 // withCert is an HTTP client presenting cert (none for nil) and trusting
