@@ -840,23 +840,29 @@ func TestRedirects(t *testing.T) {
 	a := newSigningKey(t, rsaA, "a", jwa.RS256)
 	const issuer = "https://issuer.test/"
 	for _, tc := range []struct {
-		name   string
-		target string
-		ready  bool
+		name string
+		// hops are where the JWKS redirects to in turn; the last serves it.
+		hops  []string
+		ready bool
 	}{
-		{name: "to https", target: "https://cdn.test/jwks.json", ready: true},
-		{name: "to plain http", target: "http://cdn.test/jwks.json"},
+		{name: "to https", hops: []string{"https://cdn.test/jwks.json"}, ready: true},
+		{name: "to plain http", hops: []string{"http://cdn.test/jwks.json"}},
+		// Whoever is on a plain-http hop's path could send the fetch on
+		// to any https URL: every hop is checked, not only the last.
+		{name: "through plain http to https", hops: []string{"http://cdn.test/jwks.json", "https://attacker.test/jwks.json"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			routes := map[string]http.HandlerFunc{
 				"https://issuer.test/.well-known/openid-configuration": func(w http.ResponseWriter, r *http.Request) {
 					w.Write(discoveryDoc(t, issuer, "https://issuer.test/jwks.json"))
 				},
-				"https://issuer.test/jwks.json": func(w http.ResponseWriter, r *http.Request) {
-					http.Redirect(w, r, tc.target, http.StatusFound)
-				},
-				tc.target: func(w http.ResponseWriter, r *http.Request) { w.Write(jwks(t, a.pub)) },
 			}
+			from := "https://issuer.test/jwks.json"
+			for _, hop := range tc.hops {
+				routes[from] = func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, hop, http.StatusFound) }
+				from = hop
+			}
+			routes[from] = func(w http.ResponseWriter, r *http.Request) { w.Write(jwks(t, a.pub)) }
 			client := inProcessClient(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				h, ok := routes[r.URL.String()]
 				if !ok {
