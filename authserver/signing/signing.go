@@ -104,11 +104,11 @@ func (k *Keyring) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading signing keys: %w", err)
 	}
-	missing, err := keys.Complete(plain, k.domain, k.now())
+	plaintext, missing, err := k.pending(stored, plain)
 	if err != nil {
 		return fmt.Errorf("loading signing keys: %w", err)
 	}
-	if len(missing) > 0 || (k.kek != nil && slices.ContainsFunc(stored, isPlaintext)) {
+	if len(plaintext) > 0 || len(missing) > 0 {
 		return k.loadAtomically(ctx)
 	}
 	ring, err := keys.NewRing(plain)
@@ -119,7 +119,18 @@ func (k *Keyring) Reload(ctx context.Context) error {
 	return nil
 }
 
-func isPlaintext(sk keys.SigningKey) bool { return !sk.Encrypted() }
+// pending returns what loading the stored keys has to write first: with a
+// KEK, the keys still stored in plaintext; and the keys that complete the
+// rings (see keys.Complete).
+func (k *Keyring) pending(stored, plain []keys.SigningKey) (plaintext, missing []keys.SigningKey, err error) {
+	if missing, err = keys.Complete(plain, k.domain, k.now()); err != nil {
+		return nil, nil, err
+	}
+	if k.kek != nil {
+		plaintext = slices.DeleteFunc(slices.Clone(stored), keys.SigningKey.Encrypted)
+	}
+	return plaintext, missing, nil
+}
 
 // loadAtomically completes and encrypts the stored keys in one
 // transaction, then signs with them. Run in a transaction, this happens
@@ -147,13 +158,9 @@ func (k *Keyring) complete(ctx context.Context, tx KeyStore) (*keys.Ring, error)
 	if err != nil {
 		return nil, err
 	}
-	missing, err := keys.Complete(plain, k.domain, k.now())
+	plaintext, missing, err := k.pending(stored, plain)
 	if err != nil {
 		return nil, err
-	}
-	var plaintext []keys.SigningKey
-	if k.kek != nil {
-		plaintext = slices.DeleteFunc(stored, keys.SigningKey.Encrypted)
 	}
 	if len(plaintext) == 0 && len(missing) == 0 {
 		return keys.NewRing(plain)
