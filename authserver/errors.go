@@ -77,9 +77,10 @@ var (
 // while the database is unavailable.
 const unavailableRetryAfter = 5
 
-// writeError writes err as an OAuth JSON error. Errors that are not *Error
-// become server_error, and their text is not sent.
-func writeError(w http.ResponseWriter, err error) {
+// asError is err as the OAuth error answered for it. Errors that are not
+// *Error become temporarily_unavailable while the database cannot be
+// reached, server_error otherwise, without their text.
+func asError(err error) *Error {
 	var e *Error
 	switch {
 	case errors.As(err, &e):
@@ -89,6 +90,12 @@ func writeError(w http.ResponseWriter, err error) {
 	default:
 		e = ErrServerError.WithDescription("The server could not complete the request.")
 	}
+	return e
+}
+
+// writeError writes err as an OAuth JSON error (see asError).
+func writeError(w http.ResponseWriter, err error) {
+	e := asError(err)
 	h := w.Header()
 	if e.BasicChallenge {
 		h.Set("WWW-Authenticate", `Basic realm="oauth", charset="UTF-8"`)

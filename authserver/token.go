@@ -48,7 +48,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrMethodNotAllowed.WithDescription("The token endpoint accepts only POST."))
 		return
 	}
-	resp, err := s.token(w, r)
+	resp, err := s.tracedToken(w, r)
 	if err != nil {
 		if c := s.logger.Check(zapcore.DebugLevel, "token request refused"); c != nil {
 			c.Write(zap.Error(err))
@@ -79,6 +79,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, 
 	if err != nil {
 		return nil, err
 	}
+	traceTokenRequest(r.Context(), grantType, req["audience"], client.ClientID)
 	if err := allowOrigin(w, r, client); err != nil {
 		return nil, err
 	}
@@ -144,12 +145,8 @@ func readTokenRequest(r *http.Request) (tokenRequest, error) {
 	return req, nil
 }
 
-// authenticateClient identifies the client by HTTP Basic credentials, by
-// client_id and client_secret in the body, by a TLS client certificate, or
-// (public clients) by client_id alone. A client registered for a secret
-// method may use either secret method; public and certificate clients must
-// use the method they are registered for.
-func (s *Server) authenticateClient(ctx context.Context, r *http.Request, req tokenRequest, cert clientcert.Info) (*clients.Client, error) {
+// identifyClient is authenticateClient without its span.
+func (s *Server) identifyClient(ctx context.Context, r *http.Request, req tokenRequest, cert clientcert.Info) (*clients.Client, error) {
 	method := clients.AuthNone
 	clientID, secret := req["client_id"], req["client_secret"]
 	failed := ErrInvalidClient.WithDescription("Client authentication failed.")
@@ -172,6 +169,7 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, req to
 	} else if secret != "" {
 		method = clients.AuthSecretPost
 	}
+	traceClientAuthMethod(ctx, method)
 	if clientID == "" {
 		return nil, ErrInvalidClient.WithDescription("Missing client credentials: send client_id and client_secret.")
 	}

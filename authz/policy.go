@@ -111,15 +111,14 @@ type Decision struct {
 	Headers map[string]string
 }
 
-// Decide evaluates the policy for in. Any failure (an undefined decision,
-// several decisions, a malformed one, an evaluation error, ctx's deadline)
-// returns an error with a denying Decision: callers fail closed.
-func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
+// decide is Decide without its span.
+func (p *Policy) decide(ctx context.Context, in *Input) (Decision, error) {
 	deny := Decision{Status: http.StatusForbidden, Reason: "policy error"}
 	var key memoKey
 	if p.memo != nil {
 		key = in.memoKey(p.uses)
 		if d, ok := p.memo.Get(key); ok {
+			traceMemoHit(ctx)
 			return d, nil
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/portcullis-gw/portcullis/clientcert"
 	"github.com/portcullis-gw/portcullis/internal/hopbyhop"
 	"github.com/portcullis-gw/portcullis/internal/inbound"
+	"github.com/portcullis-gw/portcullis/internal/spans"
 	"github.com/portcullis-gw/portcullis/modules/portcullis"
 	"github.com/portcullis-gw/portcullis/remoteissuer"
 )
@@ -290,9 +291,9 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
-// ServeHTTP verifies the token, asks the policy, and on allow passes the
+// serve verifies the token, asks the policy, and on allow passes the
 // request on with identity headers.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	inbound.Delete(r, isIdentityHeader)
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	method, err := ruleMethod(r)
@@ -323,6 +324,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 	d, err := h.policy.Load().Decide(r.Context(), in)
+	traceDecision(r.Context(), v.token, d)
 	id := h.decisionIDs.next()
 	h.logDecision(id, r, v.token, d, err)
 	repl.Set("http.auth.bearer.decision_id", id)
@@ -402,16 +404,20 @@ func addsHeader(headers map[string]string, name string) bool {
 // token is used only within its lifetime and while its signing key is
 // still published.
 func (h *Handler) verify(ctx context.Context, token string) (*verified, error) {
+	ctx, span := spans.Start(ctx, SpanTokenVerification)
+	defer span.End()
 	key := sha256.Sum256([]byte(token))
 	now := h.now()
 	if v, ok := h.cache.Get(key); ok {
 		if now.Before(v.expiry) && !now.Before(v.notBefore) && v.issuer.publishes(v.kid) {
 			h.metrics.cacheHit.Inc()
+			traceCache(span, "hit")
 			return v, nil
 		}
 		h.cache.Delete(key)
 	}
 	h.metrics.cacheMiss.Inc()
+	traceCache(span, "miss")
 	iss, err := tokens.UnverifiedIssuer(token)
 	if err != nil {
 		return nil, bearer.InvalidToken(bearer.CauseMalformed, "malformed token")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/portcullis-gw/portcullis/authserver"
 	"github.com/portcullis-gw/portcullis/authserver/access"
+	"github.com/portcullis-gw/portcullis/authserver/bearer"
 	"github.com/portcullis-gw/portcullis/authserver/storage/sqlite"
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
 	"github.com/portcullis-gw/portcullis/authz"
@@ -81,6 +82,7 @@ func benchHandler(b *testing.B, cacheSize int) (*Handler, string) {
 
 		decisionIDs: newDecisionIDs(),
 	}
+	h.guard = &bearer.Guard[*verified]{Verify: h.verify, Certificate: h.requestCertificate}
 	h.policy.Store(policy)
 	return h, token
 }
