@@ -172,6 +172,7 @@ https://localhost:%d {
 	}
 	bearer_auth {
 		audience %s
+		scopes DELETE /orders* delete:orders
 	}
 	reverse_proxy %s
 }
@@ -189,9 +190,9 @@ https://localhost:%d {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("a wrong secret got %d, want 401", resp.StatusCode)
 	}
-	get := func(authorization string) int {
+	send := func(method, authorization string) int {
 		t.Helper()
-		req, err := http.NewRequestWithContext(t.Context(), "GET", edgeURL+"/orders/1", nil)
+		req, err := http.NewRequestWithContext(t.Context(), method, edgeURL+"/orders/1", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,24 +204,28 @@ https://localhost:%d {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if status := get(bearer(token)); status != http.StatusOK {
+	if status := send("GET", bearer(token)); status != http.StatusOK {
 		t.Fatalf("the protected request got %d, want 200", status)
 	}
 	traceparent := <-traceparents
-	if status := get(bearer("not-a-token")); status != http.StatusUnauthorized {
+	if status := send("GET", bearer("not-a-token")); status != http.StatusUnauthorized {
 		t.Fatalf("a malformed token got %d, want 401", status)
+	}
+	if status := send("DELETE", bearer(token)); status != http.StatusForbidden {
+		t.Fatalf("a request the policy denies got %d, want 403", status)
 	}
 
 	const wait = 10 * time.Second
-	var issued, refused, allowed, rejected []*tracepb.Span
+	var issued, refused, allowed, rejected, denied []*tracepb.Span
 	testutil.Eventually(t, wait, "the spans reach the collector", func() bool {
 		issued = col.find(authserver.SpanTokenIssuance, map[string]string{
 			"portcullis.grant_type": "client_credentials", "portcullis.client_id": adminID, "portcullis.audience": audience})
 		refused = col.find(authserver.SpanTokenIssuance, map[string]string{"portcullis.error": "invalid_client"})
 		allowed = col.find(bearerauth.SpanBearerAuth, map[string]string{"portcullis.result": "allow", "portcullis.client_id": adminID})
 		rejected = col.find(bearerauth.SpanBearerAuth, map[string]string{"portcullis.result": "refused", "portcullis.cause": "malformed"})
-		return len(issued) == 1 && len(refused) == 1 && len(allowed) == 1 && len(rejected) == 1 &&
-			len(col.find(bearerauth.SpanTokenVerification, nil)) >= 2 && len(col.find(authz.SpanPolicyEvaluation, nil)) == 1 &&
+		denied = col.find(bearerauth.SpanBearerAuth, map[string]string{"portcullis.result": "deny", "portcullis.client_id": adminID})
+		return len(issued) == 1 && len(refused) == 1 && len(allowed) == 1 && len(rejected) == 1 && len(denied) == 1 &&
+			len(col.find(bearerauth.SpanTokenVerification, nil)) == 3 && len(col.find(authz.SpanPolicyEvaluation, nil)) == 2 &&
 			len(col.find(authserver.SpanClientAuthentication, nil)) == 2
 	})
 
@@ -268,6 +273,18 @@ https://localhost:%d {
 		}
 		if span.EndTimeUnixNano > server.EndTimeUnixNano {
 			t.Error("bearer_auth's span ends after the request's")
+		}
+	})
+	t.Run("a request the policy denies", func(t *testing.T) {
+		span := denied[0]
+		wantServerParent(t, span, "edge-site")
+		wantChild(t, span, bearerauth.SpanTokenVerification, map[string]string{"portcullis.token_cache": "hit"})
+		wantChild(t, span, authz.SpanPolicyEvaluation, map[string]string{"portcullis.result": "deny", "http.response.status_code": "403"})
+		if reason, _ := attribute(span, "portcullis.reason"); reason == "" {
+			t.Error("the denial's span has no reason")
+		}
+		if status, _ := attribute(span, "http.response.status_code"); status != "403" {
+			t.Errorf("denied bearer_auth span has status %q, want 403", status)
 		}
 	})
 	t.Run("a refused token", func(t *testing.T) {
