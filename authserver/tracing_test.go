@@ -79,8 +79,8 @@ func TestTokenSpans(t *testing.T) {
 				}
 				got := map[attribute.Key]string{}
 				for _, kv := range s.Attributes() {
-					got[kv.Key] = kv.Value.Emit()
-					if strings.Contains(kv.Value.Emit(), e.admin.ClientSecret) {
+					got[kv.Key] = kv.Value.String()
+					if strings.Contains(kv.Value.String(), e.admin.ClientSecret) {
 						t.Errorf("span %s's %s holds the client secret", s.Name(), kv.Key)
 					}
 				}
