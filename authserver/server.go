@@ -208,6 +208,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	// The change version this cache starts from, so that this server's
+	// own writes do not empty its cache again at its first poll.
+	if _, err := s.store.Refresh(ctx); err != nil {
+		return nil, err
+	}
 	s.keyring, err = signing.Open(ctx, signing.Config{Store: s.store, KEK: kek, Domain: u.Hostname(), Now: s.now})
 	if err != nil {
 		return nil, err

@@ -244,3 +244,30 @@ func TestWatchPollsEveryInterval(t *testing.T) {
 		<-done
 	})
 }
+
+// A server's own writes empty its cache once, as they are made; its next
+// poll, even its first, does not empty it again, so that what it cached
+// after its write keeps serving through an outage that starts before the
+// poll.
+func TestOwnWritesEmptyTheCacheOnce(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, e *env) {
+		ctx := t.Context()
+		st := e.open(t)
+		t.Cleanup(func() { st.Close() })
+		b, err := authserver.New(ctx, authserver.Config{Issuer: e.issuer, Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cache := b.Store().(*storage.CachedStore)
+		if err := cache.SaveSetting(ctx, "own-write", []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		gen := cache.Generation()
+		if changed, err := cache.Refresh(ctx); err != nil || changed {
+			t.Errorf("the first poll after B's own write emptied B's cache: %v (%v)", changed, err)
+		}
+		if cache.Generation() != gen {
+			t.Errorf("the cache's generation moved from %d to %d", gen, cache.Generation())
+		}
+	})
+}

@@ -28,16 +28,21 @@ func Cached(s Store) *CachedStore {
 }
 
 // Refresh reads the store's change version and empties the cache when
-// another process (or this one) changed something since the last Refresh.
-// It reports whether it did. A failed read leaves the cache as it is.
+// another process changed something since the version the cache last saw
+// (the first Refresh always empties it). It reports whether it did. A
+// failed read leaves the cache as it is, and so does a read older than a
+// version this process has seen since (the version only grows: a Refresh
+// that raced with a write of this process's own read before it).
 func (c *CachedStore) Refresh(ctx context.Context) (bool, error) {
 	v, err := c.Store.ChangeVersion(ctx)
 	if err != nil {
 		return false, err
 	}
 	c.mu.Lock()
-	changed := v != c.seen
-	c.seen = v
+	changed := v > c.seen
+	if changed {
+		c.seen = v
+	}
 	c.mu.Unlock()
 	if changed {
 		c.Invalidate()
