@@ -34,6 +34,19 @@ func (e *env) second(t *testing.T, maxStale time.Duration) (b *authserver.Server
 	return b, b.ChangeWatcher(maxStale), clock, func() { st.Close() }
 }
 
+// otherInstance starts another Server on e's database, on a connection
+// of its own, and returns it with its cache.
+func (e *env) otherInstance(t *testing.T) (*authserver.Server, *storage.CachedStore) {
+	t.Helper()
+	st := e.open(t)
+	t.Cleanup(func() { st.Close() })
+	b, err := authserver.New(t.Context(), authserver.Config{Issuer: e.issuer, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, b.Store().(*storage.CachedStore)
+}
+
 // Changes made through one instance take effect in another at its next
 // poll: grants, their deletion, key rotation.
 func TestWatchFollowsOtherInstances(t *testing.T) {
@@ -157,13 +170,7 @@ func TestSignInRecordsNoChange(t *testing.T) {
 func TestOnlyCachedChangesReachOtherInstances(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, e *env) {
 		ctx := t.Context()
-		st := e.open(t)
-		t.Cleanup(func() { st.Close() })
-		b, err := authserver.New(ctx, authserver.Config{Issuer: e.issuer, Store: st})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cache := b.Store().(*storage.CachedStore)
+		b, cache := e.otherInstance(t)
 		fx := e.newFixture(t, "changes")
 		if _, err := cache.Refresh(ctx); err != nil {
 			t.Fatal(err)
@@ -252,13 +259,7 @@ func TestWatchPollsEveryInterval(t *testing.T) {
 func TestOwnWritesEmptyTheCacheOnce(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, e *env) {
 		ctx := t.Context()
-		st := e.open(t)
-		t.Cleanup(func() { st.Close() })
-		b, err := authserver.New(ctx, authserver.Config{Issuer: e.issuer, Store: st})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cache := b.Store().(*storage.CachedStore)
+		_, cache := e.otherInstance(t)
 		if err := cache.SaveSetting(ctx, "own-write", []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}
