@@ -84,6 +84,8 @@ func benchHandler(b *testing.B, cacheSize int) (*Handler, string) {
 	}
 	h.guard = &bearer.Guard[*verified]{Verify: h.verify, Certificate: h.requestCertificate}
 	h.policy.Store(policy)
+	h.provisionDecisionLog()
+	b.Cleanup(h.closeDecisionLog)
 	return h, token
 }
 
