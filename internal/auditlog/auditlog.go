@@ -1,7 +1,10 @@
 // Package auditlog takes log entries off the request path: a Sink holds
 // them in a bounded buffer and writes them in batches from one goroutine.
-// Adding an entry never blocks; when the buffer is full the entry is
-// dropped and counted, and the next batch reports how many were dropped.
+// Adding an entry never blocks on the writing; when the buffer is full the
+// entry is dropped and counted, and the next batch reports how many were
+// dropped. Close writes what the buffer holds; an entry added after Close
+// (a request still finishing on a server being shut down) is written at
+// once, so that closing loses nothing.
 //
 // It imports zap and nothing of Portcullis.
 package auditlog
@@ -22,7 +25,7 @@ type Config[T any] struct {
 	// written, unless the buffer fills sooner. Above 0.
 	Interval time.Duration
 	// Write writes a batch, in the order the entries were added. It is
-	// called from one goroutine at a time and must not keep the slice.
+	// called by one goroutine at a time and must not keep the slice.
 	Write func(batch []T)
 	// Logger, when set, gets a warning after a batch when entries were
 	// dropped since the previous one, with how many ("dropped") and what
@@ -39,6 +42,8 @@ type Config[T any] struct {
 // for concurrent use.
 type Sink[T any] struct {
 	cfg Config[T]
+
+	writing sync.Mutex // held while Write runs
 
 	mu      sync.Mutex
 	buf     []T
@@ -73,11 +78,16 @@ func New[T any](cfg Config[T]) *Sink[T] {
 }
 
 // Add queues e to be written and reports whether it was: false when the
-// buffer is full or the Sink is closed, and e is counted as dropped. It
-// never blocks on the writing.
+// buffer is full, and e is counted as dropped. It never blocks on the
+// writing, but after Close, when it writes e itself before it returns.
 func (s *Sink[T]) Add(e T) bool {
 	s.mu.Lock()
-	if s.closed || len(s.buf) == s.cfg.Size {
+	if s.closed {
+		s.mu.Unlock()
+		s.write([]T{e})
+		return true
+	}
+	if len(s.buf) == s.cfg.Size {
 		s.dropped++
 		s.mu.Unlock()
 		return false
@@ -114,9 +124,9 @@ func (s *Sink[T]) Flush() {
 	<-ack
 }
 
-// Close refuses further entries, writes every entry added before it, and
-// returns once the writing goroutine has stopped. Later calls wait for the
-// first one.
+// Close writes every entry added before it and returns once the writing
+// goroutine has stopped; from then on, Add writes each entry itself. Later
+// calls wait for the first one.
 func (s *Sink[T]) Close() {
 	s.closing.Do(func() {
 		s.mu.Lock()
@@ -125,6 +135,13 @@ func (s *Sink[T]) Close() {
 		close(s.stop)
 	})
 	<-s.done
+}
+
+// write writes a batch, one writer at a time.
+func (s *Sink[T]) write(batch []T) {
+	s.writing.Lock()
+	defer s.writing.Unlock()
+	s.cfg.Write(batch)
 }
 
 func (s *Sink[T]) signal() {
@@ -163,7 +180,7 @@ func (s *Sink[T]) writeBatch(spare *[]T, reported *uint64) {
 	s.flushes = nil
 	s.mu.Unlock()
 	if len(batch) > 0 {
-		s.cfg.Write(batch)
+		s.write(batch)
 	}
 	clear(batch) // let the entries' memory go
 	*spare = batch[:0]

@@ -118,8 +118,8 @@ func TestFlush(t *testing.T) {
 	})
 }
 
-// TestCloseLosesNothing: Close writes everything added before it, refuses
-// (and counts) what comes after, and may be called again.
+// TestCloseLosesNothing: Close writes everything added before it, Add
+// writes what comes after at once, and Close may be called again.
 func TestCloseLosesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &recorder{}
@@ -133,11 +133,14 @@ func TestCloseLosesNothing(t *testing.T) {
 		if got := rec.all(); !slices.Equal(got, count(400)) {
 			t.Fatalf("after Close: %d entries written, want 0..399 in order", len(got))
 		}
-		if s.Add(400) {
-			t.Errorf("Add after Close accepted")
+		if !s.Add(400) {
+			t.Errorf("Add after Close refused")
 		}
-		if d := s.Dropped(); d != 1 {
-			t.Errorf("Dropped() = %d after one Add past Close, want 1", d)
+		if got := rec.written(); len(got) != 2 || !slices.Equal(got[1], []int{400}) {
+			t.Errorf("Add after Close did not write its entry at once: last batches %v", got[len(got)-1:])
+		}
+		if d := s.Dropped(); d != 0 {
+			t.Errorf("Dropped() = %d, want 0", d)
 		}
 		s.Close()
 		s.Flush()

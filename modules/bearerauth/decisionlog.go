@@ -33,7 +33,11 @@ const (
 // DecisionLog says which decisions bearer_auth logs and how often it
 // writes them. Lines are written in batches off the request path: every
 // FlushInterval, as soon as the buffer is half full, and when the config
-// is unloaded (a reload or a stop), which writes every line still held.
+// is unloaded (a reload or a stop), which writes every line still held;
+// requests the old config still finishes after that (Caddy does not wait
+// for them on a reload) write their lines at once. A full buffer drops
+// lines: they are counted in portcullis_bearer_decision_log_dropped_total
+// and a warning says how many.
 type DecisionLog struct {
 	// Mode is all (every decision), deny (denials only) or sample (every
 	// denial and one allowed request in Sample). Default: all.
@@ -112,7 +116,8 @@ func (h *Handler) provisionDecisionLog() {
 	h.decisions = l
 }
 
-// closeDecisionLog writes the lines still held and stops the writer.
+// closeDecisionLog writes the lines still held and stops the writer; later
+// lines are written at once.
 func (h *Handler) closeDecisionLog() {
 	if h.decisions != nil {
 		h.decisions.sink.Close()
