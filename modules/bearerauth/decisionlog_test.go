@@ -2,11 +2,22 @@ package bearerauth
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/portcullis-gw/portcullis/authz"
 )
 
 // TestDecisionLogOptions parses the Caddyfile options and the JSON config
@@ -117,5 +128,73 @@ func TestDecisionLogSampling(t *testing.T) {
 		if got.String() != tc.want {
 			t.Errorf("%s %d: %s, want %s", tc.l.mode, tc.l.sample, got.String(), tc.want)
 		}
+	}
+}
+
+// gateCore is a core that, at its first Write, says so on entered and
+// then waits for gate to close before it writes anything.
+type gateCore struct {
+	zapcore.Core
+	entered chan struct{}
+	once    *sync.Once
+	gate    chan struct{}
+}
+
+func (c gateCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	return ce.AddCore(e, c)
+}
+
+func (c gateCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	c.once.Do(func() { close(c.entered) })
+	<-c.gate
+	return c.Core.Write(e, fields)
+}
+
+// TestDecisionLogDrops: while the log's destination is stuck, a full
+// buffer drops lines without blocking the requests; the drops are counted
+// in portcullis_bearer_decision_log_dropped_total and told in a warning,
+// and every line not dropped is written.
+func TestDecisionLogDrops(t *testing.T) {
+	observed, logs := observer.New(zapcore.InfoLevel)
+	core := gateCore{Core: observed, entered: make(chan struct{}), once: new(sync.Once), gate: make(chan struct{})}
+	reg := prometheus.NewRegistry()
+	m, err := newMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Handler{logger: zap.New(core), metrics: m, DecisionLog: &DecisionLog{FlushInterval: caddy.Duration(time.Hour)}}
+	h.provisionDecisionLog()
+	r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+	tok := &authz.Token{Subject: "s", ClientID: "c"}
+	decide := func(n int) {
+		for range n {
+			h.logDecision("id", r, tok, authz.Decision{Allow: true, Reason: "allowed", Status: http.StatusOK}, nil)
+		}
+	}
+	decide(DecisionLogBuffer / 2) // half full: the writer takes them and gets stuck
+	<-core.entered
+	decide(DecisionLogBuffer + 10) // fills the buffer again; 10 dropped
+	close(core.gate)
+	h.closeDecisionLog()
+
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := -1.0
+	for _, f := range families {
+		if f.GetName() == "portcullis_bearer_decision_log_dropped_total" && len(f.GetMetric()) == 1 {
+			dropped = f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if dropped != 10 {
+		t.Errorf("portcullis_bearer_decision_log_dropped_total = %v, want 10", dropped)
+	}
+	warnings := logs.FilterMessage("buffer full: decision log lines dropped").All()
+	if len(warnings) != 1 || warnings[0].ContextMap()["dropped"] != uint64(10) {
+		t.Errorf("drop warnings %v, want one with dropped=10", warnings)
+	}
+	if got, want := logs.FilterMessage("decision").Len(), DecisionLogBuffer/2+DecisionLogBuffer; got != want {
+		t.Errorf("%d decision lines written, want %d", got, want)
 	}
 }
