@@ -42,12 +42,14 @@ func newDecisionEnv(t *testing.T) *decisionEnv {
 
 // caddyfile has one site per port, each with the options given for it:
 // paths holding "admin" need admin:orders, which the token lacks (a
-// policy denial, 403); others need only the token (allowed, 200).
+// policy denial, 403); others need only the token (allowed, 200). The
+// policy timeout is long, so that a loaded machine (the race detector)
+// does not turn allowed requests into timeouts.
 func (d *decisionEnv) caddyfile(sites map[int]string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "{\n%s\tlog {\n\t\toutput file %s\n\t\tformat json\n\t}\n}\n", testenv.TestGlobals(d.dir), d.logPath)
 	for port, options := range sites {
-		fmt.Fprintf(&b, "https://localhost:%d {\n\ttls internal\n\tbearer_auth {\n\t\taudience %s\n\t\tissuer %s\n\t\tscopes GET *admin* admin:orders\n\t\t%s\n\t}\n\trespond ok\n}\n",
+		fmt.Fprintf(&b, "https://localhost:%d {\n\ttls internal\n\tbearer_auth {\n\t\taudience %s\n\t\tissuer %s\n\t\tscopes GET *admin* admin:orders\n\t\tpolicy_timeout 1m\n\t\t%s\n\t}\n\trespond ok\n}\n",
 			port, partnerAPI, d.issuer, options)
 	}
 	return b.String()
