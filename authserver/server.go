@@ -43,6 +43,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/tokens"
 	"github.com/portcullis-gw/portcullis/authserver/users"
+	"github.com/portcullis-gw/portcullis/internal/auditlog"
 	"github.com/portcullis-gw/portcullis/internal/issuerurl"
 )
 
@@ -102,6 +103,10 @@ type Config struct {
 	ClientIP func(*http.Request) string
 	// Logger receives the server's logs. Default: none.
 	Logger *zap.Logger
+	// IssuedTokenLogFlush is the longest an "issued access token" line
+	// waits before it is written: the lines are written in batches off the
+	// request path, and Close writes those still held. Default: 1s.
+	IssuedTokenLogFlush time.Duration
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -126,6 +131,7 @@ type Server struct {
 	// routes is the route table (see endpoints).
 	routes       []endpoint
 	logger       *zap.Logger
+	issuedLog    *auditlog.Sink[issuedLine]
 	now          func() time.Time
 	discoveryDoc []byte
 	// mtlsAliasBase is Config.MTLSEndpointAliases.
@@ -165,6 +171,7 @@ func ValidateIssuer(issuer string) error {
 // signing keys, then the plaintext hashing key, each in one transaction
 // with its loading; signing keys encrypted with another key-encryption
 // key, or with none configured, fail New before anything is written.
+// Close the Server when done with it, to write its last log lines.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := ValidateIssuer(cfg.Issuer); err != nil {
 		return nil, err
@@ -179,6 +186,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		if err := ValidateIssuer(cfg.MTLSEndpointAliases); err != nil {
 			return nil, fmt.Errorf("mtls_endpoint_aliases: %w", err)
 		}
+	}
+	if cfg.IssuedTokenLogFlush < 0 {
+		return nil, errors.New("the issued token log flush interval must not be negative")
 	}
 	kek, err := newKEK(cfg.KeyEncryptionKey)
 	if err != nil {
@@ -258,6 +268,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		writeError(w, ErrNotFound.WithDescription("No such endpoint."))
 	})
 	s.handler = mux
+	s.startIssuedLog(cfg.IssuedTokenLogFlush)
 	return s, nil
 }
 

@@ -123,6 +123,9 @@ func newEnvFrom(t *testing.T, setup envSetup) *env {
 	e.issuer = e.ts.URL + "/"
 	t.Cleanup(func() {
 		e.ts.Close()
+		if e.srv != nil {
+			e.srv.Close()
+		}
 		if e.store != nil {
 			e.store.Close()
 		}
@@ -180,6 +183,7 @@ func (e *env) restart(t *testing.T) {
 		t.Fatalf("closing the store: %v", err)
 	}
 	e.store = nil
+	e.srv.Close()
 	e.start(t)
 }
 

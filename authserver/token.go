@@ -56,9 +56,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if c := s.logger.Check(zapcore.InfoLevel, "issued access token"); c != nil {
-		c.Write(resp.logged...)
-	}
+	s.logIssued(resp.logged)
 	writeJSON(w, http.StatusOK, resp)
 }
 

@@ -133,6 +133,9 @@ type Handler struct {
 	// ignored and the TLS connection's certificate is used. Default: the
 	// TLS connection's certificate only.
 	ClientCertHeader clientcert.Format `json:"client_cert_header,omitempty"`
+	// DecisionLog says which decisions are logged and how often the lines
+	// are written. Default: every decision, written every second.
+	DecisionLog *DecisionLog `json:"decision_log,omitempty"`
 
 	issuers     map[string]*issuer
 	fetchers    map[fetcherKey]*fetcher // the remote issuers' keys, held until Cleanup
@@ -142,6 +145,7 @@ type Handler struct {
 	cache       *tokenCache
 	metrics     *metrics
 	decisionIDs *decisionIDs
+	decisions   *decisionLog
 	logger      *zap.Logger
 	now         func() time.Time
 }
@@ -210,6 +214,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionIssuers(ctx); err != nil {
 		return err
 	}
+	h.provisionDecisionLog()
 	h.guard = &bearer.Guard[*verified]{Verify: h.verify, Certificate: h.requestCertificate}
 	return h.provisionPolicy(ctx)
 }
@@ -251,8 +256,10 @@ func (h *Handler) provisionIssuers(ctx caddy.Context) error {
 	return nil
 }
 
-// Cleanup lets go of the remote issuers' keys.
+// Cleanup writes the decision lines still held and lets go of the remote
+// issuers' keys.
 func (h *Handler) Cleanup() error {
+	h.closeDecisionLog()
 	var errs []error
 	for key, f := range h.fetchers {
 		errs = append(errs, releaseFetcher(key, f, h.metrics.jwksFetches))
@@ -288,7 +295,7 @@ func (h *Handler) Validate() error {
 	if h.CacheSize < CacheOff {
 		return errors.New("bearer_auth: cache_size must be -1 (off), 0 (default) or a size")
 	}
-	return nil
+	return h.DecisionLog.validate()
 }
 
 // serve verifies the token, asks the policy, and on allow passes the
@@ -504,24 +511,6 @@ func (h *Handler) liveGrant(ctx context.Context, clientID string) (*authz.Grant,
 		return nil, err
 	}
 	return &authz.Grant{ID: g.ID, ClientID: g.ClientID, Audience: g.Audience, Scopes: scopes, AllowAllScopes: g.AllowAllScopes}, nil
-}
-
-// logDecision writes the decision log line: never the token itself.
-func (h *Handler) logDecision(id string, r *http.Request, t *authz.Token, d authz.Decision, err error) {
-	if err != nil {
-		h.logger.Error("policy failed; request denied", zap.String("decision_id", id), zap.Error(err))
-	}
-	c := h.logger.Check(zapcore.InfoLevel, "decision")
-	if c == nil {
-		return
-	}
-	result := "deny"
-	if d.Allow {
-		result = "allow"
-	}
-	c.Write(zap.String("decision_id", id), zap.String("sub", t.Subject), zap.String("client_id", t.ClientID),
-		zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("result", result),
-		zap.String("reason", d.Reason), zap.Int("status", d.Status))
 }
 
 // Interface guards

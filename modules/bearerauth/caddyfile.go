@@ -1,9 +1,11 @@
 package bearerauth
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
@@ -33,6 +35,8 @@ func init() {
 //		strip_authorization
 //		realm <realm>
 //		client_cert_header rfc9440|auth0|xfcc
+//		decision_log all|deny|sample <n>
+//		decision_log_flush <duration>
 //	}
 //
 // scopes, permissions and issuer may be repeated; any other option given
@@ -102,6 +106,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 					return nil, h.Errf("client_cert_header: %v", err)
 				}
 			}
+		case "decision_log":
+			err = parseDecisionLogMode(h.Dispenser, decisionLogOf(b))
+		case "decision_log_flush":
+			decisionLogOf(b).FlushInterval, err = caddyfileopt.PositiveDuration(h.Dispenser)
 		default:
 			return nil, h.Errf("unrecognized bearer_auth option: %s", option)
 		}
@@ -110,4 +118,35 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 		}
 	}
 	return b, nil
+}
+
+// decisionLogOf is b's DecisionLog, made when it has none yet.
+func decisionLogOf(b *Handler) *DecisionLog {
+	if b.DecisionLog == nil {
+		b.DecisionLog = new(DecisionLog)
+	}
+	return b.DecisionLog
+}
+
+// parseDecisionLogMode reads decision_log all|deny|sample <n>.
+func parseDecisionLogMode(d *caddyfile.Dispenser, l *DecisionLog) error {
+	args, err := caddyfileopt.SomeArgs(d)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(args) == 1 && (args[0] == DecisionLogAll || args[0] == DecisionLogDeny):
+		l.Mode = args[0]
+	case len(args) == 2 && args[0] == DecisionLogSample:
+		n, err := strconv.Atoi(args[1])
+		if err != nil || n < 1 {
+			return d.Errf("decision_log sample takes a positive whole number, got %q", args[1])
+		}
+		l.Mode, l.Sample = DecisionLogSample, n
+	case args[0] == DecisionLogSample:
+		return d.Errf("decision_log sample takes one number n (every denial and 1 in n allowed requests are logged), got %d arguments", len(args)-1)
+	default:
+		return d.Errf("decision_log takes all, deny or sample <n>, got %q", strings.Join(args, " "))
+	}
+	return nil
 }

@@ -24,6 +24,8 @@ func TestConfigErrors(t *testing.T) {
 		{"leeway over a minute", app, "audience a\n\t\tleeway 2m", "leeway must be between 0 and 1m0s"},
 		{"path without a slash", app, "audience a\n\t\tscopes GET x read:x", "must start with / or *"},
 		{"missing policy directory", app, "audience a\n\t\tpolicy " + dir + "/nowhere", "nowhere"},
+		{"decision log sampling none", app, "audience a\n\t\tdecision_log sample 0", `decision_log sample takes a positive whole number, got "0"`},
+		{"decision log flushed never", app, "audience a\n\t\tdecision_log_flush 0s", "decision_log_flush must be a positive duration"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := "{\n" + testenv.TestGlobals(dir) + tc.app + "}\n" +

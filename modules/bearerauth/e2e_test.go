@@ -608,6 +608,8 @@ func (e *edge) testCauseFromKID(t *testing.T) {
 }
 
 func (e *edge) testLogs(t *testing.T, decisionID string) {
+	// A reload writes every decision line the old handlers still hold.
+	testenv.Load(t, e.caddyfile(e.policyDir))
 	raw, err := os.ReadFile(e.logPath)
 	if err != nil {
 		t.Fatal(err)

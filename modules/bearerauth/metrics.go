@@ -13,6 +13,7 @@ import (
 //	portcullis_bearer_verification_failures_total{cause}  tokens refused before the policy
 //	portcullis_bearer_token_cache_total{result}           verified-token cache hits and misses
 //	portcullis_jwks_fetches_total{issuer, result}         remote issuer JWKS fetches
+//	portcullis_bearer_decision_log_dropped_total          decision log lines dropped, the buffer full
 type metrics struct {
 	decisions    *prometheus.CounterVec
 	verifyFailed *prometheus.CounterVec
@@ -21,6 +22,8 @@ type metrics struct {
 	cacheHit     prometheus.Counter
 	cacheMiss    prometheus.Counter
 	allowed      prometheus.Counter // decisions{result="allow", reason="allowed"}, the common case
+
+	decisionLogDropped prometheus.Counter
 }
 
 // decision returns the counter of a decision's result and reason.
@@ -50,6 +53,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if m.jwksFetches, err = counter(reg, "portcullis_jwks_fetches_total", "JWKS fetches from remote issuers.", "issuer", "result"); err != nil {
 		return nil, err
 	}
+	dropped, err := counter(reg, "portcullis_bearer_decision_log_dropped_total", "Decision log lines bearer_auth dropped because its buffer was full.")
+	if err != nil {
+		return nil, err
+	}
+	m.decisionLogDropped = dropped.WithLabelValues()
 	m.cacheHit = m.cache.WithLabelValues("hit")
 	m.cacheMiss = m.cache.WithLabelValues("miss")
 	m.allowed = m.decisions.WithLabelValues("allow", "allowed")

@@ -360,8 +360,12 @@ func (a *App) Stop() error {
 	return nil
 }
 
-// Cleanup releases this config's reference to the storage.
+// Cleanup writes the authorization server's last log lines and releases
+// this config's reference to the storage.
 func (a *App) Cleanup() error {
+	if a.server != nil {
+		a.server.Close()
+	}
 	if a.storeKey == "" {
 		return nil
 	}
