@@ -38,9 +38,22 @@ if (cluster.isPrimary) {
   for (let i = 0; i < workers; i++) {
     cluster.fork({ BENCH_JWKS: JSON.stringify({ keys }) });
   }
+  // SIGTERM stops the workers, then the primary once they are gone.
+  let stopping = false;
+  process.on('SIGTERM', () => {
+    stopping = true;
+    for (const w of Object.values(cluster.workers)) {
+      w.kill();
+    }
+  });
   cluster.on('exit', (w, code) => {
-    console.error(`worker ${w.process.pid} exited: ${code}`);
-    process.exit(1);
+    if (!stopping) {
+      console.error(`worker ${w.process.pid} exited: ${code}`);
+      process.exit(1);
+    }
+    if (Object.keys(cluster.workers).length === 0) {
+      process.exit(0);
+    }
   });
 } else {
   const apis = {
