@@ -11,7 +11,7 @@ import (
 // client and signs, with as many slots as GOMAXPROCS: under saturation,
 // signing then cannot take every CPU from accepting connections and
 // writing responses, and requests wait their turn instead of racing for
-// the CPUs, which keeps the slowest close to the median.
+// the CPUs, so that the slowest stay close to the median.
 type slots struct {
 	mu   sync.Mutex
 	free int
