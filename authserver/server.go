@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -145,6 +146,9 @@ type Server struct {
 	clientIPFunc func(*http.Request) string
 	// hashing bounds how many password verifications run at once.
 	hashing chan struct{}
+	// issuing bounds how many token requests authenticate their client and
+	// issue at once (GOMAXPROCS), in arrival order.
+	issuing *slots
 	// origins is every origin a client allows, for CORS preflights.
 	origins atomic.Pointer[originIndex]
 }
@@ -209,6 +213,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		rateLimits:    cfg.RateLimits,
 		clientIPFunc:  cfg.ClientIP,
 		hashing:       make(chan struct{}, maxConcurrentPasswordChecks),
+		issuing:       newSlots(runtime.GOMAXPROCS(0)),
 	}
 	s.bruteForce.applyDefaults()
 	s.rateLimits.applyDefaults()

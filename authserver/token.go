@@ -37,6 +37,10 @@ type tokenResponse struct {
 	logged []zap.Field
 }
 
+// errAbandoned answers a token request whose client went away while it
+// waited for an issuing slot, should anything still read the answer.
+var errAbandoned = ErrTemporarilyUnavailable.WithDescription("The request ended while it waited to be served; try again.")
+
 // tokenRequest holds the parameters of a token request, each present at
 // most once; a parameter sent with an empty value counts as absent.
 type tokenRequest map[string]string
@@ -65,6 +69,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, 
 	if err != nil {
 		return nil, err
 	}
+	// The body is read: wait for an issuing slot. A client that goes away
+	// meanwhile leaves the queue and gets nothing.
+	if err := s.issuing.acquire(r.Context()); err != nil {
+		return nil, errAbandoned
+	}
+	defer s.issuing.release()
 	grantType := req["grant_type"]
 	if grantType == "" {
 		return nil, ErrInvalidRequest.WithDescription("Missing required parameter: grant_type")

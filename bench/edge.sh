@@ -1,27 +1,84 @@
 #!/usr/bin/env bash
-# The edge's cost: one Caddy process serves two routes to the same upstream,
-# /plain/ through reverse_proxy alone and /protected/ through bearer_auth
-# (default policy, M2M token, live client grant) then reverse_proxy. wrk
-# loads each in turn; the script prints both request rates and their ratio.
+# The edge's cost, in one run. One Caddy process serves the authorization
+# server, an upstream, and two routes to that upstream: /plain/ through
+# reverse_proxy alone, /protected/ through bearer_auth (default policy, M2M
+# token, live client grant, decision logs on) then reverse_proxy. wrk, on
+# the same cores, loads them over HTTPS with keep-alive, in interleaved
+# rounds of three runs:
 #
-# Usage: bench/edge.sh [seconds per run] [rounds]   (default 10 s, 3 rounds)
+#   plain     /plain/, the baseline
+#   cached    /protected/ with one token (in the edge's token cache)
+#   rotating  /protected/ with TOKENS tokens (default 60000, minted through
+#             the real token endpoint) sent in turn, so that every request
+#             brings a token the cache (10000 entries) no longer holds
+#
+# For each run it reads the Caddy process's CPU time (utime + stime of
+# /proc/<pid>/stat) before and after, and divides by the requests. It prints
+# each round, then per case the median of the rounds with min–max of: the
+# request rate, the ratio to the same round's plain rate, and the server CPU
+# µs per request added to plain's.
+#
+# Environment: DURATION seconds per run (10), ROUNDS (5), CONNECTIONS (32),
+# THREADS wrk threads (2), TOKENS (60000), WARMUP seconds (3),
+# AS_PORT EDGE_PORT UPSTREAM_PORT (default: free ports), PORTCULLIS_BIN (a
+# built binary; default: go build). Smoke test: DURATION=2 ROUNDS=1 TOKENS=2000.
 # Installs wrk from Debian's packages when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-10}
-rounds=${2:-3}
+duration=${DURATION:-10}
+rounds=${ROUNDS:-5}
 connections=${CONNECTIONS:-32}
+threads=${THREADS:-2}
+ntokens=${TOKENS:-60000}
+warmup=${WARMUP:-3}
 
 if ! command -v wrk >/dev/null 2>&1; then
 	apt-get update >/dev/null
 	apt-get install -y --no-install-recommends wrk >/dev/null
 fi
 
+# free_port prints a port nothing on 127.0.0.1 listens on and that no
+# earlier call printed.
+taken=" "
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		case $taken in *" $p "*) continue ;; esac
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			taken="$taken$p "
+			echo "$p"
+			return
+		fi
+	done
+}
+as_port=${AS_PORT:-$(free_port)}
+edge_port=${EDGE_PORT:-$(free_port)}
+up_port=${UPSTREAM_PORT:-$(free_port)}
+
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-go build -o "$work/portcullis" ./cmd/portcullis
+pid=
+wrkpid=
+cleanup() {
+	[ -z "$wrkpid" ] || kill "$wrkpid" 2>/dev/null || true
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+bin=${PORTCULLIS_BIN:-}
+if [ -z "$bin" ]; then
+	bin=$work/portcullis
+	go build -o "$bin" ./cmd/portcullis
+fi
 
 secret=bench-admin-secret-0123456789abcdefghijkl
+as=https://localhost:$as_port
+api=https://bench.example.com/
 cat >"$work/Caddyfile" <<EOF
 {
 	storage file_system $work/caddy
@@ -32,70 +89,145 @@ cat >"$work/Caddyfile" <<EOF
 		protocols h1 h2
 	}
 	portcullis {
-		issuer https://localhost:18443/
+		issuer $as/
 		storage sqlite $work/portcullis.db
 		bootstrap_admin bench-admin $secret
+		# The minting sends far more than a minute's allowance.
+		rate_limits {
+			token_per_ip off
+			token_per_client off
+		}
 	}
 }
-https://localhost:18443 {
+$as {
 	tls internal
 	authorization_server
 }
-https://localhost:19443 {
+https://localhost:$edge_port {
 	tls internal
 	handle /plain/* {
-		reverse_proxy 127.0.0.1:19080
+		reverse_proxy 127.0.0.1:$up_port
 	}
 	handle /protected/* {
 		bearer_auth {
-			audience https://bench.example.com/
+			audience $api
 			scopes GET /protected/* read:bench
 		}
-		reverse_proxy 127.0.0.1:19080
+		reverse_proxy 127.0.0.1:$up_port
 	}
 }
-http://:19080 {
+http://127.0.0.1:$up_port {
 	bind 127.0.0.1
 	respond "ok" 200
 }
 EOF
-"$work/portcullis" run --config "$work/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 &
+"$bin" run --config "$work/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 &
 pid=$!
 ca=$work/caddy/pki/authorities/local/root.crt
-for _ in $(seq 1 100); do
-	curl -sf -o /dev/null --cacert "$ca" https://localhost:18443/.well-known/jwks.json 2>/dev/null && break
+for i in $(seq 1 300); do
+	curl -sf -o /dev/null --cacert "$ca" "$as/.well-known/jwks.json" 2>/dev/null && break
+	if ! kill -0 "$pid" 2>/dev/null || [ "$i" = 300 ]; then
+		echo "Caddy did not start:" >&2
+		tail -20 "$work/caddy.log" >&2
+		exit 1
+	fi
 	sleep 0.2
 done
 
 json() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
-as=https://localhost:18443
-admin=$(curl -sf --cacert "$ca" $as/oauth/token -d grant_type=client_credentials -d audience=$as/api/v2/ \
+admin=$(curl -sf --cacert "$ca" "$as/oauth/token" -d grant_type=client_credentials -d "audience=$as/api/v2/" \
 	-d client_id=bench-admin -d client_secret=$secret | json access_token)
 mgmt() { curl -sf --cacert "$ca" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' "$@"; }
-mgmt $as/api/v2/resource-servers -d '{"identifier":"https://bench.example.com/","signing_alg":"ES256","scopes":[{"value":"read:bench"}]}' >/dev/null
-client=$(mgmt $as/api/v2/clients -d '{"name":"bench","app_type":"non_interactive"}')
+mgmt "$as/api/v2/resource-servers" -d "{\"identifier\":\"$api\",\"signing_alg\":\"ES256\",\"scopes\":[{\"value\":\"read:bench\"}]}" >/dev/null
+client=$(mgmt "$as/api/v2/clients" -d '{"name":"bench","app_type":"non_interactive"}')
 id=$(echo "$client" | json client_id)
 sec=$(echo "$client" | json client_secret)
-mgmt $as/api/v2/client-grants -d "{\"client_id\":\"$id\",\"audience\":\"https://bench.example.com/\",\"scope\":[\"read:bench\"]}" >/dev/null
-token=$(curl -sf --cacert "$ca" $as/oauth/token -d grant_type=client_credentials -d client_id="$id" -d client_secret="$sec" \
-	-d audience=https://bench.example.com/ | json access_token)
-[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ca" -H "Authorization: Bearer $token" https://localhost:19443/protected/x)" = 200 ] || {
-	echo "the protected route does not answer 200" >&2
+mgmt "$as/api/v2/client-grants" -d "{\"client_id\":\"$id\",\"audience\":\"$api\",\"scope\":[\"read:bench\"]}" >/dev/null
+form="grant_type=client_credentials&client_id=$id&client_secret=$sec&audience=$api"
+
+# The tokens, through the token endpoint: wrk runs until every thread has
+# its share.
+per_thread=$(((ntokens + threads - 1) / threads))
+echo "minting $ntokens tokens through $as/oauth/token ..." >&2
+wrk -t"$threads" -c"$connections" -d600s -s bench/post.lua "$as/oauth/token" -- "$form" "$work/minted" "$per_thread" >"$work/mint.out" &
+wrkpid=$!
+while [ "$(find "$work" -maxdepth 1 -name 'minted.*.done' | wc -l)" -lt "$threads" ]; do
+	if ! kill -0 "$wrkpid" 2>/dev/null; then
+		echo "minting stopped early:" >&2
+		cat "$work/mint.out" >&2
+		exit 1
+	fi
+	sleep 0.5
+done
+kill -INT "$wrkpid"
+wait "$wrkpid" || true
+wrkpid=
+cat "$work"/minted.? "$work"/minted.?? 2>/dev/null | head -n "$ntokens" >"$work/rotating.txt" || true
+[ "$(sort -u "$work/rotating.txt" | wc -l)" = "$ntokens" ] || {
+	echo "expected $ntokens distinct tokens" >&2
+	exit 1
+}
+head -n 1 "$work/rotating.txt" >"$work/cached.txt"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ca" -H "Authorization: Bearer $(cat "$work/cached.txt")" \
+	"https://localhost:$edge_port/protected/x")
+[ "$code" = 200 ] || {
+	echo "the protected route answers $code, not 200" >&2
 	exit 1
 }
 
-rate() { # route -> requests/s
-	wrk -t2 -c"$connections" -d"${seconds}s" -H "Authorization: Bearer $token" "https://localhost:19443/$1/x" |
-		awk '/^Requests\/sec/ {print $2}'
+hz=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+
+# run <case> <path> <token file> <seconds>: prints "<req/s> <requests> <CPU µs per request>".
+run() {
+	local before after out requests rate bad
+	before=$(cpu_ticks)
+	out=$(wrk -t"$threads" -c"$connections" -d"$4s" -s bench/bearer.lua "https://localhost:$edge_port/$2/x" -- "$3" "$threads")
+	after=$(cpu_ticks)
+	requests=$(echo "$out" | awk '/ requests in / {print $1}')
+	rate=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
+	bad=$(echo "$out" | awk '/Non-2xx or 3xx responses/ {print $NF}')
+	if [ -n "$bad" ] || [ -z "$requests" ] || [ "$requests" = 0 ]; then
+		echo "$1: $requests requests, ${bad:-0} not 2xx:" >&2
+		echo "$out" >&2
+		exit 1
+	fi
+	echo "$rate $requests $(echo "($after - $before) * 1000000 / $hz / $requests" | bc -l)"
 }
-plain=0
-protected=0
+
+run cached protected "$work/cached.txt" "$warmup" >/dev/null
+results=$work/results
+: >"$results"
 for r in $(seq 1 "$rounds"); do
-	p=$(rate plain)
-	q=$(rate protected)
-	echo "round $r: plain $p req/s, protected $q req/s"
-	plain=$(echo "$plain + $p" | bc -l)
-	protected=$(echo "$protected + $q" | bc -l)
+	line="round $r:"
+	for c in plain cached rotating; do
+		case $c in
+		plain) set -- plain "$work/cached.txt" ;;
+		cached) set -- protected "$work/cached.txt" ;;
+		rotating) set -- protected "$work/rotating.txt" ;;
+		esac
+		res=$(run "$c" "$1" "$2" "$duration")
+		echo "$r $c $res" >>"$results"
+		line="$line $c $(echo "$res" | awk '{printf "%.0f req/s %.1f µs CPU/req", $1, $3}'),"
+	done
+	echo "${line%,}"
 done
-printf 'plain reverse_proxy: %.0f req/s\nbearer_auth + reverse_proxy: %.0f req/s\nratio: %.3f\n' \
-	"$(echo "$plain / $rounds" | bc -l)" "$(echo "$protected / $rounds" | bc -l)" "$(echo "$protected / $plain" | bc -l)"
+
+# stats <values...>: "median (min–max)" with a printf format.
+stats() {
+	local f=$1
+	shift
+	printf '%s\n' "$@" | sort -g | awk -v f="$f" '{a[NR] = $1}
+		END {m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+			printf f " (" f "–" f ")", m, a[1], a[NR]}'
+}
+echo
+echo "$connections connections, $threads wrk threads, ${duration}s runs, median of $rounds rounds (min–max); $(nproc) CPUs"
+mapfile -t plain < <(awk '$2 == "plain" {print $3}' "$results")
+echo "plain reverse_proxy: $(stats %.0f "${plain[@]}") req/s"
+for c in cached rotating; do
+	mapfile -t rate < <(awk -v c=$c '$2 == c {print $3}' "$results")
+	mapfile -t ratio < <(awk -v c=$c '$2 == "plain" {p[$1] = $3} $2 == c {print $3 / p[$1]}' "$results")
+	mapfile -t cpu < <(awk -v c=$c '$2 == "plain" {p[$1] = $5} $2 == c {print $5 - p[$1]}' "$results")
+	echo "bearer_auth $c: $(stats %.0f "${rate[@]}") req/s, ratio $(stats %.3f "${ratio[@]}"), added CPU $(stats %.1f "${cpu[@]}") µs/request"
+done
