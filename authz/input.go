@@ -2,8 +2,7 @@
 // Rego modules compiled once; Decide evaluates data.portcullis.authz.decision
 // for an Input and returns a Decision, failing closed.
 //
-// Of Portcullis it imports only authserver/tokens (verified claims) and
-// internal/bounded.
+// Of Portcullis it imports only authserver/tokens (verified claims).
 package authz
 
 import (
@@ -98,6 +97,7 @@ type Token struct {
 
 	claims ast.Value // the verified claims
 	value  ast.Value // the whole of input.token, made by NewToken
+	recentDecisions
 }
 
 // NewToken describes verified claims for policies. local says whether

@@ -319,7 +319,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		return h.refuse(w, repl, err)
 	}
 	if v.issuer.local && v.token.IsM2M {
-		if in.ClientGrant, err = h.liveGrant(r.Context(), v.token.ClientID); err != nil {
+		if in.ClientGrant, err = h.liveGrant(r.Context(), v); err != nil {
 			return caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("reading client grant: %w", err))
 		}
 	}
@@ -339,8 +339,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	h.metrics.decision(true, d.Reason).Inc()
 
-	t := v.token
-	scope := strings.Join(t.Scopes, " ")
+	t, scope := v.token, v.scope
 	repl.Set("http.auth.user.id", t.Subject)
 	repl.Set("http.auth.bearer.client_id", t.ClientID)
 	repl.Set("http.auth.bearer.scope", scope)
@@ -438,7 +437,8 @@ func (h *Handler) verify(ctx context.Context, token string) (*verified, error) {
 	if err != nil {
 		return nil, bearer.InvalidToken(bearer.CauseMalformed, "token claims cannot be read")
 	}
-	v := &verified{token: t, expiry: claims.Token.Expiration(), notBefore: claims.Token.NotBefore(), kid: claims.KID, issuer: issuer}
+	v := &verified{token: t, expiry: claims.Token.Expiration(), notBefore: claims.Token.NotBefore(), kid: claims.KID, issuer: issuer,
+		scope: strings.Join(t.Scopes, " ")}
 	h.cache.Put(key, v)
 	return v, nil
 }
@@ -496,14 +496,24 @@ func (h *Handler) clientCert(r *http.Request) (*authz.ClientCert, error) {
 	}, nil
 }
 
-// liveGrant reads the client's current grant for the audience from the
-// embedded authorization server.
-func (h *Handler) liveGrant(ctx context.Context, clientID string) (*authz.Grant, error) {
-	g, scopes, err := h.server.LiveClientGrant(ctx, clientID, h.Audience)
-	if err != nil || g == nil {
+// liveGrant is the token's client's current grant for the audience, from
+// the embedded authorization server: the one last read for the token while
+// the server's generation has not changed since.
+func (h *Handler) liveGrant(ctx context.Context, v *verified) (*authz.Grant, error) {
+	gen := h.server.Generation() // before reading: a change during the read makes it stale
+	if last := v.grant.Load(); last != nil && last.generation == gen {
+		return last.grant, nil
+	}
+	g, scopes, err := h.server.LiveClientGrant(ctx, v.token.ClientID, h.Audience)
+	if err != nil {
 		return nil, err
 	}
-	return &authz.Grant{ID: g.ID, ClientID: g.ClientID, Audience: g.Audience, Scopes: scopes, AllowAllScopes: g.AllowAllScopes}, nil
+	var grant *authz.Grant
+	if g != nil {
+		grant = &authz.Grant{ID: g.ID, ClientID: g.ClientID, Audience: g.Audience, Scopes: scopes, AllowAllScopes: g.AllowAllScopes}
+	}
+	v.grant.Store(&liveGrant{generation: gen, grant: grant})
+	return grant, nil
 }
 
 // logDecision writes the decision log line: never the token itself.

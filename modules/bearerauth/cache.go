@@ -2,6 +2,7 @@ package bearerauth
 
 import (
 	"crypto/sha256"
+	"sync/atomic"
 	"time"
 
 	"github.com/portcullis-gw/portcullis/authz"
@@ -9,13 +10,25 @@ import (
 )
 
 // verified is a token that passed verification: its policy description,
-// when it stops being valid, and the key that signed it.
+// when it stops being valid, the key that signed it, and what every request
+// with it would otherwise work out again.
 type verified struct {
 	token     *authz.Token
 	notBefore time.Time
 	expiry    time.Time
 	kid       string
 	issuer    *issuer
+	// scope is the scope claim, as the identity header has it.
+	scope string
+	// grant is the live client grant last read for an M2M token of the
+	// embedded server, good while the server's Generation is unchanged.
+	grant atomic.Pointer[liveGrant]
+}
+
+// liveGrant is a client grant as read at a server generation.
+type liveGrant struct {
+	generation uint64
+	grant      *authz.Grant
 }
 
 // CertificateThumbprint is the certificate the token is bound to, if any.

@@ -81,6 +81,7 @@ func TestRequirements(t *testing.T) {
 		Rule{Method: "POST", Path: "/orders*", Scopes: []string{"create:orders"}},
 		Rule{Method: "DELETE", Path: "/orders/*", Permissions: []string{"delete:orders"}},
 		Rule{Method: "*", Path: "/orders/admin*", Scopes: []string{"admin", "read:orders"}},
+		Rule{Method: "PATCH", Path: "/orders/*", Scopes: []string{"write:orders", "write:orders"}, Permissions: []string{"edit", "edit"}},
 	)
 	for _, tc := range []struct {
 		name, method, path string
@@ -93,6 +94,8 @@ func TestRequirements(t *testing.T) {
 		{"all matching rules add up, each once", "GET", "/orders/admin/x", []string{"read:orders", "admin"}, []string{}},
 		{"case does not hide a path", "GET", "/ORDERS/1", []string{"read:orders"}, []string{}},
 		{"no rule", "GET", "/health", []string{}, []string{}},
+		{"one rule naming a scope twice", "PATCH", "/orders/1", []string{"write:orders"}, []string{"edit"}},
+		{"and with another rule", "PATCH", "/orders/admin", []string{"admin", "read:orders", "write:orders"}, []string{"edit"}},
 		{"other method", "PUT", "/orders/1", []string{}, []string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
