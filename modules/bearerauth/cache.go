@@ -36,7 +36,10 @@ func (v *verified) CertificateThumbprint() string { return v.token.CertThumbprin
 
 // tokenCache remembers verified tokens by the SHA-256 of the token, so a
 // token presented again skips signature verification. Callers must still
-// check expiry and that the signing key is still published.
+// check expiry and that the signing key is still published. When full, it
+// evicts by CLOCK: tokens presented again since the hand last passed stay,
+// while a stream of tokens seen once replaces mostly itself
+// (BenchmarkHotSetUnderScan).
 type tokenCache = bounded.Map[[sha256.Size]byte, *verified]
 
 func newTokenCache(size int) *tokenCache {
