@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -11,6 +12,9 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/portcullis-gw/portcullis/authserver/tokens"
 	"github.com/portcullis-gw/portcullis/policies"
 )
 
@@ -423,4 +427,22 @@ func changed(t *testing.T, path string, v reflect.Value) reflect.Value {
 		t.Fatalf("%s is a %s, which this test cannot change yet: teach changed how", path, v.Type())
 	}
 	return out
+}
+
+// input.token.claims are the token's claims as it has them: exp a number,
+// aud a string when the token has one.
+func TestTokenClaims(t *testing.T) {
+	p, err := Load(t.Context(), policy(`decision := {"allow": true, "reason": sprintf("%v %v", [input.token.claims.exp + 1, input.token.claims.aud])}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := NewToken(&tokens.Claims{Token: jwt.New(), Subject: "c1@clients", All: map[string]any{"exp": json.Number("1795686400"), "aud": "https://api/"}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := input()
+	in.Token = tok
+	if d, err := p.Decide(t.Context(), in); err != nil || d.Reason != "1795686401 https://api/" {
+		t.Fatalf("claims: %+v, %v", d, err)
+	}
 }

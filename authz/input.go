@@ -100,9 +100,10 @@ type Token struct {
 	recentDecisions
 }
 
-// NewToken describes verified claims for policies. local says whether
-// they come from the embedded authorization server.
-func NewToken(c *tokens.Claims, claims map[string]any, local bool) (*Token, error) {
+// NewToken describes verified claims for policies: input.token.claims
+// is every claim as the token has it (c.All). local says whether they come
+// from the embedded authorization server.
+func NewToken(c *tokens.Claims, local bool) (*Token, error) {
 	t := &Token{
 		Subject:     c.Subject,
 		ClientID:    c.ClientID,
@@ -114,7 +115,7 @@ func NewToken(c *tokens.Claims, claims map[string]any, local bool) (*Token, erro
 		IsM2M:          c.IsMachineToMachine(),
 		LocalIssuer:    local,
 	}
-	claimsValue, err := ast.InterfaceToValue(claims)
+	claimsValue, err := ast.InterfaceToValue(c.All)
 	if err != nil {
 		return nil, err
 	}

@@ -417,7 +417,11 @@ func (h *Handler) verify(ctx context.Context, token string) (*verified, error) {
 	}
 	h.metrics.cacheMiss.Inc()
 	traceCache(span, "miss")
-	iss, err := tokens.UnverifiedIssuer(token)
+	parsed, err := tokens.Parse(token)
+	if err != nil {
+		return nil, bearer.InvalidToken(bearer.CauseMalformed, "malformed token")
+	}
+	iss, err := parsed.Issuer()
 	if err != nil {
 		return nil, bearer.InvalidToken(bearer.CauseMalformed, "malformed token")
 	}
@@ -425,15 +429,11 @@ func (h *Handler) verify(ctx context.Context, token string) (*verified, error) {
 	if !ok {
 		return nil, bearer.InvalidToken("untrusted_issuer", "token issuer is not trusted")
 	}
-	claims, err := issuer.verifier.Verify(ctx, token, h.Audience)
+	claims, err := issuer.verifier.VerifyParsed(ctx, parsed, h.Audience)
 	if err != nil {
 		return nil, err
 	}
-	all, err := claims.Token.AsMap(ctx)
-	if err != nil {
-		return nil, bearer.InvalidToken(bearer.CauseMalformed, "token claims cannot be read")
-	}
-	t, err := authz.NewToken(claims, all, issuer.local)
+	t, err := authz.NewToken(claims, issuer.local)
 	if err != nil {
 		return nil, bearer.InvalidToken(bearer.CauseMalformed, "token claims cannot be read")
 	}
