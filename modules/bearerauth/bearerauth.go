@@ -77,7 +77,8 @@ const CacheOff = -1
 //	X-Portcullis-Issuer       its iss
 //	X-Portcullis-Decision-Id  the decision's id, as in the decision log
 //
-// plus any headers the policy's decision names.
+// (those IdentityHeaderNames chooses; all five by default), plus any
+// headers the policy's decision names.
 //
 // Placeholders:
 //
@@ -127,6 +128,11 @@ type Handler struct {
 	// Realm is the realm of WWW-Authenticate challenges. Default: the
 	// audience.
 	Realm string `json:"realm,omitempty"`
+	// IdentityHeaderNames chooses the identity headers set upstream, by
+	// name: subject, client_id, scope, issuer, decision_id. Default (nil):
+	// all five; an empty list sets none. Inbound X-Portcullis- headers are
+	// deleted either way.
+	IdentityHeaderNames *[]string `json:"identity_headers,omitempty"`
 	// ClientCertHeader reads the client certificate from headers in this
 	// format (rfc9440, auth0 or xfcc) when the request comes from one of
 	// the server's trusted_proxies; from anyone else those headers are
@@ -140,6 +146,7 @@ type Handler struct {
 	server      *authserver.Server            // the embedded one, when trusted
 	policy      *atomic.Pointer[authz.Policy] // swapped when the policy directory changes
 	cache       *tokenCache
+	identity    []identityHeader // the identity headers to set
 	metrics     *metrics
 	decisionIDs *decisionIDs
 	logger      *zap.Logger
@@ -196,6 +203,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.cache = newTokenCache(h.CacheSize)
 	}
 	if err := h.Validate(); err != nil {
+		return err
+	}
+	if err := h.provisionIdentityHeaders(); err != nil {
 		return err
 	}
 	var err error
@@ -339,19 +349,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	h.metrics.decision(true, d.Reason).Inc()
 
-	t, scope := v.token, v.scope
-	repl.Set("http.auth.user.id", t.Subject)
-	repl.Set("http.auth.bearer.client_id", t.ClientID)
-	repl.Set("http.auth.bearer.scope", scope)
-	repl.Set("http.auth.bearer.issuer", t.Issuer)
+	repl.Map(v.placeholders)
 	for name, value := range d.Headers {
 		r.Header.Set(name, value)
 	}
-	r.Header.Set(IdentityHeaderPrefix+"Subject", t.Subject)
-	r.Header.Set(IdentityHeaderPrefix+"Client-Id", t.ClientID)
-	r.Header.Set(IdentityHeaderPrefix+"Scope", scope)
-	r.Header.Set(IdentityHeaderPrefix+"Issuer", t.Issuer)
-	r.Header.Set(IdentityHeaderPrefix+"Decision-Id", id)
+	h.setIdentityHeaders(r, v, id)
 	// Headers named in Connection would be dropped by reverse_proxy.
 	hopbyhop.Protect(r.Header, func(name string) bool { return isIdentityHeader(name) || addsHeader(d.Headers, name) })
 	if h.StripAuthorization {
@@ -439,6 +441,7 @@ func (h *Handler) verify(ctx context.Context, token string) (*verified, error) {
 	}
 	v := &verified{token: t, expiry: claims.Token.Expiration(), notBefore: claims.Token.NotBefore(), kid: claims.KID, issuer: issuer,
 		scope: strings.Join(t.Scopes, " ")}
+	v.placeholders = v.placeholder
 	h.cache.Put(key, v)
 	return v, nil
 }

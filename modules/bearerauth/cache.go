@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/portcullis-gw/portcullis/authz"
 	"github.com/portcullis-gw/portcullis/internal/bounded"
 )
@@ -20,6 +22,8 @@ type verified struct {
 	issuer    *issuer
 	// scope is the scope claim, as the identity header has it.
 	scope string
+	// placeholders is v.placeholder, made once.
+	placeholders caddy.ReplacerFunc
 	// grant is the live client grant last read for an M2M token of the
 	// embedded server, good while the server's Generation is unchanged.
 	grant atomic.Pointer[liveGrant]

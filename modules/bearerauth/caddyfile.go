@@ -33,6 +33,7 @@ func init() {
 //		strip_authorization
 //		realm <realm>
 //		client_cert_header rfc9440|auth0|xfcc
+//		identity_headers <name...>|none
 //	}
 //
 // scopes, permissions and issuer may be repeated; any other option given
@@ -101,6 +102,14 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 				if b.ClientCertHeader, err = clientcert.ParseFormat(name); err != nil {
 					return nil, h.Errf("client_cert_header: %v", err)
 				}
+			}
+		case "identity_headers":
+			var names []string
+			if names, err = caddyfileopt.SomeArgs(h.Dispenser); err == nil {
+				if names, err = identityHeaderNames(names); err != nil {
+					return nil, h.Errf("identity_headers: %v", err)
+				}
+				b.IdentityHeaderNames = &names
 			}
 		default:
 			return nil, h.Errf("unrecognized bearer_auth option: %s", option)

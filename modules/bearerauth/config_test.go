@@ -24,6 +24,10 @@ func TestConfigErrors(t *testing.T) {
 		{"leeway over a minute", app, "audience a\n\t\tleeway 2m", "leeway must be between 0 and 1m0s"},
 		{"path without a slash", app, "audience a\n\t\tscopes GET x read:x", "must start with / or *"},
 		{"missing policy directory", app, "audience a\n\t\tpolicy " + dir + "/nowhere", "nowhere"},
+		{"unknown identity header", app, "audience a\n\t\tidentity_headers subject role", `unknown header "role"`},
+		{"identity header twice", app, "audience a\n\t\tidentity_headers scope subject scope", "scope is listed twice"},
+		{"none with identity headers", app, "audience a\n\t\tidentity_headers none subject", "none stands alone"},
+		{"identity_headers without names", app, "audience a\n\t\tidentity_headers", "identity_headers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := "{\n" + testenv.TestGlobals(dir) + tc.app + "}\n" +

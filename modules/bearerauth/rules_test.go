@@ -280,3 +280,35 @@ func unsignedToken(payload string) string {
 	enc := base64.RawURLEncoding.EncodeToString
 	return enc([]byte(`{"alg":"ES256","kid":"k"}`)) + "." + enc([]byte(payload)) + ".c2ln"
 }
+
+// identity_headers in JSON: unset is all five, an empty list none, and an
+// unknown or repeated name stops the config.
+func TestProvisionIdentityHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		names *[]string
+		want  []string
+		err   string
+	}{
+		{nil, []string{"X-Portcullis-Subject", "X-Portcullis-Client-Id", "X-Portcullis-Scope", "X-Portcullis-Issuer", "X-Portcullis-Decision-Id"}, ""},
+		{&[]string{}, nil, ""},
+		{&[]string{"decision_id", "issuer"}, []string{"X-Portcullis-Decision-Id", "X-Portcullis-Issuer"}, ""},
+		{&[]string{"subject", "Subject"}, nil, `unknown header "Subject"`},
+		{&[]string{"issuer", "issuer"}, nil, "issuer is listed twice"},
+	} {
+		h := &Handler{IdentityHeaderNames: tc.names}
+		err := h.provisionIdentityHeaders()
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: error %v, want %q", tc.names, err, tc.err)
+			}
+			continue
+		}
+		var got []string
+		for _, ih := range h.identity {
+			got = append(got, ih.header)
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%v: headers %q, %v; want %q", tc.names, got, err, tc.want)
+		}
+	}
+}
