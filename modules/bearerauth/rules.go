@@ -192,10 +192,13 @@ func ruleMethod(r *http.Request) (string, error) {
 // say which method it means.
 var methodOverrideHeaders = []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
 
+// dashes reads _ and . as -, as some upstreams read header names.
+var dashes = strings.NewReplacer("_", "-", ".", "-")
+
 // isMethodOverride reports whether an upstream could read the header name
 // as one of methodOverrideHeaders: in any case, with _ or . for a dash.
 func isMethodOverride(name string) bool {
-	folded := strings.NewReplacer("_", "-", ".", "-").Replace(name)
+	folded := dashes.Replace(name)
 	for _, h := range methodOverrideHeaders {
 		if strings.EqualFold(folded, h) {
 			return true
