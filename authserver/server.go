@@ -410,6 +410,12 @@ func (e endpoint) routes(rest string) bool {
 // Store returns the server's (cached) store.
 func (s *Server) Store() storage.Store { return s.store }
 
+// Generation changes whenever what LiveClientGrant answers may have
+// changed (a change to the store's clients, APIs, client grants, signing
+// keys or settings, by this process or another): something derived from its
+// answers may be kept until then.
+func (s *Server) Generation() uint64 { return s.store.Generation() }
+
 // LiveClientGrant returns clientID's current client grant (subject type
 // client) for the API audience and the scopes it allows right now, or nil
 // when there is no such grant or API. Lookups are served from memory.

@@ -2,13 +2,19 @@ package authz
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/portcullis-gw/portcullis/authserver/tokens"
 	"github.com/portcullis-gw/portcullis/policies"
 )
 
@@ -141,8 +147,8 @@ func TestMemo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if (p.memo != nil) != tc.memo {
-				t.Fatalf("memo = %v, want %v", p.memo != nil, tc.memo)
+			if p.memoizable != tc.memo {
+				t.Fatalf("memoizable = %v, want %v", p.memoizable, tc.memo)
 			}
 		})
 	}
@@ -161,33 +167,122 @@ func TestMemo(t *testing.T) {
 			t.Fatalf("/other: %+v, %v", d, err)
 		}
 	}
-	if n := p.memo.Len(); n != 2 {
-		t.Fatalf("memo holds %d decisions, want 2", n)
+	for _, in := range []*Input{ok, other} {
+		if n := remembers(in.Token); n != 1 {
+			t.Fatalf("the token of %s remembers %d decisions, want 1", in.Request.Path, n)
+		}
 	}
 }
 
-func TestMemoKeysAreUnambiguous(t *testing.T) {
-	a, b := input(), input()
-	a.Route.RequiredScopes, b.Route.RequiredScopes = []string{"a b"}, []string{"a", "b"}
-	if a.memoKey(inputUse{}) == b.memoKey(inputUse{}) {
-		t.Fatal("one scope \"a b\" and two scopes a, b share a key")
+// remembers counts the decisions t remembers.
+func remembers(t *Token) int {
+	n := 0
+	for i := range t.recent {
+		if t.recent[i].Load() != nil {
+			n++
+		}
 	}
-	a, b = input(), input()
+	return n
+}
+
+// A token's remembered decisions answer only the request, route and grant
+// they were made for, and only for the policy that made them; past
+// RecentDecisions requests, the oldest is forgotten, never mixed up.
+func TestRecentDecisions(t *testing.T) {
+	p, err := Load(t.Context(), policies.Default, "policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := input()
+	in.ClientGrant = &Grant{ID: "cgr_1", ClientID: "c1", Audience: "api", Scopes: []string{"read:orders"}}
+	decide := func(want bool, what string) {
+		t.Helper()
+		if d, err := p.Decide(t.Context(), in); err != nil || d.Allow != want {
+			t.Fatalf("%s: %+v, %v; want allow %v", what, d, err, want)
+		}
+	}
+	decide(true, "covered route")
+	in.Route.RequiredScopes = []string{"write:orders"}
+	decide(false, "route needing a scope the token lacks")
+	in.Route.RequiredScopes[0] = "read:orders" // changed in place: nothing remembered changes with it
+	decide(true, "covered route again")
+	in.Route.RequiredScopes = []string{"write:orders"}
+	decide(false, "route needing a scope the token lacks, again")
+	in.Route.RequiredScopes = []string{"read:orders"}
+	in.ClientGrant = &Grant{ID: "cgr_1", ClientID: "c1", Audience: "api", Scopes: []string{}}
+	decide(false, "grant without the scope")
+	in.ClientGrant = &Grant{ID: "cgr_1", ClientID: "c1", Audience: "api", Scopes: []string{"read:orders"}}
+	decide(true, "grant with the scope back")
+	if n := remembers(in.Token); n != 3 {
+		t.Fatalf("the token remembers %d decisions, want 3", n)
+	}
+	// More requests than slots: each answer is still its own.
+	for round := range 3 {
+		for i := range RecentDecisions + 2 {
+			in.Request.Path = "/orders/" + strconv.Itoa(i)
+			if d, err := p.Decide(t.Context(), in); err != nil || !d.Allow {
+				t.Fatalf("round %d, %s: %+v, %v", round, in.Request.Path, d, err)
+			}
+		}
+	}
+	if n := remembers(in.Token); n != RecentDecisions {
+		t.Fatalf("the token remembers %d decisions, want %d", n, RecentDecisions)
+	}
+
+	// A new policy does not answer with the old one's decisions.
+	deny, err := Load(t.Context(), policy(`decision := {"allow": false, "reason": "closed"}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := deny.Decide(t.Context(), in); err != nil || d.Allow || d.Reason != "closed" {
+		t.Fatalf("new policy: %+v, %v", d, err)
+	}
+	decide(true, "the first policy again")
+}
+
+// Concurrent requests with one token each get their own decision.
+func TestRecentDecisionsConcurrent(t *testing.T) {
+	p, err := Load(t.Context(), policy(`decision := {"allow": true, "reason": input.request.path}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := input().Token
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				in := input()
+				in.Token = token
+				in.Request.Path = "/p/" + strconv.Itoa((g+i)%7)
+				if d, err := p.Decide(t.Context(), in); err != nil || d.Reason != in.Request.Path {
+					t.Errorf("%s: %+v, %v", in.Request.Path, d, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestSameDecisionIsUnambiguous(t *testing.T) {
+	a, b := input(), input()
+	b.Token = a.Token
+	a.Route.RequiredScopes, b.Route.RequiredScopes = []string{"a b"}, []string{"a", "b"}
+	if sameDecision(inputUse{}, a, b) {
+		t.Fatal("one scope \"a b\" and two scopes a, b decide alike")
+	}
 	a.Route.RequiredScopes, a.Route.RequiredPermissions = []string{"x"}, nil
 	b.Route.RequiredScopes, b.Route.RequiredPermissions = nil, []string{"x"}
-	if a.memoKey(inputUse{}) == b.memoKey(inputUse{}) {
-		t.Fatal("a scope and a permission of the same name share a key")
+	if sameDecision(inputUse{}, a, b) {
+		t.Fatal("a scope and a permission of the same name decide alike")
 	}
-	a, b = input(), input()
-	a.ClientGrant = &Grant{ID: "g", Scopes: []string{"read:orders"}}
-	b.ClientGrant = &Grant{ID: "g", Scopes: []string{}}
-	if a.memoKey(inputUse{}) == b.memoKey(inputUse{}) {
-		t.Fatal("a grant that lost a scope shares a key with the grant before")
-	}
-	a, b = input(), input()
+	b.Route = a.Route
 	b.Request.RawQuery = "q=other"
-	if a.memoKey(inputUse{query: true}) == b.memoKey(inputUse{query: true}) {
-		t.Fatal("two queries share a key for a policy that reads the query")
+	if sameDecision(inputUse{query: true}, a, b) {
+		t.Fatal("two queries decide alike for a policy that reads the query")
+	}
+	if !sameDecision(inputUse{}, a, b) {
+		t.Fatal("two queries decide differently for a policy that does not read the query")
 	}
 }
 
@@ -227,19 +322,19 @@ func TestSubjectType(t *testing.T) {
 	}
 }
 
-// memoKeyExclusions are the fields of Input, by path, that memo keys leave
-// out, each with the reason it is safe.
-var memoKeyExclusions = map[string]string{
-	"Request.Header": "a policy that reads input.request.headers is never memoized: Load gives it no memo",
+// sameDecisionExclusions are the fields of Input, by path, that
+// sameDecision leaves out, each with the reason it is safe.
+var sameDecisionExclusions = map[string]string{
+	"Request.Header": "a policy that reads input.request.headers is never memoized",
 }
 
-// TestMemoKeyCoversEveryInputField: for every field of Input, at any depth,
-// two inputs that differ only in it must have different memo keys (for a
+// TestSameDecisionCoversEveryInputField: for every field of Input, at any
+// depth, two inputs that differ only in it must not decide alike (for a
 // policy that reads all a memoized policy may: everything but the
 // headers), unless memoKeyExclusions says why not. A field added to Input
 // and forgotten in the key would let one input's remembered decision answer
 // another.
-func TestMemoKeyCoversEveryInputField(t *testing.T) {
+func TestSameDecisionCoversEveryInputField(t *testing.T) {
 	full := Input{
 		Request: Request{Method: "GET", Path: "/orders", Host: "api", Header: http.Header{"X-Trace": {"1"}}, RawQuery: "q=a"},
 		Token: &Token{Subject: "c1@clients", ClientID: "c1", Issuer: "https://auth/", Scopes: []string{"read"}, Permissions: []string{"delete"},
@@ -250,21 +345,20 @@ func TestMemoKeyCoversEveryInputField(t *testing.T) {
 			URIs: []string{"spiffe://c1"}, NotAfter: 1},
 	}
 	uses := inputUse{query: true}
-	key := full.memoKey(uses)
 	fields := map[string]bool{}
 	forEachVariant(t, reflect.ValueOf(full), "", func(path string, variant reflect.Value) {
 		fields[path] = true
-		if _, ok := memoKeyExclusions[path]; ok {
+		if _, ok := sameDecisionExclusions[path]; ok {
 			return
 		}
 		in := variant.Interface().(Input)
-		if in.memoKey(uses) == key {
-			t.Errorf("inputs differing only in %s share a memo key", path)
+		if sameDecision(uses, &full, &in) {
+			t.Errorf("inputs differing only in %s decide alike", path)
 		}
 	})
-	for path := range memoKeyExclusions {
+	for path := range sameDecisionExclusions {
 		if !fields[path] {
-			t.Errorf("memoKeyExclusions names %s, which Input does not have", path)
+			t.Errorf("sameDecisionExclusions names %s, which Input does not have", path)
 		}
 	}
 	if len(fields) < 25 {
@@ -333,4 +427,22 @@ func changed(t *testing.T, path string, v reflect.Value) reflect.Value {
 		t.Fatalf("%s is a %s, which this test cannot change yet: teach changed how", path, v.Type())
 	}
 	return out
+}
+
+// input.token.claims are the token's claims as it has them: exp a number,
+// aud a string when the token has one.
+func TestTokenClaims(t *testing.T) {
+	p, err := Load(t.Context(), policy(`decision := {"allow": true, "reason": sprintf("%v %v", [input.token.claims.exp + 1, input.token.claims.aud])}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := NewToken(&tokens.Claims{Token: jwt.New(), Subject: "c1@clients", All: map[string]any{"exp": json.Number("1795686400"), "aud": "https://api/"}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := input()
+	in.Token = tok
+	if d, err := p.Decide(t.Context(), in); err != nil || d.Reason != "1795686401 https://api/" {
+		t.Fatalf("claims: %+v, %v", d, err)
+	}
 }

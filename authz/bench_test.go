@@ -8,10 +8,11 @@ import (
 )
 
 // BenchmarkDecide decides an allowed M2M request with the default policy:
-// "memo hit" answers a request decided before from the memo, as for
-// every repeat of a token, method, path and host; "evaluation" evaluates
+// "memo hit" answers a request decided before from the token's recent
+// decisions, as for every repeat of a token, method, path and host;
+// "evaluation" evaluates
 // the policy every time, as for a request seen first or a policy that
-// reads request headers and so has no memo.
+// reads request headers and so remembers nothing.
 func BenchmarkDecide(b *testing.B) {
 	in := input()
 	in.Request.Header = http.Header{"Accept": {"*/*"}, "User-Agent": {"bench"}, "X-Forwarded-For": {"127.0.0.1"}, "Accept-Encoding": {"gzip"}}
@@ -27,14 +28,14 @@ func BenchmarkDecide(b *testing.B) {
 	}
 	b.Run("memo hit", func(b *testing.B) {
 		p := loadDefault(b)
-		if p.memo == nil {
-			b.Fatal("the default policy has no memo")
+		if !p.memoizable {
+			b.Fatal("the default policy is not memoizable")
 		}
 		decide(b, p)
 	})
 	b.Run("evaluation", func(b *testing.B) {
 		p := loadDefault(b)
-		p.memo = nil
+		p.memoizable = false
 		decide(b, p)
 	})
 }

@@ -2,8 +2,7 @@
 // Rego modules compiled once; Decide evaluates data.portcullis.authz.decision
 // for an Input and returns a Decision, failing closed.
 //
-// Of Portcullis it imports only authserver/tokens (verified claims) and
-// internal/bounded.
+// Of Portcullis it imports only authserver/tokens (verified claims).
 package authz
 
 import (
@@ -98,11 +97,13 @@ type Token struct {
 
 	claims ast.Value // the verified claims
 	value  ast.Value // the whole of input.token, made by NewToken
+	recentDecisions
 }
 
-// NewToken describes verified claims for policies. local says whether
-// they come from the embedded authorization server.
-func NewToken(c *tokens.Claims, claims map[string]any, local bool) (*Token, error) {
+// NewToken describes verified claims for policies: input.token.claims
+// is every claim as the token has it (c.All). local says whether they come
+// from the embedded authorization server.
+func NewToken(c *tokens.Claims, local bool) (*Token, error) {
 	t := &Token{
 		Subject:     c.Subject,
 		ClientID:    c.ClientID,
@@ -114,7 +115,7 @@ func NewToken(c *tokens.Claims, claims map[string]any, local bool) (*Token, erro
 		IsM2M:          c.IsMachineToMachine(),
 		LocalIssuer:    local,
 	}
-	claimsValue, err := ast.InterfaceToValue(claims)
+	claimsValue, err := ast.InterfaceToValue(c.All)
 	if err != nil {
 		return nil, err
 	}

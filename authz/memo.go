@@ -1,65 +1,99 @@
 package authz
 
 import (
-	"strconv"
-	"strings"
-
-	"github.com/portcullis-gw/portcullis/internal/bounded"
+	"slices"
+	"sync/atomic"
 )
 
-// MemoSize is how many decisions a policy remembers.
-const MemoSize = 10000
+// RecentDecisions is how many decisions a token remembers: the last ones
+// made for it, by request.
+const RecentDecisions = 4
 
-// memo remembers decisions of a deterministic policy that does not read
-// request headers: its decision is then a function of the token and a few
-// request fields, so the same ones are evaluated once. A nil memo remembers
-// nothing.
-type memo = bounded.Map[memoKey, Decision]
+// A deterministic policy that does not read request headers decides as a
+// function of the token and a few request fields, so each token remembers
+// its last RecentDecisions decisions (Token.recent) and answers a request
+// like one of them without evaluating the policy. A decision is remembered
+// with the policy that made it: a new policy decides afresh.
 
-// memoKey is everything of an Input such a policy can read: every field
-// but Request.Header (TestMemoKeyCoversEveryInputField checks that a field
-// added to Input is added here too). The token is identified by its
-// pointer: a *Token is built once per verified token and never changes.
-// Lists are length-prefixed so that no two inputs share a key.
-type memoKey struct {
-	token                        *Token
-	method, path, host, rawQuery string
-	route, grant, cert           string
+// remembered is a decision of policy for in (in.Request.Header left out).
+type remembered struct {
+	policy   *Policy
+	in       Input
+	decision Decision
 }
 
-func (in *Input) memoKey(uses inputUse) memoKey {
-	k := memoKey{token: in.Token, method: in.Request.Method, path: in.Request.Path, host: in.Request.Host}
-	if uses.query {
-		k.rawQuery = in.Request.RawQuery
+// recall returns the decision p made for an input that decides as in
+// does, if t remembers one.
+func (t *Token) recall(p *Policy, in *Input) (Decision, bool) {
+	for i := range t.recent {
+		r := t.recent[i].Load()
+		if r != nil && r.policy == p && sameDecision(p.uses, &r.in, in) {
+			return r.decision, true
+		}
 	}
-	var b strings.Builder
-	list(&b, in.Route.RequiredScopes)
-	list(&b, in.Route.RequiredPermissions)
-	k.route = b.String()
+	return Decision{}, false
+}
+
+// remember keeps p's decision d for in, in place of the oldest one. The
+// input is copied, lists included, so that a caller changing its own
+// afterwards changes nothing here.
+func (t *Token) remember(p *Policy, in *Input, d Decision) {
+	r := &remembered{policy: p, in: *in, decision: d}
+	r.in.Request.Header = nil
+	r.in.Route.RequiredScopes = slices.Clone(in.Route.RequiredScopes)
+	r.in.Route.RequiredPermissions = slices.Clone(in.Route.RequiredPermissions)
 	if g := in.ClientGrant; g != nil {
-		b.Reset()
-		list(&b, []string{g.ID, g.ClientID, g.Audience, strconv.FormatBool(g.AllowAllScopes)})
-		list(&b, g.Scopes)
-		k.grant = b.String()
+		c := *g
+		c.Scopes = slices.Clone(g.Scopes)
+		r.in.ClientGrant = &c
 	}
-	if c := in.ClientCert; c != nil {
-		b.Reset()
-		list(&b, []string{strconv.FormatBool(c.Verified), c.Fingerprint, c.Thumbprint, c.Subject, strconv.FormatInt(c.NotAfter, 10)})
-		list(&b, c.DNSNames)
-		list(&b, c.URIs)
-		k.cert = b.String()
+	if cc := in.ClientCert; cc != nil {
+		c := *cc
+		c.DNSNames, c.URIs = slices.Clone(cc.DNSNames), slices.Clone(cc.URIs)
+		r.in.ClientCert = &c
 	}
-	return k
+	t.recent[t.next.Add(1)%RecentDecisions].Store(r)
 }
 
-// list writes ss unambiguously: a count, then each string's length and
-// bytes.
-func list(b *strings.Builder, ss []string) {
-	b.WriteString(strconv.Itoa(len(ss)))
-	b.WriteByte(';')
-	for _, s := range ss {
-		b.WriteString(strconv.Itoa(len(s)))
-		b.WriteByte(':')
-		b.WriteString(s)
+// recentDecisions is a token's remembered decisions; safe for concurrent
+// use.
+type recentDecisions struct {
+	recent [RecentDecisions]atomic.Pointer[remembered]
+	next   atomic.Uint32
+}
+
+// sameDecision reports whether a memoizable policy with uses decides a and
+// b alike: this is the one place that says which parts of an Input a
+// decision depends on. It compares every field (TestSameDecisionCoversEveryInputField
+// checks that a field added to Input is added here too) but
+// Request.Header, which such a policy never reads, and Request.RawQuery
+// when the policy does not read the query. The token is compared by
+// pointer: a *Token is built once per verified token and never changes.
+// Nothing is allocated.
+func sameDecision(uses inputUse, a, b *Input) bool {
+	ar, br := &a.Request, &b.Request
+	if a.Token != b.Token || ar.Method != br.Method || ar.Path != br.Path || ar.Host != br.Host ||
+		(uses.query && ar.RawQuery != br.RawQuery) ||
+		!slices.Equal(a.Route.RequiredScopes, b.Route.RequiredScopes) ||
+		!slices.Equal(a.Route.RequiredPermissions, b.Route.RequiredPermissions) {
+		return false
 	}
+	return sameGrant(a.ClientGrant, b.ClientGrant) && sameCert(a.ClientCert, b.ClientCert)
+}
+
+func sameGrant(a, b *Grant) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.ID == b.ID && a.ClientID == b.ClientID && a.Audience == b.Audience &&
+		a.AllowAllScopes == b.AllowAllScopes && slices.Equal(a.Scopes, b.Scopes)
+}
+
+func sameCert(a, b *ClientCert) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Verified == b.Verified && a.Fingerprint == b.Fingerprint && a.Thumbprint == b.Thumbprint &&
+		a.Subject == b.Subject && a.NotAfter == b.NotAfter &&
+		slices.Equal(a.DNSNames, b.DNSNames) && slices.Equal(a.URIs, b.URIs)
 }

@@ -16,8 +16,6 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/util"
 	"golang.org/x/net/http/httpguts"
-
-	"github.com/portcullis-gw/portcullis/internal/bounded"
 )
 
 // Query is the decision every policy must define.
@@ -32,9 +30,10 @@ type Policy struct {
 
 	query rego.PreparedEvalQuery
 	uses  inputUse
-	// memo remembers decisions; nil when the policy reads request headers
-	// or calls a nondeterministic builtin (time.now_ns, http.send, ...).
-	memo *memo
+	// memoizable: the policy's decisions may be remembered, per token
+	// (see sameDecision); false when it reads request headers or calls a
+	// nondeterministic builtin (time.now_ns, http.send, ...).
+	memoizable bool
 	// Files are the modules it was compiled from.
 	Files []string
 }
@@ -87,9 +86,7 @@ func Load(ctx context.Context, fsys fs.FS, prefix string) (*Policy, error) {
 		return nil, fmt.Errorf("compiling policy: %w", err)
 	}
 	p.query = q
-	if !p.uses.nondeterministic && !p.uses.headers {
-		p.memo = bounded.New[memoKey, Decision](MemoSize)
-	}
+	p.memoizable = !p.uses.nondeterministic && !p.uses.headers
 	return p, nil
 }
 
@@ -114,10 +111,9 @@ type Decision struct {
 // decide is Decide without its span.
 func (p *Policy) decide(ctx context.Context, in *Input) (Decision, error) {
 	deny := Decision{Status: http.StatusForbidden, Reason: "policy error"}
-	var key memoKey
-	if p.memo != nil {
-		key = in.memoKey(p.uses)
-		if d, ok := p.memo.Get(key); ok {
+	remember := p.memoizable && in.Token != nil
+	if remember {
+		if d, ok := in.Token.recall(p, in); ok {
 			traceMemoHit(ctx)
 			return d, nil
 		}
@@ -146,8 +142,8 @@ func (p *Policy) decide(ctx context.Context, in *Input) (Decision, error) {
 	if d.Reason == "" {
 		d.Reason = map[bool]string{true: "allowed", false: "denied"}[d.Allow]
 	}
-	if p.memo != nil {
-		p.memo.Put(key, d)
+	if remember {
+		in.Token.remember(p, in, d)
 	}
 	return d, nil
 }

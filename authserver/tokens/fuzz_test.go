@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -120,4 +121,62 @@ func checkAccepted(t *testing.T, token string, c *Claims) {
 	if claims.Iss != issuer || claims.Sub != c.Subject || !slices.Contains(auds, any(audience)) {
 		t.Fatalf("encoding/json reads iss %q sub %q aud %v; Verify read sub %q", claims.Iss, claims.Sub, claims.Aud, c.Subject)
 	}
+}
+
+// FuzzDuplicateMembers: on any JSON document, hasDuplicateMembers agrees
+// with a reference built on encoding/json's Decoder.
+func FuzzDuplicateMembers(f *testing.F) {
+	for _, s := range []string{`{"a":1,"a":2}`, `{"a":{"b":[1,{"c":1,"c":2}]}}`, `{"sub":"x","s\u0075b":"y"}`, `{"a":"\"","b":"}"}`,
+		`[{"a":1},{"a":1}]`, `{}`, `[]`, `1`, `"x"`, `{"a" : [ ] , "b" : { } }`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got := hasDuplicateMembers(data)
+		if !json.Valid(data) {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		want, err := decoderDuplicateIn(dec)
+		if err == nil && got != want {
+			t.Fatalf("hasDuplicateMembers(%s) = %v, want %v", data, got, want)
+		}
+	})
+}
+
+// decoderDuplicateIn, hasDuplicateMembers as it was written with
+// encoding/json's Decoder (correct, but slow), reads one JSON value from dec and reports whether an object
+// in it repeats a member name.
+func decoderDuplicateIn(dec *json.Decoder) (bool, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return false, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		names := map[string]bool{}
+		for dec.More() {
+			name, err := dec.Token()
+			if err != nil {
+				return false, err
+			}
+			s, _ := name.(string)
+			if names[s] {
+				return true, nil
+			}
+			names[s] = true
+			if dup, err := decoderDuplicateIn(dec); dup || err != nil {
+				return dup, err
+			}
+		}
+	case json.Delim('['):
+		for dec.More() {
+			if dup, err := decoderDuplicateIn(dec); dup || err != nil {
+				return dup, err
+			}
+		}
+	default:
+		return false, nil
+	}
+	_, err = dec.Token() // the closing delimiter
+	return false, err
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -440,13 +441,35 @@ func TestVerifyRefreshesForUnknownKID(t *testing.T) {
 	}
 }
 
-func TestUnverifiedIssuer(t *testing.T) {
-	if iss, err := UnverifiedIssuer(issue(t, jwa.ES256, access.DialectAuth0, now)); err != nil || iss != issuer {
-		t.Fatalf("UnverifiedIssuer = %q, %v", iss, err)
+// Parse reads the issuer of a token before any Verifier is chosen, and
+// VerifyParsed verifies that same parse.
+func TestParseIssuer(t *testing.T) {
+	tok := issue(t, jwa.ES256, access.DialectAuth0, now)
+	p, err := Parse(tok)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, bad := range []string{"", "abc", "a.!!!.c", "a." + base64.RawURLEncoding.EncodeToString([]byte("[1]")) + ".c"} {
-		if _, err := UnverifiedIssuer(bad); !errors.Is(err, ErrInvalidToken) {
-			t.Errorf("UnverifiedIssuer(%q) = %v, want ErrInvalidToken", bad, err)
+	if iss, err := p.Issuer(); err != nil || iss != issuer {
+		t.Fatalf("Issuer = %q, %v", iss, err)
+	}
+	c, err := verifier(now).VerifyParsed(t.Context(), p, audience)
+	if err != nil || c.All["iss"] != issuer || c.All["exp"] != json.Number(strconv.FormatInt(now.Add(time.Hour).Unix(), 10)) {
+		t.Fatalf("VerifyParsed = %+v, %v", c, err)
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	sig := strings.Split(tok, ".")[2]
+	for _, bad := range []string{"", "abc", "a.!!!.c", "a." + b64([]byte("[1]")) + ".c",
+		b64([]byte(`{}`)) + "." + b64([]byte(`[1]`)) + "." + sig,
+		b64([]byte(`{}`)) + "." + b64([]byte(`{"iss":1}`)) + "." + sig,
+		b64([]byte(`{}`)) + "." + b64([]byte(`{"iss":"a"}{}`)) + "." + sig,
+		strings.Repeat("a", MaxTokenSize+1),
+	} {
+		p, err := Parse(bad)
+		if err == nil {
+			_, err = p.Issuer()
+		}
+		if !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("the issuer of %q: %v, want ErrInvalidToken", bad, err)
 		}
 	}
 }

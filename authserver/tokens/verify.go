@@ -57,6 +57,9 @@ type Verifier struct {
 // Claims are the verified contents of an access token.
 type Claims struct {
 	Token jwt.Token
+	// All is every claim as the token has it, decoded by encoding/json
+	// (numbers as json.Number).
+	All map[string]any
 	// KID and Type are from the protected header.
 	KID  string
 	Type string
@@ -122,20 +125,71 @@ func invalid(cause Cause, description string) error {
 	return &Error{Cause: cause, Description: description}
 }
 
+// Parsed is a token split and decoded but not verified: Parse's result,
+// for VerifyParsed, so that a caller choosing the Verifier by issuer reads
+// the token once. Nothing in it is to be trusted before VerifyParsed.
+type Parsed struct {
+	token           string
+	header, payload []byte
+	claims          map[string]any // the payload decoded; nil when it is no JSON object
+}
+
+// Parse reads the token's compact serialization (size, three segments, each
+// canonical base64url) and decodes its claims, for Issuer and VerifyParsed.
+// Its errors wrap ErrInvalidToken.
+func Parse(token string) (*Parsed, error) {
+	if len(token) > MaxTokenSize {
+		return nil, invalid(CauseMalformed, fmt.Sprintf("token is larger than %d bytes", MaxTokenSize))
+	}
+	header, payload, err := compactSegments(token)
+	if err != nil {
+		return nil, err
+	}
+	p := &Parsed{token: token, header: header, payload: payload}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var claims map[string]any
+	if dec.Decode(&claims) == nil && !dec.More() {
+		p.claims = claims
+	}
+	return p, nil
+}
+
+// Issuer returns the iss claim, unverified, to choose the Verifier of that
+// issuer. Never trust it otherwise. It is an error when the claims are no
+// JSON object or iss is not a string.
+func (p *Parsed) Issuer() (string, error) {
+	if p.claims == nil {
+		return "", invalid(CauseMalformed, "malformed token")
+	}
+	iss, ok := p.claims["iss"]
+	if !ok {
+		return "", nil
+	}
+	s, ok := iss.(string)
+	if !ok {
+		return "", invalid(CauseMalformed, "malformed token")
+	}
+	return s, nil
+}
+
 // Verify checks the token's size and form (compact serialization, each
 // segment canonical base64url, no JSON object with a member twice), header
 // (allowed alg, kid, typ, no crit: no extension is understood), signature, issuer, that audience is among its
 // audiences, and its exp/nbf/iat against the clock; RFC 9068 tokens (typ at+jwt) must also carry
 // client_id and jti. Errors wrap ErrInvalidToken and say what failed, in
-// words fit for an error_description.
+// words fit for an error_description. It is Parse then VerifyParsed.
 func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims, error) {
-	if len(token) > MaxTokenSize {
-		return nil, invalid(CauseMalformed, fmt.Sprintf("token is larger than %d bytes", MaxTokenSize))
-	}
-	rawHeader, rawPayload, err := compactSegments(token)
+	p, err := Parse(token)
 	if err != nil {
 		return nil, err
 	}
+	return v.VerifyParsed(ctx, p, audience)
+}
+
+// VerifyParsed is Verify for a token Parse has read.
+func (v *Verifier) VerifyParsed(ctx context.Context, p *Parsed, audience string) (*Claims, error) {
+	token, rawHeader, rawPayload := p.token, p.header, p.payload
 	// jwx keeps the last of duplicate members silently; another reader
 	// (an upstream, a log) may keep the first.
 	if hasDuplicateMembers(rawHeader) {
@@ -198,7 +252,10 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 	if err != nil {
 		return nil, describe(err)
 	}
-	c := &Claims{Token: tok, KID: hdr.KeyID(), Type: typ, Subject: tok.Subject()}
+	if p.claims == nil { // jwx read them: encoding/json should have too
+		return nil, invalid(CauseMalformed, "token claims cannot be read")
+	}
+	c := &Claims{Token: tok, All: p.claims, KID: hdr.KeyID(), Type: typ, Subject: tok.Subject()}
 	c.ClientID = stringClaim(tok, "client_id")
 	if c.ClientID == "" {
 		c.ClientID = stringClaim(tok, "azp")
@@ -284,49 +341,146 @@ func compactSegments(token string) (header, payload []byte, err error) {
 }
 
 // hasDuplicateMembers reports whether the JSON document data has an object,
-// at any depth, with two members of the same name. It reports false for
-// anything that is not JSON, which the parsers after it refuse.
+// at any depth, with two members of the same name (after unescaping: "a"
+// and "\u0061" are the same name). It reports false for anything that is
+// not JSON, which the parsers after it refuse. It allocates only for
+// objects of more than 16 members and names written with escapes.
 func hasDuplicateMembers(data []byte) bool {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dup, err := duplicateIn(dec)
-	return err == nil && dup
+	d := dupScanner{data: data}
+	dup := d.value()
+	return dup && d.err == nil
 }
 
-// duplicateIn reads one JSON value from dec and reports whether an object
-// in it repeats a member name.
-func duplicateIn(dec *json.Decoder) (bool, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return false, err
+// dupScanner walks a JSON document for hasDuplicateMembers; err is set at
+// the first thing that is not JSON, after which it only unwinds.
+type dupScanner struct {
+	data []byte
+	pos  int
+	err  error
+}
+
+var errNotJSON = errors.New("not JSON")
+
+// next is the next byte after white space, or 0 at the end.
+func (d *dupScanner) next() byte {
+	for d.pos < len(d.data) {
+		switch c := d.data[d.pos]; c {
+		case ' ', '\t', '\r', '\n':
+			d.pos++
+		default:
+			return c
+		}
 	}
-	switch tok {
-	case json.Delim('{'):
-		names := map[string]bool{}
-		for dec.More() {
-			name, err := dec.Token()
-			if err != nil {
-				return false, err
+	d.err = errNotJSON
+	return 0
+}
+
+// value skips one value and reports whether an object in it repeats a
+// member name.
+func (d *dupScanner) value() bool {
+	switch d.next() {
+	case '{':
+		d.pos++
+		return d.object()
+	case '[':
+		d.pos++
+		if d.next() == ']' {
+			d.pos++
+			return false
+		}
+		for d.err == nil {
+			if d.value() {
+				return true
 			}
-			s, _ := name.(string)
-			if names[s] {
-				return true, nil
-			}
-			names[s] = true
-			if dup, err := duplicateIn(dec); dup || err != nil {
-				return dup, err
+			switch d.next() {
+			case ',':
+				d.pos++
+			case ']':
+				d.pos++
+				return false
+			default:
+				d.err = errNotJSON
 			}
 		}
-	case json.Delim('['):
-		for dec.More() {
-			if dup, err := duplicateIn(dec); dup || err != nil {
-				return dup, err
-			}
-		}
-	default:
-		return false, nil
+		return false
+	case '"':
+		d.str()
+		return false
+	case 0:
+		return false
 	}
-	_, err = dec.Token() // the closing delimiter
-	return false, err
+	for d.pos < len(d.data) && !strings.ContainsRune(",:]} \t\r\n", rune(d.data[d.pos])) {
+		d.pos++ // a number, true, false or null: its validity is the parsers' to check
+	}
+	return false
+}
+
+// object reads the members of an object after its {.
+func (d *dupScanner) object() bool {
+	var room [16][]byte
+	names := room[:0]
+	if d.next() == '}' {
+		d.pos++
+		return false
+	}
+	for d.err == nil {
+		if d.next() != '"' {
+			d.err = errNotJSON
+			return false
+		}
+		raw := d.str()
+		if raw == nil {
+			return false
+		}
+		name := raw[1 : len(raw)-1]
+		if bytes.IndexByte(name, '\\') >= 0 {
+			var unescaped string
+			if json.Unmarshal(raw, &unescaped) != nil {
+				d.err = errNotJSON
+				return false
+			}
+			name = []byte(unescaped)
+		}
+		if slices.ContainsFunc(names, func(n []byte) bool { return bytes.Equal(n, name) }) {
+			return true
+		}
+		names = append(names, name)
+		if d.next() != ':' {
+			d.err = errNotJSON
+			return false
+		}
+		d.pos++
+		if d.value() {
+			return true
+		}
+		switch d.next() {
+		case ',':
+			d.pos++
+		case '}':
+			d.pos++
+			return false
+		default:
+			d.err = errNotJSON
+		}
+	}
+	return false
+}
+
+// str skips a string at its opening quote and returns it, quotes
+// included.
+func (d *dupScanner) str() []byte {
+	start := d.pos
+	for d.pos++; d.pos < len(d.data); d.pos++ {
+		switch d.data[d.pos] {
+		case '\\':
+			d.pos++
+		case '"':
+			d.pos++
+			return d.data[start:d.pos]
+		}
+	}
+	d.err = errNotJSON
+	return nil
 }
 
 func stringClaim(tok jwt.Token, name string) string {
@@ -354,28 +508,4 @@ func describe(err error) error {
 		return invalid(CauseClaims, "token claims are invalid")
 	}
 	return invalid(CauseSignature, "signature verification failed")
-}
-
-// UnverifiedIssuer returns the iss claim of a token without verifying
-// anything, to choose the Verifier of that issuer. Never trust it otherwise.
-func UnverifiedIssuer(token string) (string, error) {
-	if len(token) > MaxTokenSize {
-		return "", invalid(CauseMalformed, fmt.Sprintf("token is larger than %d bytes", MaxTokenSize))
-	}
-	first := strings.IndexByte(token, '.')
-	last := strings.LastIndexByte(token, '.')
-	if first < 0 || last <= first {
-		return "", invalid(CauseMalformed, "malformed token")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(token[first+1 : last])
-	if err != nil {
-		return "", invalid(CauseMalformed, "malformed token")
-	}
-	var c struct {
-		Issuer string `json:"iss"`
-	}
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return "", invalid(CauseMalformed, "malformed token")
-	}
-	return c.Issuer, nil
 }

@@ -77,7 +77,8 @@ const CacheOff = -1
 //	X-Portcullis-Issuer       its iss
 //	X-Portcullis-Decision-Id  the decision's id, as in the decision log
 //
-// plus any headers the policy's decision names.
+// (those IdentityHeaderNames chooses; all five by default), plus any
+// headers the policy's decision names.
 //
 // Placeholders:
 //
@@ -127,6 +128,11 @@ type Handler struct {
 	// Realm is the realm of WWW-Authenticate challenges. Default: the
 	// audience.
 	Realm string `json:"realm,omitempty"`
+	// IdentityHeaderNames chooses the identity headers set upstream, by
+	// name: subject, client_id, scope, issuer, decision_id. Default (nil):
+	// all five; an empty list sets none. Inbound X-Portcullis- headers are
+	// deleted either way.
+	IdentityHeaderNames *[]string `json:"identity_headers,omitempty"`
 	// ClientCertHeader reads the client certificate from headers in this
 	// format (rfc9440, auth0 or xfcc) when the request comes from one of
 	// the server's trusted_proxies; from anyone else those headers are
@@ -143,6 +149,7 @@ type Handler struct {
 	server      *authserver.Server            // the embedded one, when trusted
 	policy      *atomic.Pointer[authz.Policy] // swapped when the policy directory changes
 	cache       *tokenCache
+	identity    []identityHeader // the identity headers to set
 	metrics     *metrics
 	decisionIDs *decisionIDs
 	decisions   *decisionLog
@@ -200,6 +207,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.cache = newTokenCache(h.CacheSize)
 	}
 	if err := h.Validate(); err != nil {
+		return err
+	}
+	if err := h.provisionIdentityHeaders(); err != nil {
 		return err
 	}
 	var err error
@@ -326,7 +336,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		return h.refuse(w, repl, err)
 	}
 	if v.issuer.local && v.token.IsM2M {
-		if in.ClientGrant, err = h.liveGrant(r.Context(), v.token.ClientID); err != nil {
+		if in.ClientGrant, err = h.liveGrant(r.Context(), v); err != nil {
 			return caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("reading client grant: %w", err))
 		}
 	}
@@ -346,20 +356,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	h.metrics.decision(true, d.Reason).Inc()
 
-	t := v.token
-	scope := strings.Join(t.Scopes, " ")
-	repl.Set("http.auth.user.id", t.Subject)
-	repl.Set("http.auth.bearer.client_id", t.ClientID)
-	repl.Set("http.auth.bearer.scope", scope)
-	repl.Set("http.auth.bearer.issuer", t.Issuer)
+	repl.Map(v.placeholders)
 	for name, value := range d.Headers {
 		r.Header.Set(name, value)
 	}
-	r.Header.Set(IdentityHeaderPrefix+"Subject", t.Subject)
-	r.Header.Set(IdentityHeaderPrefix+"Client-Id", t.ClientID)
-	r.Header.Set(IdentityHeaderPrefix+"Scope", scope)
-	r.Header.Set(IdentityHeaderPrefix+"Issuer", t.Issuer)
-	r.Header.Set(IdentityHeaderPrefix+"Decision-Id", id)
+	h.setIdentityHeaders(r, v, id)
 	// Headers named in Connection would be dropped by reverse_proxy.
 	hopbyhop.Protect(r.Header, func(name string) bool { return isIdentityHeader(name) || addsHeader(d.Headers, name) })
 	if h.StripAuthorization {
@@ -425,7 +426,11 @@ func (h *Handler) verify(ctx context.Context, token string) (*verified, error) {
 	}
 	h.metrics.cacheMiss.Inc()
 	traceCache(span, "miss")
-	iss, err := tokens.UnverifiedIssuer(token)
+	parsed, err := tokens.Parse(token)
+	if err != nil {
+		return nil, bearer.InvalidToken(bearer.CauseMalformed, "malformed token")
+	}
+	iss, err := parsed.Issuer()
 	if err != nil {
 		return nil, bearer.InvalidToken(bearer.CauseMalformed, "malformed token")
 	}
@@ -433,19 +438,17 @@ func (h *Handler) verify(ctx context.Context, token string) (*verified, error) {
 	if !ok {
 		return nil, bearer.InvalidToken("untrusted_issuer", "token issuer is not trusted")
 	}
-	claims, err := issuer.verifier.Verify(ctx, token, h.Audience)
+	claims, err := issuer.verifier.VerifyParsed(ctx, parsed, h.Audience)
 	if err != nil {
 		return nil, err
 	}
-	all, err := claims.Token.AsMap(ctx)
+	t, err := authz.NewToken(claims, issuer.local)
 	if err != nil {
 		return nil, bearer.InvalidToken(bearer.CauseMalformed, "token claims cannot be read")
 	}
-	t, err := authz.NewToken(claims, all, issuer.local)
-	if err != nil {
-		return nil, bearer.InvalidToken(bearer.CauseMalformed, "token claims cannot be read")
-	}
-	v := &verified{token: t, expiry: claims.Token.Expiration(), notBefore: claims.Token.NotBefore(), kid: claims.KID, issuer: issuer}
+	v := &verified{token: t, expiry: claims.Token.Expiration(), notBefore: claims.Token.NotBefore(), kid: claims.KID, issuer: issuer,
+		scope: strings.Join(t.Scopes, " ")}
+	v.placeholders = v.placeholder
 	h.cache.Put(key, v)
 	return v, nil
 }
@@ -503,14 +506,24 @@ func (h *Handler) clientCert(r *http.Request) (*authz.ClientCert, error) {
 	}, nil
 }
 
-// liveGrant reads the client's current grant for the audience from the
-// embedded authorization server.
-func (h *Handler) liveGrant(ctx context.Context, clientID string) (*authz.Grant, error) {
-	g, scopes, err := h.server.LiveClientGrant(ctx, clientID, h.Audience)
-	if err != nil || g == nil {
+// liveGrant is the token's client's current grant for the audience, from
+// the embedded authorization server: the one last read for the token while
+// the server's generation has not changed since.
+func (h *Handler) liveGrant(ctx context.Context, v *verified) (*authz.Grant, error) {
+	gen := h.server.Generation() // before reading: a change during the read makes it stale
+	if last := v.grant.Load(); last != nil && last.generation == gen {
+		return last.grant, nil
+	}
+	g, scopes, err := h.server.LiveClientGrant(ctx, v.token.ClientID, h.Audience)
+	if err != nil {
 		return nil, err
 	}
-	return &authz.Grant{ID: g.ID, ClientID: g.ClientID, Audience: g.Audience, Scopes: scopes, AllowAllScopes: g.AllowAllScopes}, nil
+	var grant *authz.Grant
+	if g != nil {
+		grant = &authz.Grant{ID: g.ID, ClientID: g.ClientID, Audience: g.Audience, Scopes: scopes, AllowAllScopes: g.AllowAllScopes}
+	}
+	v.grant.Store(&liveGrant{generation: gen, grant: grant})
+	return grant, nil
 }
 
 // Interface guards

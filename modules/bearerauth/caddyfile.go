@@ -37,6 +37,7 @@ func init() {
 //		client_cert_header rfc9440|auth0|xfcc
 //		decision_log all|deny|sample <n>
 //		decision_log_flush <duration>
+//		identity_headers <name...>|none
 //	}
 //
 // scopes, permissions and issuer may be repeated; any other option given
@@ -110,6 +111,14 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 			err = parseDecisionLogMode(h.Dispenser, decisionLogOf(b))
 		case "decision_log_flush":
 			decisionLogOf(b).FlushInterval, err = caddyfileopt.PositiveDuration(h.Dispenser)
+		case "identity_headers":
+			var names []string
+			if names, err = caddyfileopt.SomeArgs(h.Dispenser); err == nil {
+				if names, err = identityHeaderNames(names); err != nil {
+					return nil, h.Errf("identity_headers: %v", err)
+				}
+				b.IdentityHeaderNames = &names
+			}
 		default:
 			return nil, h.Errf("unrecognized bearer_auth option: %s", option)
 		}

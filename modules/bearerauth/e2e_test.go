@@ -378,6 +378,9 @@ func (e *edge) testLiveGrants(t *testing.T) {
 		wantDenied(t, e.request(t, "DELETE", e.authzURL+"/orders/1", bearer(tok)), http.StatusForbidden, insufficientScope(authzAPI, ""))
 		// What the grant still allows, the token still does.
 		wantAllowed(t, e.request(t, "GET", e.authzURL+"/orders/1", bearer(tok)))
+		// And a grant given back is honoured again, for the same cached token.
+		e.embedded.call(t, "PATCH", "client-grants/"+c.grantID, map[string]any{"scope": []string{"read:orders", "delete:orders"}}, http.StatusOK)
+		wantAllowed(t, e.request(t, "DELETE", e.authzURL+"/orders/1", bearer(tok)))
 	})
 }
 

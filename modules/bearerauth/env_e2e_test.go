@@ -69,6 +69,7 @@ type edge struct {
 
 	// Sites.
 	ordersURL, authzURL, partnerURL, policyURL, cgiURL, metricsURL string
+	identityURL, noIdentityURL                                     string // identity_headers scope subject; none
 
 	// presented collects every bearer token sent to the edge, to check
 	// that none is logged.
@@ -77,6 +78,7 @@ type edge struct {
 
 type ports struct {
 	auth, orders, authz, partner, policy, cgi, echo, metrics, fcgi int
+	identity, noIdentity                                           int // sites with identity_headers
 }
 
 // caddyfile is the edge's configuration with policyDir as the policy site's
@@ -159,6 +161,28 @@ https://localhost:%[19]d {
 	}
 }
 
+https://localhost:%[21]d {
+	tls internal
+	bearer_auth {
+		audience %[8]s%[9]s
+		identity_headers scope subject
+	}
+	reverse_proxy 127.0.0.1:%[10]d {
+		header_up X-Placeholders "{http.auth.user.id} {http.auth.bearer.client_id} {http.auth.bearer.scope} {http.auth.bearer.issuer} {http.auth.bearer.reason}"
+	}
+}
+
+https://localhost:%[22]d {
+	tls internal
+	bearer_auth {
+		audience %[8]s%[9]s
+		identity_headers none
+	}
+	reverse_proxy 127.0.0.1:%[10]d {
+		header_up X-Decision-Id {http.auth.bearer.decision_id}
+	}
+}
+
 http://:%[10]d {
 	bind 127.0.0.1
 	echo
@@ -173,7 +197,8 @@ http://:%[18]d {
 		p.authz, authzAPI,
 		p.partner, partnerAPI, e.remote.issuer,
 		p.policy, policyDir, p.metrics,
-		p.cgi, p.fcgi)
+		p.cgi, p.fcgi,
+		p.identity, p.noIdentity)
 }
 
 // blockingPolicy denies requests whose X-Block header is "yes" with 451.
@@ -209,6 +234,7 @@ func startEdge(t *testing.T) *edge {
 	e.ports = ports{
 		auth: testenv.FreePort(t), orders: testenv.FreePort(t), authz: testenv.FreePort(t), partner: testenv.FreePort(t),
 		policy: testenv.FreePort(t), cgi: testenv.FreePort(t), echo: testenv.FreePort(t), metrics: testenv.FreePort(t),
+		identity: testenv.FreePort(t), noIdentity: testenv.FreePort(t),
 	}
 	// A FastCGI echo, as behind php_fastcgi: Caddy folds header names
 	// into CGI variables (HTTP_X_PORTCULLIS_SUBJECT) and net/http/fcgi
@@ -232,9 +258,10 @@ func startEdge(t *testing.T) *edge {
 	site := func(port int) string { return fmt.Sprintf("https://localhost:%d", port) }
 	e.ordersURL, e.authzURL, e.partnerURL, e.policyURL = site(e.ports.orders), site(e.ports.authz), site(e.ports.partner), site(e.ports.policy)
 	e.cgiURL = site(e.ports.cgi)
+	e.identityURL, e.noIdentityURL = site(e.ports.identity), site(e.ports.noIdentity)
 	e.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", e.ports.metrics)
 	issuer := fmt.Sprintf("https://localhost:%d/", e.ports.auth)
-	e.caddy = testenv.Start(t, e.dir, e.caddyfile(e.policyDir), issuer+".well-known/jwks.json", e.ordersURL, e.authzURL, e.partnerURL, e.policyURL, e.cgiURL)
+	e.caddy = testenv.Start(t, e.dir, e.caddyfile(e.policyDir), issuer+".well-known/jwks.json", e.ordersURL, e.authzURL, e.partnerURL, e.policyURL, e.cgiURL, e.identityURL, e.noIdentityURL)
 	e.embedded = newAuthServer(t, issuer, e.caddy.Client)
 	h1 := e.caddy.Client.Transport.(*http.Transport).Clone()
 	h1.ForceAttemptHTTP2 = false

@@ -75,8 +75,10 @@ func isUpperToken(s string) bool {
 	return s != ""
 }
 
-// provision sets up Caddy's method and path matchers for the rule.
+// provision sets up Caddy's method and path matchers for the rule, and
+// lists each of its scopes and permissions once.
 func (r *Rule) provision(ctx caddy.Context) error {
+	r.Scopes, r.Permissions = distinct(r.Scopes), distinct(r.Permissions)
 	switch r.Method {
 	case "*":
 		r.methods = nil
@@ -104,13 +106,23 @@ func (r *Rule) matches(req *http.Request) bool {
 }
 
 // requirements returns the scopes and permissions every rule matching req
-// needs, each once.
+// needs, each once. They may be a rule's own lists, not to be changed.
 func requirements(rules []Rule, req *http.Request) (scopes, permissions []string) {
 	scopes, permissions = []string{}, []string{}
+	shared := false // scopes and permissions are a rule's own
 	for i := range rules {
 		r := &rules[i]
 		if !r.matches(req) {
 			continue
+		}
+		if len(scopes) == 0 && len(permissions) == 0 {
+			// The common case, one matching rule: its lists, each
+			// name once since provision.
+			scopes, permissions, shared = r.Scopes, r.Permissions, true
+			continue
+		}
+		if shared {
+			scopes, permissions, shared = slices.Clone(scopes), slices.Clone(permissions), false
 		}
 		for _, s := range r.Scopes {
 			if !slices.Contains(scopes, s) {
@@ -124,6 +136,17 @@ func requirements(rules []Rule, req *http.Request) (scopes, permissions []string
 		}
 	}
 	return scopes, permissions
+}
+
+// distinct is ss with each string once, in order; never nil.
+func distinct(ss []string) []string {
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // refusedMethods are the methods bearer_auth refuses, and why.
@@ -169,10 +192,13 @@ func ruleMethod(r *http.Request) (string, error) {
 // say which method it means.
 var methodOverrideHeaders = []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
 
+// dashes reads _ and . as -, as some upstreams read header names.
+var dashes = strings.NewReplacer("_", "-", ".", "-")
+
 // isMethodOverride reports whether an upstream could read the header name
 // as one of methodOverrideHeaders: in any case, with _ or . for a dash.
 func isMethodOverride(name string) bool {
-	folded := strings.NewReplacer("_", "-", ".", "-").Replace(name)
+	folded := dashes.Replace(name)
 	for _, h := range methodOverrideHeaders {
 		if strings.EqualFold(folded, h) {
 			return true

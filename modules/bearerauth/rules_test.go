@@ -81,6 +81,7 @@ func TestRequirements(t *testing.T) {
 		Rule{Method: "POST", Path: "/orders*", Scopes: []string{"create:orders"}},
 		Rule{Method: "DELETE", Path: "/orders/*", Permissions: []string{"delete:orders"}},
 		Rule{Method: "*", Path: "/orders/admin*", Scopes: []string{"admin", "read:orders"}},
+		Rule{Method: "PATCH", Path: "/orders/*", Scopes: []string{"write:orders", "write:orders"}, Permissions: []string{"edit", "edit"}},
 	)
 	for _, tc := range []struct {
 		name, method, path string
@@ -93,6 +94,8 @@ func TestRequirements(t *testing.T) {
 		{"all matching rules add up, each once", "GET", "/orders/admin/x", []string{"read:orders", "admin"}, []string{}},
 		{"case does not hide a path", "GET", "/ORDERS/1", []string{"read:orders"}, []string{}},
 		{"no rule", "GET", "/health", []string{}, []string{}},
+		{"one rule naming a scope twice", "PATCH", "/orders/1", []string{"write:orders"}, []string{"edit"}},
+		{"and with another rule", "PATCH", "/orders/admin", []string{"admin", "read:orders", "write:orders"}, []string{"edit"}},
 		{"other method", "PUT", "/orders/1", []string{}, []string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -276,4 +279,36 @@ func TestAuthenticateRefusesBeforeVerifying(t *testing.T) {
 func unsignedToken(payload string) string {
 	enc := base64.RawURLEncoding.EncodeToString
 	return enc([]byte(`{"alg":"ES256","kid":"k"}`)) + "." + enc([]byte(payload)) + ".c2ln"
+}
+
+// identity_headers in JSON: unset is all five, an empty list none, and an
+// unknown or repeated name stops the config.
+func TestProvisionIdentityHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		names *[]string
+		want  []string
+		err   string
+	}{
+		{nil, []string{"X-Portcullis-Subject", "X-Portcullis-Client-Id", "X-Portcullis-Scope", "X-Portcullis-Issuer", "X-Portcullis-Decision-Id"}, ""},
+		{&[]string{}, nil, ""},
+		{&[]string{"decision_id", "issuer"}, []string{"X-Portcullis-Decision-Id", "X-Portcullis-Issuer"}, ""},
+		{&[]string{"subject", "Subject"}, nil, `unknown header "Subject"`},
+		{&[]string{"issuer", "issuer"}, nil, "issuer is listed twice"},
+	} {
+		h := &Handler{IdentityHeaderNames: tc.names}
+		err := h.provisionIdentityHeaders()
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: error %v, want %q", tc.names, err, tc.err)
+			}
+			continue
+		}
+		var got []string
+		for _, ih := range h.identity {
+			got = append(got, ih.header)
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%v: headers %q, %v; want %q", tc.names, got, err, tc.want)
+		}
+	}
 }
