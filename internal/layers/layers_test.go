@@ -48,7 +48,7 @@ var mayImport = []struct {
 	{"authserver/tenant", []string{"authserver/clients", "authserver/redirects", "authserver/storage", "authserver/users"}},
 	{"authserver/mgmt", []string{"authserver/access", "authserver/bearer", "authserver/clients", "authserver/internal/...", "authserver/keys", "authserver/storage", "authserver/tenant", "authserver/tokens", "authserver/users", "authserver/users/usersearch"}},
 	// The authorization server: every part of it, and client certificates.
-	{"authserver", []string{"authserver/...", "clientcert", "internal/issuerurl", "internal/spans"}},
+	{"authserver", []string{"authserver/...", "clientcert", "internal/auditlog", "internal/issuerurl", "internal/spans"}},
 
 	// The edge's libraries: the token verifier, never the server.
 	{"authz", []string{"authserver/tokens", "internal/bounded", "internal/spans"}},
