@@ -62,8 +62,6 @@ type env struct {
 	// pgDSN, when set, is the PostgreSQL database the server keeps its
 	// data in, instead of the SQLite file at dbPath.
 	pgDSN string
-	// freshKeys: see envSetup.
-	freshKeys bool
 }
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
@@ -103,10 +101,6 @@ type envSetup struct {
 	// clientCerts makes the TLS server ask for client certificates, as a
 	// site with client_auth mode request does (RFC 8705).
 	clientCerts bool
-	// freshKeys has the server generate its signing keys, as it does on
-	// a new database, rather than start with the shared ones (see
-	// sharedSigningKeys).
-	freshKeys bool
 }
 
 func newEnvFrom(t *testing.T, setup envSetup) *env {
@@ -115,7 +109,6 @@ func newEnvFrom(t *testing.T, setup envSetup) *env {
 		dbPath:    filepath.Join(t.TempDir(), "p.db"),
 		admin:     authserver.Credentials{ClientID: "portcullis-admin", ClientSecret: adminSecret},
 		configure: setup.configure,
-		freshKeys: setup.freshKeys,
 	}
 	if setup.postgres {
 		e.pgDSN = pgtest.DSN(t)
@@ -172,7 +165,7 @@ func (e *env) start(t *testing.T) {
 	if e.configure != nil {
 		e.configure(&cfg)
 	}
-	if !e.freshKeys && cfg.KeyEncryptionKey == nil {
+	if cfg.KeyEncryptionKey == nil {
 		e.seedSigningKeys(t, st)
 	}
 	srv, err := authserver.New(context.Background(), cfg)
@@ -185,9 +178,10 @@ func (e *env) start(t *testing.T) {
 }
 
 // sharedSigningKeys are complete sets of signing keys, by domain, made
-// once and stored in the new database of every env (see seedSigningKeys)
-// but those with freshKeys or a key encryption key: generating the RSA
-// keys is most of what starting a server on a new database costs.
+// once and stored in the new database of every env without a key
+// encryption key (see seedSigningKeys): generating the RSA keys is most of
+// what starting a server on a new database costs. The tests of fresh keys
+// and their rotation start servers of their own, or rotate.
 var sharedSigningKeys struct {
 	sync.Mutex
 	byDomain map[string][]keys.SigningKey
