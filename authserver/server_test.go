@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/portcullis-gw/portcullis/authserver"
+	"github.com/portcullis-gw/portcullis/authserver/keys"
 	"github.com/portcullis-gw/portcullis/authserver/storage"
 	"github.com/portcullis-gw/portcullis/authserver/storage/postgres"
 	"github.com/portcullis-gw/portcullis/authserver/storage/sqlite"
@@ -166,6 +168,9 @@ func (e *env) start(t *testing.T) {
 	if e.configure != nil {
 		e.configure(&cfg)
 	}
+	if cfg.KeyEncryptionKey == nil {
+		e.seedSigningKeys(t, st)
+	}
 	srv, err := authserver.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("authserver.New: %v", err)
@@ -173,6 +178,49 @@ func (e *env) start(t *testing.T) {
 	e.srv = srv
 	h := srv.Handler()
 	e.handler.Store(&h)
+}
+
+// sharedSigningKeys are complete sets of signing keys, by domain, made
+// once and stored in the new database of every env without a key
+// encryption key (see seedSigningKeys): generating the RSA keys is most of
+// what starting a server on a new database costs. The tests of fresh keys
+// and their rotation start servers of their own, or rotate.
+var sharedSigningKeys struct {
+	sync.Mutex
+	byDomain map[string][]keys.SigningKey
+}
+
+// seedSigningKeys stores the shared signing keys of e's issuer in st,
+// when it has none.
+func (e *env) seedSigningKeys(t *testing.T, st storage.Store) {
+	t.Helper()
+	stored, err := st.SigningKeys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) > 0 {
+		return
+	}
+	u, err := url.Parse(e.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sharedSigningKeys.Lock()
+	ks, ok := sharedSigningKeys.byDomain[u.Hostname()]
+	if !ok {
+		if ks, err = keys.Complete(nil, u.Hostname(), time.Now()); err != nil {
+			sharedSigningKeys.Unlock()
+			t.Fatal(err)
+		}
+		if sharedSigningKeys.byDomain == nil {
+			sharedSigningKeys.byDomain = map[string][]keys.SigningKey{}
+		}
+		sharedSigningKeys.byDomain[u.Hostname()] = ks
+	}
+	sharedSigningKeys.Unlock()
+	if err := st.SaveSigningKeys(t.Context(), ks); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // restart closes the store, reopens it and serves a new Server on it, at

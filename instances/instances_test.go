@@ -640,6 +640,14 @@ func TestReloadUnderLoad(t *testing.T) {
 	var failures, done sync.Map
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
+	// A worker tells of each round of requests it completes, to whoever
+	// waits for rounds.
+	rounds := make(chan struct{})
+	awaitRounds := func(n int) {
+		for range n {
+			<-rounds
+		}
+	}
 	count := func(kind string, ok bool) {
 		key := kind
 		if !ok {
@@ -663,10 +671,15 @@ func TestReloadUnderLoad(t *testing.T) {
 				count("api", status == http.StatusOK)
 				status, _ = c.token(nd, id, secret, ordersAPI)
 				count("token", status == http.StatusOK)
+				select {
+				case rounds <- struct{}{}:
+				default:
+				}
 			}
 		})
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Requests before, during and after each reload.
+	awaitRounds(10)
 	config := filepath.Join(c.dir, nd.name+".Caddyfile")
 	for range 3 {
 		out, err := exec.Command(portcullisBinary(t), "reload", "--config", config, "--adapter", "caddyfile",
@@ -674,7 +687,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		if err != nil {
 			t.Fatalf("reload: %v\n%s", err, out)
 		}
-		time.Sleep(300 * time.Millisecond)
+		awaitRounds(10)
 	}
 	close(stop)
 	wg.Wait()

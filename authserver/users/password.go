@@ -49,7 +49,9 @@ type Argon2Params struct {
 // equivalent trade-offs (m=46 MiB with t=1, m=12 MiB with t=3, ...), which
 // are all as strong; raise Memory first if the machine allows. Hashes made
 // with other parameters keep verifying: NeedsRehash tells when to replace
-// one at the next successful sign-in.
+// one at the next successful sign-in. Set them, if at all, before any
+// hashing starts: the tests of package authserver lower Memory in their
+// TestMain, as they hash hundreds of passwords.
 var DefaultArgon2Params = Argon2Params{
 	Memory:     19456,
 	Time:       2,
@@ -227,17 +229,19 @@ func (p Argon2Params) NeedsRehash(encoded []byte) bool {
 	return err != nil || got != p
 }
 
-// dummyHash is verified against when there is no user, so that a sign-in
-// with an unknown e-mail address takes as long as one with a wrong
-// password.
-var dummyHash = encodeHash(DefaultArgon2Params, bytes.Repeat([]byte{0x5a}, int(DefaultArgon2Params.SaltLength)),
-	make([]byte, DefaultArgon2Params.KeyLength))
-
 // VerifyNoUser spends the time of a VerifyPassword with the default
 // parameters and always reports no match. Call it when the user to sign
 // in does not exist (or has no password), so that response times do not
 // tell which addresses have accounts.
 func VerifyNoUser(password string) bool {
-	_, _ = VerifyPassword(dummyHash, password)
+	_, _ = VerifyPassword(dummyHash(), password)
 	return false
+}
+
+// dummyHash is verified against when there is no user, so that a sign-in
+// with an unknown e-mail address takes as long as one with a wrong
+// password: a hash with DefaultArgon2Params as they are now.
+func dummyHash() []byte {
+	p := DefaultArgon2Params
+	return encodeHash(p, bytes.Repeat([]byte{0x5a}, int(p.SaltLength)), make([]byte, p.KeyLength))
 }

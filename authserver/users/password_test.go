@@ -220,7 +220,7 @@ func TestVerifyNoUser(t *testing.T) {
 	if VerifyNoUser("password") {
 		t.Error("VerifyNoUser matched")
 	}
-	if _, _, _, err := decodeHash(dummyHash); err != nil {
+	if _, _, _, err := decodeHash(dummyHash()); err != nil {
 		t.Errorf("the dummy hash is malformed: %v", err)
 	}
 }

@@ -181,7 +181,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision sets up the issuers, the policy and the cache.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	h.now = time.Now
+	h.now = clock
 	h.policy = new(atomic.Pointer[authz.Policy])
 	h.decisionIDs = newDecisionIDs()
 	repl := caddy.NewReplacer()
@@ -245,7 +245,7 @@ func (h *Handler) provisionIssuers(ctx caddy.Context) error {
 	h.issuers = make(map[string]*issuer, len(urls))
 	h.fetchers = map[fetcherKey]*fetcher{}
 	for _, u := range urls {
-		iss := &issuer{url: u, verifier: &tokens.Verifier{Issuer: u, Leeway: time.Duration(*h.Leeway)}}
+		iss := &issuer{url: u, verifier: &tokens.Verifier{Issuer: u, Leeway: time.Duration(*h.Leeway), Now: h.now}}
 		if embedded != nil && u == embedded.Issuer() {
 			iss.local = true
 			iss.verifier.Keys = embedded.Keyring()

@@ -33,6 +33,7 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/keys"
 	"github.com/portcullis-gw/portcullis/authserver/storage/sqlite"
 	"github.com/portcullis-gw/portcullis/internal/testenv"
+	"github.com/portcullis-gw/portcullis/modules/bearerauth"
 	"github.com/portcullis-gw/portcullis/modules/echo"
 )
 
@@ -749,6 +750,14 @@ next:
 func (e *edge) jwksFetches(t *testing.T, result string) float64 {
 	t.Helper()
 	return total(e.scrape(t), "portcullis_jwks_fetches_total", map[string]string{"issuer": e.remote.issuer, "result": result})
+}
+
+// pollPolicy has the policy site's directory checked for changes now.
+func (e *edge) pollPolicy(t *testing.T) {
+	t.Helper()
+	if err := bearerauth.PollPolicy(e.policyDir); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // logContains reports whether Caddy's log file holds s.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -65,30 +66,59 @@ func (h *Handler) loadPolicy(ctx context.Context, fsys fs.FS, prefix string) (*a
 func (h *Handler) watchPolicy(ctx caddy.Context, dir string, seen [sha256.Size]byte) {
 	tick := time.NewTicker(PolicyPollInterval)
 	defer tick.Stop()
+	polls := policyPolls(dir)
 	for {
+		var done chan struct{}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case done = <-polls:
 		}
-		now, err := fingerprint(dir)
-		if err != nil {
-			h.logger.Error("reading the policy directory; the current policy keeps serving", zap.String("dir", dir), zap.Error(err))
-			continue
+		seen = h.checkPolicy(ctx, dir, seen)
+		if done != nil {
+			close(done)
 		}
-		if now == seen {
-			continue
-		}
-		seen = now
-		p, err := h.loadPolicy(ctx, os.DirFS(dir), dir)
-		if err != nil {
-			h.logger.Error("policy does not compile; the previous policy keeps serving", zap.String("dir", dir), zap.Error(err))
-			continue
-		}
-		h.policy.Store(p)
-		h.logger.Info("policy reloaded", zap.String("dir", dir), zap.Strings("files", p.Files))
 	}
 }
+
+// checkPolicy recompiles the policy directory if its fingerprint is no
+// longer seen, and returns the fingerprint to compare the next check with.
+func (h *Handler) checkPolicy(ctx context.Context, dir string, seen [sha256.Size]byte) [sha256.Size]byte {
+	now, err := fingerprint(dir)
+	if err != nil {
+		h.logger.Error("reading the policy directory; the current policy keeps serving", zap.String("dir", dir), zap.Error(err))
+		return seen
+	}
+	if now == seen {
+		return seen
+	}
+	p, err := h.loadPolicy(ctx, os.DirFS(dir), dir)
+	if err != nil {
+		h.logger.Error("policy does not compile; the previous policy keeps serving", zap.String("dir", dir), zap.Error(err))
+		return now
+	}
+	h.policy.Store(p)
+	h.logger.Info("policy reloaded", zap.String("dir", dir), zap.Strings("files", p.Files))
+	return now
+}
+
+// policyPollRequests holds, by policy directory, the channel on which the
+// tests ask the directory's watcher to check it at once rather than at its
+// next tick (see PollPolicy in export_test.go); the watcher closes the
+// channel it receives when the check is done.
+var policyPollRequests sync.Map // directory → chan chan struct{}
+
+// policyPolls is the channel of poll requests for the policy directory
+// dir.
+func policyPolls(dir string) chan chan struct{} {
+	c, _ := policyPollRequests.LoadOrStore(dir, make(chan chan struct{}))
+	return c.(chan chan struct{})
+}
+
+// clock is the handlers' clock: for token lifetimes, in the cache and
+// when verifying. The tests shift it (see export_test.go).
+var clock = time.Now
 
 // fingerprint hashes the names, sizes and modification times of the
 // policy files under dir.

@@ -40,9 +40,10 @@ import (
 	"github.com/portcullis-gw/portcullis/authserver/users"
 )
 
-// Run runs the contract tests as subtests of t. open must return a new,
-// empty store each time it is called; Run closes it when the subtest that
-// opened it ends.
+// Run runs the contract tests as subtests of t, its suites in parallel.
+// open must return a new, empty store each time it is called, and be safe
+// to call from several goroutines; Run closes the store when the subtest
+// that opened it ends.
 func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 	fresh := func(t *testing.T) storage.Store {
 		t.Helper()
@@ -87,7 +88,11 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"ChangeVersion", testChangeVersion},
 		{"CountHits", testCountHits},
 	} {
-		t.Run(suite.name, func(t *testing.T) { suite.run(t, fresh) })
+		// Each suite opens stores of its own: they run side by side.
+		t.Run(suite.name, func(t *testing.T) {
+			t.Parallel()
+			suite.run(t, fresh)
+		})
 	}
 }
 
