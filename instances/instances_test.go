@@ -159,6 +159,9 @@ https://localhost:%[7]d {
 	bearer_auth {
 		audience %[8]s
 		scopes GET /orders* read:orders
+		# The tests load the machine (a reload compiles the policy
+		# while requests are decided): a timeout would be a denial.
+		policy_timeout 1m
 	}
 	reverse_proxy 127.0.0.1:%[9]d
 }
@@ -667,10 +670,16 @@ func TestReloadUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				status, _ := c.call("GET", nd.apiURL+"/orders/1", tok, nil, nil)
+				status, body := c.call("GET", nd.apiURL+"/orders/1", tok, nil, nil)
 				count("api", status == http.StatusOK)
-				status, _ = c.token(nd, id, secret, ordersAPI)
+				if status != http.StatusOK {
+					t.Logf("api: %d %v", status, body)
+				}
+				status, body = c.token(nd, id, secret, ordersAPI)
 				count("token", status == http.StatusOK)
+				if status != http.StatusOK {
+					t.Logf("token: %d %v", status, body)
+				}
 				select {
 				case rounds <- struct{}{}:
 				default:
