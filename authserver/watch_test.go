@@ -31,6 +31,7 @@ func (e *env) second(t *testing.T, maxStale time.Duration) (b *authserver.Server
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(b.Close)
 	return b, b.ChangeWatcher(maxStale), clock, func() { st.Close() }
 }
 
@@ -44,6 +45,7 @@ func (e *env) otherInstance(t *testing.T) (*authserver.Server, *storage.CachedSt
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(b.Close)
 	return b, b.Store().(*storage.CachedStore)
 }
 
@@ -224,6 +226,7 @@ func TestWatchPollsEveryInterval(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer b.Close() // its log sink's goroutine ends with the bubble
 		cache := b.Store().(*storage.CachedStore)
 		const interval = 10 * time.Second
 		done := make(chan struct{})
