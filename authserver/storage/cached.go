@@ -27,22 +27,19 @@ func Cached(s Store) *CachedStore {
 	return c
 }
 
-// Refresh reads the store's change version and empties the cache when
-// another process changed something since the version the cache last saw
-// (the first Refresh always empties it). It reports whether it did. A
-// failed read leaves the cache as it is, and so does a read older than a
-// version this process has seen since (the version only grows: a Refresh
-// that raced with a write of this process's own read before it).
+// Refresh reads the store's change version and empties the cache when it
+// differs from the version the cache last saw (the first Refresh always
+// empties it): another process changed something, or the database was
+// restored to an older version. It reports whether it did. A failed read
+// leaves the cache as it is.
 func (c *CachedStore) Refresh(ctx context.Context) (bool, error) {
 	v, err := c.Store.ChangeVersion(ctx)
 	if err != nil {
 		return false, err
 	}
 	c.mu.Lock()
-	changed := v > c.seen
-	if changed {
-		c.seen = v
-	}
+	changed := v != c.seen
+	c.seen = v
 	c.mu.Unlock()
 	if changed {
 		c.Invalidate()
