@@ -46,11 +46,18 @@ func TestIssuedTokenLog(t *testing.T) {
 	}
 }
 
-// TestIssuedTokenLogFlushNegative: New refuses a negative flush interval.
-func TestIssuedTokenLogFlushNegative(t *testing.T) {
+// TestIssuedTokenLogFlushTooShort: New refuses a negative flush interval,
+// and one so short that the writer would keep a CPU busy.
+func TestIssuedTokenLogFlushTooShort(t *testing.T) {
 	e := newEnv(t)
-	_, err := authserver.New(t.Context(), authserver.Config{Issuer: e.issuer, Store: e.store, IssuedTokenLogFlush: -time.Second})
-	if err == nil || !strings.Contains(err.Error(), "issued token log flush interval must not be negative") {
-		t.Fatalf("New = %v, want the flush interval refused", err)
+	for flush, want := range map[time.Duration]string{
+		-time.Second:     "issued token log flush interval must be at least 10ms, got -1s",
+		time.Nanosecond:  "issued token log flush interval must be at least 10ms, got 1ns",
+		time.Millisecond: "issued token log flush interval must be at least 10ms, got 1ms",
+	} {
+		_, err := authserver.New(t.Context(), authserver.Config{Issuer: e.issuer, Store: e.store, IssuedTokenLogFlush: flush})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New with %s = %v, want %q", flush, err, want)
+		}
 	}
 }

@@ -106,7 +106,8 @@ type Config struct {
 	Logger *zap.Logger
 	// IssuedTokenLogFlush is the longest an "issued access token" line
 	// waits before it is written: the lines are written in batches off the
-	// request path, and Close writes those still held. Default: 1s.
+	// request path, and Close writes those still held. At least 10ms.
+	// Default: 1s.
 	IssuedTokenLogFlush time.Duration
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
@@ -191,8 +192,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("mtls_endpoint_aliases: %w", err)
 		}
 	}
-	if cfg.IssuedTokenLogFlush < 0 {
-		return nil, errors.New("the issued token log flush interval must not be negative")
+	if cfg.IssuedTokenLogFlush < 0 || (cfg.IssuedTokenLogFlush > 0 && cfg.IssuedTokenLogFlush < auditlog.MinInterval) {
+		return nil, fmt.Errorf("the issued token log flush interval must be at least %s, got %s", auditlog.MinInterval, cfg.IssuedTokenLogFlush)
 	}
 	kek, err := newKEK(cfg.KeyEncryptionKey)
 	if err != nil {

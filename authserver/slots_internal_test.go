@@ -159,6 +159,28 @@ func TestTokenWaiterLeaves(t *testing.T) {
 	checkSlots(t, s, n, 0)
 }
 
+// A client that goes away after its body is read, while a slot is free,
+// is answered temporarily_unavailable, not server_error, when the database
+// refuses to read for its ended request; it is issued nothing and keeps no
+// slot.
+func TestTokenClientGoneWithSlotFree(t *testing.T) {
+	s, form := issuingServer(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	rec := <-tokenRequestIn(ctx, s, form)
+	var resp struct {
+		Error       string `json:"error"`
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != http.StatusServiceUnavailable ||
+		resp.Error != "temporarily_unavailable" || resp.AccessToken != "" {
+		t.Fatalf("the request that left: %d %s", rec.Code, rec.Body)
+	}
+	checkSlots(t, s, runtime.GOMAXPROCS(0), 0)
+	// The server goes on issuing.
+	issuedToken(t, <-tokenRequestIn(t.Context(), s, form))
+}
+
 // A waiter whose context ends as it is given the slot either keeps the
 // slot (acquire returns nil) or passes it on: none is lost or made up.
 func TestSlotGrantedAsWaiterLeaves(t *testing.T) {

@@ -37,9 +37,11 @@ type tokenResponse struct {
 	logged []zap.Field
 }
 
-// errAbandoned answers a token request whose client went away while it
-// waited for an issuing slot, should anything still read the answer.
-var errAbandoned = ErrTemporarilyUnavailable.WithDescription("The request ended while it waited to be served; try again.")
+// errAbandoned answers a token request whose client went away before it
+// was served (while it waited for an issuing slot, or while the server
+// was reading what the request needs), should anything still read the
+// answer.
+var errAbandoned = ErrTemporarilyUnavailable.WithDescription("The request ended before it was served; try again.")
 
 // tokenRequest holds the parameters of a token request, each present at
 // most once; a parameter sent with an empty value counts as absent.
@@ -53,6 +55,12 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp, err := s.tracedToken(w, r)
+	var refusal *Error
+	if err != nil && !errors.As(err, &refusal) && r.Context().Err() != nil {
+		// The client went away, and the database refused to work for an
+		// ended request: not a server error.
+		err = errAbandoned
+	}
 	if err != nil {
 		if c := s.logger.Check(zapcore.DebugLevel, "token request refused"); c != nil {
 			c.Write(zap.Error(err))

@@ -21,7 +21,10 @@
 # Environment: DURATION seconds per run (10), ROUNDS (5), CONNECTIONS (32),
 # THREADS wrk threads (2), TOKENS (60000), WARMUP seconds (3),
 # AS_PORT EDGE_PORT UPSTREAM_PORT (default: free ports), PORTCULLIS_BIN (a
-# built binary; default: go build). Smoke test: DURATION=2 ROUNDS=1 TOKENS=2000.
+# built binary; default: go build), PROFILE (a directory: during the first
+# round, a CPU profile of the Caddy process per case, <case>.pprof, taken
+# through Caddy's admin endpoint on a free port; read it with go tool
+# pprof). Smoke test: DURATION=2 ROUNDS=1 TOKENS=2000.
 # Installs wrk from Debian's packages when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +58,12 @@ free_port() {
 as_port=${AS_PORT:-$(free_port)}
 edge_port=${EDGE_PORT:-$(free_port)}
 up_port=${UPSTREAM_PORT:-$(free_port)}
+admin_addr=off
+if [ -n "${PROFILE:-}" ]; then
+	mkdir -p "$PROFILE"
+	admin_port=$(free_port)
+	admin_addr=localhost:$admin_port
+fi
 
 work=$(mktemp -d)
 pid=
@@ -82,7 +91,7 @@ api=https://bench.example.com/
 cat >"$work/Caddyfile" <<EOF
 {
 	storage file_system $work/caddy
-	admin off
+	admin $admin_addr
 	skip_install_trust
 	auto_https disable_redirects
 	servers {
@@ -178,12 +187,18 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ca" -H "Authorization: 
 hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 
-# run <case> <path> <token file> <seconds>: prints "<req/s> <requests> <CPU µs per request>".
+# run <case> <path> <token file> <seconds> [profile file]: prints "<req/s>
+# <requests> <CPU µs per request>".
 run() {
-	local before after out requests rate bad
+	local before after out requests rate bad profiler=
+	if [ -n "${5:-}" ]; then
+		curl -sf -o "$5" "http://$admin_addr/debug/pprof/profile?seconds=$(($4 > 2 ? $4 - 1 : 1))" &
+		profiler=$!
+	fi
 	before=$(cpu_ticks)
 	out=$(wrk -t"$threads" -c"$connections" -d"$4s" -s bench/bearer.lua "https://localhost:$edge_port/$2/x" -- "$3" "$threads")
 	after=$(cpu_ticks)
+	[ -z "$profiler" ] || wait "$profiler"
 	requests=$(echo "$out" | awk '/ requests in / {print $1}')
 	rate=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
 	bad=$(echo "$out" | awk '/Non-2xx or 3xx responses/ {print $NF}')
@@ -206,7 +221,9 @@ for r in $(seq 1 "$rounds"); do
 		cached) set -- protected "$work/cached.txt" ;;
 		rotating) set -- protected "$work/rotating.txt" ;;
 		esac
-		res=$(run "$c" "$1" "$2" "$duration")
+		profile=
+		[ -z "${PROFILE:-}" ] || [ "$r" != 1 ] || profile=$PROFILE/$c.pprof
+		res=$(run "$c" "$1" "$2" "$duration" $profile)
 		echo "$r $c $res" >>"$results"
 		line="$line $c $(echo "$res" | awk '{printf "%.0f req/s %.1f µs CPU/req", $1, $3}'),"
 	done

@@ -178,10 +178,14 @@ for c in $cases; do
 		read -r url
 		read -r body
 	} < <(target "$c")
-	curl -sf --cacert "$work/cas.pem" "$url" -d "$body" | grep -q '"token_type":"Bearer"' || {
-		echo "$c: $url does not answer a token response" >&2
+	answer=$(curl -sS --cacert "$work/cas.pem" "$url" -d "$body" 2>&1) || true
+	case $answer in
+	*'"token_type":"Bearer"'*) ;;
+	*)
+		echo "$c: $url does not answer a token response: $answer" >&2
 		exit 1
-	}
+		;;
+	esac
 done
 
 # run <case> <seconds>: prints "<req/s> <p50 ms> <p99 ms>".

@@ -61,7 +61,15 @@ type CachedStore struct {
 	grants  map[grantKey]*access.ClientGrant
 	// settings holds tenant settings by name.
 	settings map[string]*document
+	// misses counts the not-found lookups held (nil values in the maps).
+	misses int
 }
+
+// MaxCachedMisses is how many lookups of objects that do not exist the
+// cache remembers between two invalidations. Past it, such lookups go to
+// the store each time: made-up client ids or audiences in token requests
+// cannot grow the cache without bound.
+const MaxCachedMisses = 1024
 
 // document is a cached tenant setting.
 type document struct{ doc []byte }
@@ -81,6 +89,7 @@ func (c *CachedStore) Invalidate() {
 	c.apis = make(map[string]*access.ResourceServer)
 	c.grants = make(map[grantKey]*access.ClientGrant)
 	c.settings = make(map[string]*document)
+	c.misses = 0
 	c.mu.Unlock()
 }
 
@@ -111,7 +120,7 @@ func cachedLookup[K comparable, V interface{ Clone() V }](c *CachedStore, m func
 		}
 		c.mu.Lock()
 		if c.gen == gen {
-			m()[key] = v
+			put(c, m(), key, v)
 		}
 		c.mu.Unlock()
 		if err != nil {
@@ -122,6 +131,20 @@ func cachedLookup[K comparable, V interface{ Clone() V }](c *CachedStore, m func
 		return zero, ErrNotFound
 	}
 	return v.Clone(), nil
+}
+
+// put holds v under key, a nil v (not found) only while fewer than
+// MaxCachedMisses are held. The caller holds c.mu.
+func put[K comparable, V any](c *CachedStore, m map[K]V, key K, v V) {
+	if any(v) == any(*new(V)) {
+		if c.misses >= MaxCachedMisses {
+			return
+		}
+		if _, held := m[key]; !held {
+			c.misses++
+		}
+	}
+	m[key] = v
 }
 
 // Client returns the client, from the cache when it can.

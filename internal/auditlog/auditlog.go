@@ -16,13 +16,21 @@ import (
 	"go.uber.org/zap"
 )
 
+// MinInterval is the shortest Interval: shorter ones would keep a CPU
+// busy waking the writer for nothing.
+const MinInterval = 10 * time.Millisecond
+
+// initialCapacity is how many entries the buffers hold before they first
+// grow: a Sink sized for bursts costs little while its traffic is light.
+const initialCapacity = 64
+
 // Config says how a Sink buffers and writes.
 type Config[T any] struct {
 	// Size is how many entries the buffer holds; past it, entries are
 	// dropped. At least 2.
 	Size int
 	// Interval is the longest an entry waits in the buffer before it is
-	// written, unless the buffer fills sooner. Above 0.
+	// written, unless the buffer fills sooner. At least MinInterval.
 	Interval time.Duration
 	// Write writes a batch, in the order the entries were added. It is
 	// called by one goroutine at a time and must not keep the slice.
@@ -63,12 +71,12 @@ func New[T any](cfg Config[T]) *Sink[T] {
 	if cfg.Size < 2 {
 		panic("auditlog: Size must be at least 2")
 	}
-	if cfg.Interval <= 0 {
-		panic("auditlog: Interval must be above 0")
+	if cfg.Interval < MinInterval {
+		panic("auditlog: Interval must be at least MinInterval")
 	}
 	s := &Sink[T]{
 		cfg:  cfg,
-		buf:  make([]T, 0, cfg.Size),
+		buf:  make([]T, 0, min(cfg.Size, initialCapacity)),
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
@@ -156,7 +164,7 @@ func (s *Sink[T]) run() {
 	defer close(s.done)
 	ticker := time.NewTicker(s.cfg.Interval)
 	defer ticker.Stop()
-	spare := make([]T, 0, s.cfg.Size)
+	spare := make([]T, 0, min(s.cfg.Size, initialCapacity))
 	var reported uint64
 	for {
 		select {

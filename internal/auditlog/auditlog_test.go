@@ -1,6 +1,7 @@
 package auditlog
 
 import (
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -200,7 +201,7 @@ func TestConcurrentProducers(t *testing.T) {
 	rec := &recorder{}
 	var reported uint64
 	var mu sync.Mutex
-	s := New(Config[int]{Size: 256, Interval: time.Millisecond, Write: rec.write,
+	s := New(Config[int]{Size: 256, Interval: MinInterval, Write: rec.write,
 		Dropped: func(n uint64) { mu.Lock(); reported += n; mu.Unlock() }})
 	var wg sync.WaitGroup
 	accepted := make([]int, producers)
@@ -236,4 +237,43 @@ func TestConcurrentProducers(t *testing.T) {
 	if d := s.Dropped(); uint64(total)+d != producers*each || reported != d {
 		t.Errorf("accepted %d + dropped %d (reported %d) != %d added", total, d, reported, producers*each)
 	}
+}
+
+// TestStartsSmall: a Sink sized for bursts does not hold its whole buffer
+// from the start; it grows with the entries up to Size, and loses none of
+// them.
+func TestStartsSmall(t *testing.T) {
+	const size = 1 << 16
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	rec := &recorder{gate: make(chan struct{})}
+	s := New(Config[int]{Size: size, Interval: time.Hour, Write: rec.write})
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<10 {
+		t.Errorf("New took %d bytes for a buffer of %d entries, want at most 64 KiB up front", grew, size)
+	}
+	// The first batch's write waits on the gate: the buffer fills up.
+	accepted := 0
+	for s.Add(accepted) {
+		accepted++
+	}
+	if accepted < size || accepted > 2*size {
+		t.Errorf("%d entries accepted before one was dropped, want Size (%d) in the buffer and at most one batch being written", accepted, size)
+	}
+	close(rec.gate)
+	s.Close()
+	if got := rec.all(); !slices.Equal(got, count(accepted)) {
+		t.Errorf("written %d entries, want the %d accepted, in order", len(got), accepted)
+	}
+}
+
+// TestIntervalTooShort: New refuses an interval below MinInterval, which
+// would keep a CPU busy waking the writer.
+func TestIntervalTooShort(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("New accepted a 1ns interval")
+		}
+	}()
+	New(Config[int]{Size: 2, Interval: time.Nanosecond, Write: func([]int) {}})
 }

@@ -26,6 +26,7 @@ func TestConfigErrors(t *testing.T) {
 		{"missing policy directory", app, "audience a\n\t\tpolicy " + dir + "/nowhere", "nowhere"},
 		{"decision log sampling none", app, "audience a\n\t\tdecision_log sample 0", `decision_log sample takes a positive whole number, got "0"`},
 		{"decision log flushed never", app, "audience a\n\t\tdecision_log_flush 0s", "decision_log_flush must be a positive duration"},
+		{"decision log flushed all the time", app, "audience a\n\t\tdecision_log_flush 1ns", "decision_log flush_interval must be at least 10ms, got 1ns"},
 		{"unknown identity header", app, "audience a\n\t\tidentity_headers subject role", `unknown header "role"`},
 		{"identity header twice", app, "audience a\n\t\tidentity_headers scope subject scope", "scope is listed twice"},
 		{"none with identity headers", app, "audience a\n\t\tidentity_headers none subject", "none stands alone"},

@@ -47,7 +47,7 @@ type DecisionLog struct {
 	// it are logged. At least 1; only with mode sample.
 	Sample int `json:"sample,omitempty"`
 	// FlushInterval is the longest a line waits before it is written.
-	// Default: 1s.
+	// At least 10ms. Default: 1s.
 	FlushInterval caddy.Duration `json:"flush_interval,omitempty"`
 }
 
@@ -70,6 +70,9 @@ func (l *DecisionLog) validate() error {
 	}
 	if l.FlushInterval < 0 {
 		return errors.New("bearer_auth: decision_log flush_interval must be positive")
+	}
+	if l.FlushInterval != 0 && time.Duration(l.FlushInterval) < auditlog.MinInterval {
+		return fmt.Errorf("bearer_auth: decision_log flush_interval must be at least %s, got %s", auditlog.MinInterval, time.Duration(l.FlushInterval))
 	}
 	return nil
 }

@@ -86,6 +86,9 @@ func TestDecisionLogValidate(t *testing.T) {
 		{json: `{"sample":5}`, wantErr: `bearer_auth: decision_log sample is only for mode sample, not "all"`},
 		{json: `{"mode":"deny","sample":5}`, wantErr: `bearer_auth: decision_log sample is only for mode sample, not "deny"`},
 		{json: `{"flush_interval":"-1s"}`, wantErr: "bearer_auth: decision_log flush_interval must be positive"},
+		{json: `{"flush_interval":"10ms"}`},
+		{json: `{"flush_interval":1}`, wantErr: "bearer_auth: decision_log flush_interval must be at least 10ms, got 1ns"},
+		{json: `{"flush_interval":"9ms"}`, wantErr: "bearer_auth: decision_log flush_interval must be at least 10ms, got 9ms"},
 	} {
 		t.Run(tc.json, func(t *testing.T) {
 			h := Handler{Audience: "a"}

@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -193,5 +195,58 @@ func TestCachedStoreRefreshSkipsItsOwnChanges(t *testing.T) {
 	}
 	if cl, err := a.Client(ctx, "c1"); err != nil || cl.Name != "two" {
 		t.Errorf("after the other process's write: %v, %v; want name two", cl, err)
+	}
+}
+
+// countingStore counts the client reads that reach the store.
+type countingStore struct {
+	storage.Store
+	clientReads int
+}
+
+func (s *countingStore) Client(ctx context.Context, id string) (*clients.Client, error) {
+	s.clientReads++
+	return s.Store.Client(ctx, id)
+}
+
+// A CachedStore remembers at most MaxCachedMisses lookups of objects that
+// do not exist: past that, made-up ids go to the store each time instead
+// of growing the cache, while objects that exist are still cached.
+func TestCachedStoreBoundsMisses(t *testing.T) {
+	ctx := t.Context()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "auth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	counted := &countingStore{Store: s}
+	c := storage.Cached(counted)
+	reads := func(id string, n int) int {
+		t.Helper()
+		before := counted.clientReads
+		for range n {
+			if _, err := c.Client(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				t.Fatal(err)
+			}
+		}
+		return counted.clientReads - before
+	}
+	for i := range storage.MaxCachedMisses {
+		if got := reads(fmt.Sprintf("made-up-%d", i), 2); got != 1 {
+			t.Fatalf("made-up id %d read %d times, want once and then remembered", i, got)
+		}
+	}
+	if got := reads("one-too-many", 3); got != 3 {
+		t.Errorf("a made-up id past the bound was read %d times in 3 lookups, want 3 (not remembered)", got)
+	}
+	if err := s.CreateClient(ctx, &clients.Client{ClientID: "real", Name: "real"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := reads("real", 3); got != 1 {
+		t.Errorf("an existing client was read %d times in 3 lookups, want 1 (cached)", got)
+	}
+	c.Invalidate()
+	if got := reads("one-too-many", 2); got != 1 {
+		t.Errorf("after an invalidation, a made-up id was read %d times in 2 lookups, want 1", got)
 	}
 }
