@@ -170,7 +170,7 @@ func (s *Server) verifyIDTokenHint(ctx context.Context, hint string) (aud, sub s
 	// Access tokens verify too, and one of an API whose identifier is a
 	// client's ID has that audience; but every access token has a jti,
 	// and no ID token of this server has one.
-	if claims.Type != tokens.TypeJWT || claims.Token.JwtID() != "" {
+	if claims.Type != tokens.TypeJWT || claims.JWTID != "" {
 		return "", "", errors.New("an access token, not an ID token")
 	}
 	if claims.Subject == "" {

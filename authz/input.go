@@ -107,7 +107,7 @@ func NewToken(c *tokens.Claims, local bool) (*Token, error) {
 	t := &Token{
 		Subject:     c.Subject,
 		ClientID:    c.ClientID,
-		Issuer:      c.Token.Issuer(),
+		Issuer:      c.Issuer,
 		Scopes:      c.Scopes,
 		Permissions: c.Permissions,
 

@@ -226,6 +226,59 @@ func TestVerifyRefuses(t *testing.T) {
 			delete(p, "exp")
 			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT"}, p)
 		}, now, audience, "exp"},
+		// RFC 7519 types: jwx read exp 0 as "no expiry", and numeric
+		// strings as dates.
+		{"exp of 0", func() string {
+			p := validPayload()
+			p["exp"] = 0
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT"}, p)
+		}, now, audience, "expired"},
+		{"exp as a string", func() string {
+			p := validPayload()
+			p["exp"] = fmt.Sprint(now.Add(time.Hour).Unix())
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT"}, p)
+		}, now, audience, "claims are invalid"},
+		{"exp past year 9999", func() string {
+			p := validPayload()
+			p["exp"] = 1e300
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT"}, p)
+		}, now, audience, "claims are invalid"},
+		{"fractional exp, past the leeway", func() string {
+			p := validPayload()
+			p["exp"] = float64(now.Add(-2*time.Minute).Unix()) + 0.5
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT"}, p)
+		}, now, audience, "expired"},
+		{"fractional exp, ahead", func() string {
+			p := validPayload()
+			p["exp"] = float64(now.Add(time.Hour).Unix()) + 0.25
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT"}, p)
+		}, now, audience, ""},
+		{"sub a number", func() string {
+			p := validPayload()
+			p["sub"] = 7
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT"}, p)
+		}, now, audience, "claims are invalid"},
+		{"aud a number", func() string {
+			p := validPayload()
+			p["aud"] = 7
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT"}, p)
+		}, now, audience, "claims are invalid"},
+		{"aud a list holding a number", func() string {
+			p := validPayload()
+			p["aud"] = []any{audience, 7}
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT"}, p)
+		}, now, audience, "claims are invalid"},
+		{"aud a list", func() string {
+			p := validPayload()
+			p["aud"] = []any{"https://other.example.com/", audience}
+			return forge(t, jwa.RS256, rs.Key, map[string]any{"kid": rs.KID, "typ": "JWT"}, p)
+		}, now, audience, ""},
+		{"claims not an object", func() string {
+			return signRS256(t, rs, header, `["not","claims"]`)
+		}, now, audience, "claims cannot be read"},
+		{"alg not a string", func() string {
+			return signRS256(t, rs, fmt.Sprintf(`{"alg":7,"kid":%q,"typ":"JWT"}`, rs.KID), fmt.Sprintf(`{"iss":%q,"sub":"c1@clients","aud":%q,%s}`, issuer, audience, times))
+		}, now, audience, "malformed"},
 		{"alg none", func() string { return unsigned }, now, audience, "not allowed"},
 		{"HS256 keyed with the public key", func() string {
 			return forge(t, jwa.HS256, pubJSON, map[string]any{"kid": rs.KID, "typ": "JWT"}, validPayload())

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
-	"github.com/lestrrat-go/jwx/v2/jwt"
 )
 
 // MaxTokenSize bounds the tokens Verify reads, in bytes.
@@ -56,13 +56,20 @@ type Verifier struct {
 
 // Claims are the verified contents of an access token.
 type Claims struct {
-	Token jwt.Token
 	// All is every claim as the token has it, decoded by encoding/json
 	// (numbers as json.Number).
 	All map[string]any
 	// KID and Type are from the protected header.
 	KID  string
 	Type string
+	// Issuer is iss; Audience is aud, a list even when the token has one
+	// string; JWTID is jti.
+	Issuer   string
+	Audience []string
+	JWTID    string
+	// Expiry is exp; NotBefore (nbf) and IssuedAt (iat) are zero when the
+	// token has none.
+	Expiry, NotBefore, IssuedAt time.Time
 	// Subject is sub; ClientID is client_id (RFC 9068) or azp (Auth0).
 	Subject     string
 	ClientID    string
@@ -129,9 +136,9 @@ func invalid(cause Cause, description string) error {
 // for VerifyParsed, so that a caller choosing the Verifier by issuer reads
 // the token once. Nothing in it is to be trusted before VerifyParsed.
 type Parsed struct {
-	token           string
-	header, payload []byte
-	claims          map[string]any // the payload decoded; nil when it is no JSON object
+	token                      string
+	header, payload, signature []byte
+	claims                     map[string]any // the payload decoded; nil when it is no JSON object
 }
 
 // Parse reads the token's compact serialization (size, three segments, each
@@ -141,11 +148,11 @@ func Parse(token string) (*Parsed, error) {
 	if len(token) > MaxTokenSize {
 		return nil, invalid(CauseMalformed, fmt.Sprintf("token is larger than %d bytes", MaxTokenSize))
 	}
-	header, payload, err := compactSegments(token)
+	header, payload, signature, err := compactSegments(token)
 	if err != nil {
 		return nil, err
 	}
-	p := &Parsed{token: token, header: header, payload: payload}
+	p := &Parsed{token: token, header: header, payload: payload, signature: signature}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	var claims map[string]any
@@ -187,82 +194,175 @@ func (v *Verifier) Verify(ctx context.Context, token, audience string) (*Claims,
 	return v.VerifyParsed(ctx, p, audience)
 }
 
-// VerifyParsed is Verify for a token Parse has read.
+// VerifyParsed is Verify for a token Parse has read. It works from Parse's
+// decoding: the header is decoded once more (into its members), the
+// signature is checked over the token's own bytes, and the claims are
+// read from the payload Parse decoded.
 func (v *Verifier) VerifyParsed(ctx context.Context, p *Parsed, audience string) (*Claims, error) {
-	token, rawHeader, rawPayload := p.token, p.header, p.payload
-	// jwx keeps the last of duplicate members silently; another reader
-	// (an upstream, a log) may keep the first.
-	if hasDuplicateMembers(rawHeader) {
+	// encoding/json keeps the last of duplicate members silently; another
+	// reader (an upstream, a log) may keep the first.
+	if hasDuplicateMembers(p.header) {
 		return nil, invalid(CauseHeader, "token header has duplicate members")
 	}
-	if hasDuplicateMembers(rawPayload) {
+	if hasDuplicateMembers(p.payload) {
 		return nil, invalid(CauseClaims, "token claims have duplicate members")
 	}
-	// jwx ignores crit; RFC 7515 makes it the recipient's to honour.
-	if err := checkCritical(rawHeader); err != nil {
+	hdr, err := readHeader(p.header)
+	if err != nil {
 		return nil, err
 	}
-	msg, err := jws.ParseString(token)
-	if err != nil {
-		return nil, invalid(CauseMalformed, "malformed token")
+	if err := v.checkSignature(ctx, p, hdr); err != nil {
+		return nil, err
 	}
-	if len(msg.Signatures()) != 1 {
-		return nil, invalid(CauseMalformed, "token must have exactly one signature")
-	}
-	hdr := msg.Signatures()[0].ProtectedHeaders()
-	if !slices.Contains(AllowedAlgorithms, hdr.Algorithm()) {
-		return nil, invalid(CauseAlgorithm, "signing algorithm is not allowed")
-	}
-	if hdr.KeyID() == "" {
-		return nil, invalid(CauseHeader, "token header has no kid")
-	}
-	typ := hdr.Type()
-	if typ != TypeJWT && typ != TypeATJWT && !strings.EqualFold(typ, "application/at+jwt") {
-		return nil, invalid(CauseHeader, "token type is not an access token")
-	}
-	if hdr.JWK() != nil || hdr.JWKSetURL() != "" || hdr.X509URL() != "" || (hdr.X509CertChain() != nil && hdr.X509CertChain().Len() > 0) {
-		return nil, invalid(CauseHeader, "token header must not carry keys (jwk, jku, x5u, x5c)")
-	}
-	keys := v.Keys.PublicKeys()
-	if _, ok := keys.LookupKeyID(hdr.KeyID()); !ok {
-		r, ok := v.Keys.(KeyRefresher)
-		if !ok {
-			return nil, invalid(CauseUnknownKey, "unknown signing key")
-		}
-		r.RefreshForKID(ctx, hdr.KeyID())
-		keys = v.Keys.PublicKeys()
-		if _, ok := keys.LookupKeyID(hdr.KeyID()); !ok {
-			return nil, invalid(CauseUnknownKey, "unknown signing key")
-		}
-	}
-	leeway := min(v.Leeway, MaxLeeway)
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
-	}
-	tok, err := jwt.Parse([]byte(token),
-		jwt.WithKeySet(keys, jws.WithRequireKid(true)),
-		jwt.WithValidate(true),
-		jwt.WithIssuer(v.Issuer),
-		jwt.WithAudience(audience),
-		jwt.WithRequiredClaim(jwt.ExpirationKey),
-		jwt.WithAcceptableSkew(leeway),
-		jwt.WithClock(jwt.ClockFunc(now)),
-	)
-	if err != nil {
-		return nil, describe(err)
-	}
-	if p.claims == nil { // jwx read them: encoding/json should have too
+	if p.claims == nil {
 		return nil, invalid(CauseMalformed, "token claims cannot be read")
 	}
-	c := &Claims{Token: tok, All: p.claims, KID: hdr.KeyID(), Type: typ, Subject: tok.Subject()}
-	c.ClientID = stringClaim(tok, "client_id")
-	if c.ClientID == "" {
-		c.ClientID = stringClaim(tok, "azp")
+	c, err := readClaims(p.claims)
+	if err != nil {
+		return nil, err
 	}
-	c.GrantType = stringClaim(tok, "gty")
-	c.Scopes = strings.Fields(stringClaim(tok, "scope"))
-	if v, ok := tok.Get("permissions"); ok {
+	c.KID, c.Type = hdr.kid, hdr.typ
+	if err := v.checkClaims(c, audience); err != nil {
+		return nil, err
+	}
+	if hdr.typ != TypeJWT && (stringClaim(p.claims, "client_id") == "" || c.JWTID == "" || c.Subject == "") {
+		return nil, invalid(CauseClaims, "RFC 9068 token lacks sub, client_id or jti")
+	}
+	return c, nil
+}
+
+// header is what Verify reads of a token's protected header.
+type header struct {
+	alg      jwa.SignatureAlgorithm
+	kid, typ string
+}
+
+// readHeader decodes the protected header and checks it: no critical
+// extension, an allowed alg, a kid, an access token's typ, and no key of
+// its own (jwk, jku, x5u, x5c: the issuer's published keys decide).
+func readHeader(raw []byte) (header, error) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return header{}, invalid(CauseMalformed, "malformed token")
+	}
+	// RFC 7515 makes crit the recipient's to honour.
+	if err := checkCritical(members); err != nil {
+		return header{}, err
+	}
+	var h header
+	var alg string
+	for name, dst := range map[string]*string{"alg": &alg, "kid": &h.kid, "typ": &h.typ} {
+		if raw, ok := members[name]; ok && json.Unmarshal(raw, dst) != nil {
+			return header{}, invalid(CauseMalformed, "malformed token")
+		}
+	}
+	h.alg = jwa.SignatureAlgorithm(alg)
+	if !slices.Contains(AllowedAlgorithms, h.alg) {
+		return header{}, invalid(CauseAlgorithm, "signing algorithm is not allowed")
+	}
+	if h.kid == "" {
+		return header{}, invalid(CauseHeader, "token header has no kid")
+	}
+	if h.typ != TypeJWT && h.typ != TypeATJWT && !strings.EqualFold(h.typ, "application/at+jwt") {
+		return header{}, invalid(CauseHeader, "token type is not an access token")
+	}
+	for _, name := range []string{"jwk", "jku", "x5u", "x5c"} {
+		if _, ok := members[name]; ok {
+			return header{}, invalid(CauseHeader, "token header must not carry keys (jwk, jku, x5u, x5c)")
+		}
+	}
+	return h, nil
+}
+
+// verifiers holds a jws.Verifier per allowed algorithm; they keep no
+// state between calls.
+var verifiers = func() map[jwa.SignatureAlgorithm]jws.Verifier {
+	m := make(map[jwa.SignatureAlgorithm]jws.Verifier, len(AllowedAlgorithms))
+	for _, alg := range AllowedAlgorithms {
+		v, err := jws.NewVerifier(alg)
+		if err != nil {
+			panic(err)
+		}
+		m[alg] = v
+	}
+	return m
+}()
+
+// checkSignature checks the signature with the issuer's key of the
+// header's kid, refreshing the keys once when the kid is unknown. The key
+// must be for signatures and its own alg must be the header's.
+func (v *Verifier) checkSignature(ctx context.Context, p *Parsed, hdr header) error {
+	keys := v.Keys.PublicKeys()
+	if _, ok := keys.LookupKeyID(hdr.kid); !ok {
+		r, ok := v.Keys.(KeyRefresher)
+		if !ok {
+			return invalid(CauseUnknownKey, "unknown signing key")
+		}
+		r.RefreshForKID(ctx, hdr.kid)
+		keys = v.Keys.PublicKeys()
+		if _, ok := keys.LookupKeyID(hdr.kid); !ok {
+			return invalid(CauseUnknownKey, "unknown signing key")
+		}
+	}
+	signed := []byte(p.token[:strings.LastIndexByte(p.token, '.')])
+	for i := range keys.Len() {
+		key, _ := keys.Key(i)
+		if key.KeyID() != hdr.kid || key.Algorithm().String() != hdr.alg.String() ||
+			(key.KeyUsage() != "" && key.KeyUsage() != string(jwk.ForSignature)) {
+			continue
+		}
+		if verifiers[hdr.alg].Verify(signed, p.signature, key) == nil {
+			return nil
+		}
+	}
+	return invalid(CauseSignature, "signature verification failed")
+}
+
+// readClaims reads the registered and Auth0 claims Verify and its callers
+// use. iss, sub and jti must be strings, aud a string or a list of them,
+// and exp, nbf and iat numbers (RFC 7519 NumericDate); client_id, azp, gty
+// and scope are read when they are strings.
+func readClaims(all map[string]any) (*Claims, error) {
+	c := &Claims{All: all}
+	bad := invalid(CauseClaims, "token claims are invalid")
+	for name, dst := range map[string]*string{"iss": &c.Issuer, "sub": &c.Subject, "jti": &c.JWTID} {
+		if v, ok := all[name]; ok {
+			if *dst, ok = v.(string); !ok {
+				return nil, bad
+			}
+		}
+	}
+	switch aud := all["aud"].(type) {
+	case nil:
+	case string:
+		c.Audience = []string{aud}
+	case []any:
+		for _, a := range aud {
+			s, ok := a.(string)
+			if !ok {
+				return nil, bad
+			}
+			c.Audience = append(c.Audience, s)
+		}
+	default:
+		return nil, bad
+	}
+	for name, dst := range map[string]*time.Time{"exp": &c.Expiry, "nbf": &c.NotBefore, "iat": &c.IssuedAt} {
+		if v, ok := all[name]; ok {
+			t, ok := numericDate(v)
+			if !ok {
+				return nil, bad
+			}
+			*dst = t
+		}
+	}
+	c.ClientID = stringClaim(all, "client_id")
+	if c.ClientID == "" {
+		c.ClientID = stringClaim(all, "azp")
+	}
+	c.GrantType = stringClaim(all, "gty")
+	c.Scopes = strings.Fields(stringClaim(all, "scope"))
+	if v, ok := all["permissions"]; ok {
 		list, ok := v.([]any)
 		if !ok {
 			return nil, invalid(CauseClaims, "permissions claim is not an array")
@@ -275,7 +375,7 @@ func (v *Verifier) VerifyParsed(ctx context.Context, p *Parsed, audience string)
 			c.Permissions = append(c.Permissions, s)
 		}
 	}
-	if v, ok := tok.Get("cnf"); ok {
+	if v, ok := all["cnf"]; ok {
 		cnf, ok := v.(map[string]any)
 		thumb, _ := cnf["x5t#S256"].(string)
 		if !ok || thumb == "" {
@@ -283,10 +383,54 @@ func (v *Verifier) VerifyParsed(ctx context.Context, p *Parsed, audience string)
 		}
 		c.CertThumbprint = thumb
 	}
-	if typ != TypeJWT && (stringClaim(tok, "client_id") == "" || tok.JwtID() == "" || tok.Subject() == "") {
-		return nil, invalid(CauseClaims, "RFC 9068 token lacks sub, client_id or jti")
-	}
 	return c, nil
+}
+
+// maxNumericDate is the last second of year 9999: later dates are refused
+// as malformed rather than overflow.
+const maxNumericDate = 253402300799
+
+// numericDate reads a NumericDate (RFC 7519): a JSON number of seconds
+// since the epoch, fractions allowed, from 0 to maxNumericDate.
+func numericDate(v any) (time.Time, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return time.Time{}, false
+	}
+	f, err := n.Float64()
+	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
+		return time.Time{}, false
+	}
+	sec := math.Floor(f)
+	return time.Unix(int64(sec), int64((f-sec)*1e9)).UTC(), true
+}
+
+// checkClaims checks the times, to the second, with the leeway (iat not in
+// the future, exp not past, nbf reached), then the issuer, the audience,
+// and that exp is there at all.
+func (v *Verifier) checkClaims(c *Claims, audience string) error {
+	leeway := min(v.Leeway, MaxLeeway)
+	clock := time.Now
+	if v.Now != nil {
+		clock = v.Now
+	}
+	now := clock().Truncate(time.Second)
+	switch {
+	case !c.IssuedAt.IsZero() && now.Before(c.IssuedAt.Truncate(time.Second).Add(-leeway)):
+		return invalid(CauseIssuedInFuture, "token was issued in the future")
+	case !c.Expiry.IsZero() && !now.Before(c.Expiry.Truncate(time.Second).Add(leeway)):
+		return invalid(CauseExpired, "token has expired")
+	case !c.NotBefore.IsZero() && now.Before(c.NotBefore.Truncate(time.Second).Add(-leeway)):
+		return invalid(CauseNotYetValid, "token is not valid yet")
+	case c.Issuer != v.Issuer:
+		return invalid(CauseIssuer, "token has the wrong issuer")
+	case !slices.Contains(c.Audience, audience):
+		return invalid(CauseAudience, "token is not meant for this audience")
+	}
+	if _, ok := c.All["exp"]; !ok {
+		return invalid(CauseClaims, "token has no exp claim")
+	}
+	return nil
 }
 
 // standardHeaders are the header parameters RFC 7515 section 4.1 defines
@@ -298,11 +442,7 @@ var standardHeaders = []string{"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", 
 // invalid, and Verify understands none, so any crit is refused. The
 // description tells a well-formed crit (a non-empty list of distinct
 // extension names, each a member of the header) from a malformed one.
-func checkCritical(rawHeader []byte) error {
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(rawHeader, &members); err != nil {
-		return invalid(CauseMalformed, "malformed token")
-	}
+func checkCritical(members map[string]json.RawMessage) error {
 	raw, ok := members["crit"]
 	if !ok {
 		return nil
@@ -326,18 +466,18 @@ func checkCritical(rawHeader []byte) error {
 // be canonical unpadded base64url: Go's decoder otherwise ignores the
 // unused low bits of a segment's last character, so one token would have
 // several spellings, all of them valid.
-func compactSegments(token string) (header, payload []byte, err error) {
+func compactSegments(token string) (header, payload, signature []byte, err error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return nil, nil, invalid(CauseMalformed, "malformed token")
+		return nil, nil, nil, invalid(CauseMalformed, "malformed token")
 	}
 	decoded := make([][]byte, 3)
 	for i, p := range parts {
 		if decoded[i], err = base64.RawURLEncoding.Strict().DecodeString(p); err != nil {
-			return nil, nil, invalid(CauseMalformed, "malformed token")
+			return nil, nil, nil, invalid(CauseMalformed, "malformed token")
 		}
 	}
-	return decoded[0], decoded[1], nil
+	return decoded[0], decoded[1], decoded[2], nil
 }
 
 // hasDuplicateMembers reports whether the JSON document data has an object,
@@ -483,29 +623,8 @@ func (d *dupScanner) str() []byte {
 	return nil
 }
 
-func stringClaim(tok jwt.Token, name string) string {
-	v, _ := tok.Get(name)
-	s, _ := v.(string)
+// stringClaim is the claim name when it is a string, else "".
+func stringClaim(all map[string]any, name string) string {
+	s, _ := all[name].(string)
 	return s
-}
-
-// describe turns jwx's errors into short descriptions.
-func describe(err error) error {
-	switch {
-	case errors.Is(err, jwt.ErrTokenExpired()):
-		return invalid(CauseExpired, "token has expired")
-	case errors.Is(err, jwt.ErrTokenNotYetValid()):
-		return invalid(CauseNotYetValid, "token is not valid yet")
-	case errors.Is(err, jwt.ErrInvalidIssuedAt()):
-		return invalid(CauseIssuedInFuture, "token was issued in the future")
-	case errors.Is(err, jwt.ErrInvalidIssuer()):
-		return invalid(CauseIssuer, "token has the wrong issuer")
-	case errors.Is(err, jwt.ErrInvalidAudience()):
-		return invalid(CauseAudience, "token is not meant for this audience")
-	case errors.Is(err, jwt.ErrMissingRequiredClaim(jwt.ExpirationKey)):
-		return invalid(CauseClaims, "token has no exp claim")
-	case jwt.IsValidationError(err):
-		return invalid(CauseClaims, "token claims are invalid")
-	}
-	return invalid(CauseSignature, "signature verification failed")
 }

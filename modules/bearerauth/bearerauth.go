@@ -446,7 +446,7 @@ func (h *Handler) verify(ctx context.Context, token string) (*verified, error) {
 	if err != nil {
 		return nil, bearer.InvalidToken(bearer.CauseMalformed, "token claims cannot be read")
 	}
-	v := &verified{token: t, expiry: claims.Token.Expiration(), notBefore: claims.Token.NotBefore(), kid: claims.KID, issuer: issuer,
+	v := &verified{token: t, expiry: claims.Expiry, notBefore: claims.NotBefore, kid: claims.KID, issuer: issuer,
 		scope: strings.Join(t.Scopes, " ")}
 	v.placeholders = v.placeholder
 	h.cache.Put(key, v)
