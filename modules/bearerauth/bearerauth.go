@@ -342,10 +342,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	d, err := h.policy.Load().Decide(r.Context(), in)
 	traceDecision(r.Context(), v.token, d)
-	id := h.decisionIDs.next()
-	h.logDecision(id, r, v.token, d, err)
-	repl.Set("http.auth.bearer.decision_id", id)
-	repl.Set("http.auth.bearer.reason", d.Reason)
+	o := &outcome{Decision: d, ids: h.decisionIDs}
+	h.logDecision(o, r, v.token, err)
+	repl.Map(o.placeholder)
 	if !d.Allow {
 		h.metrics.decision(false, d.Reason).Inc()
 		if d.Error != "" {
@@ -360,7 +359,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	for name, value := range d.Headers {
 		r.Header.Set(name, value)
 	}
-	h.setIdentityHeaders(r, v, id)
+	h.setIdentityHeaders(r, v, o)
 	// Headers named in Connection would be dropped by reverse_proxy.
 	hopbyhop.Protect(r.Header, func(name string) bool { return isIdentityHeader(name) || addsHeader(d.Headers, name) })
 	if h.StripAuthorization {

@@ -173,10 +173,11 @@ func BenchmarkDecisionLog(b *testing.B) {
 		h := &Handler{logger: zap.New(discardCore{}), metrics: m, DecisionLog: &DecisionLog{FlushInterval: caddy.Duration(time.Hour)}}
 		h.provisionDecisionLog()
 		b.Cleanup(h.closeDecisionLog)
+		o := &outcome{Decision: d, ids: newDecisionIDs()}
 		b.ReportAllocs()
 		n := 0
 		for b.Loop() {
-			h.logDecision("0123456789abcdef", r, tok, d, nil)
+			h.logDecision(o, r, tok, nil)
 			if n++; n%1024 == 0 {
 				b.StopTimer()
 				h.decisions.sink.Flush()

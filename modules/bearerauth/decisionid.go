@@ -4,7 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strconv"
+	"sync"
 	"sync/atomic"
+
+	"github.com/portcullis-gw/portcullis/authz"
 )
 
 // decisionIDs makes decision ids: a random prefix per handler and a
@@ -23,4 +26,33 @@ func newDecisionIDs() *decisionIDs {
 
 func (d *decisionIDs) next() string {
 	return d.prefix + strconv.FormatUint(d.n.Add(1), 10)
+}
+
+// outcome is one request's policy decision as the decision log, the
+// identity headers and the placeholders see it. Its id is made the first
+// time one of them asks for it, so a request whose decision is neither
+// logged nor forwarded nor named by a placeholder never makes one.
+type outcome struct {
+	authz.Decision
+	ids  *decisionIDs
+	once sync.Once
+	id   string
+}
+
+// ID is the decision's id, made on the first call.
+func (o *outcome) ID() string {
+	o.once.Do(func() { o.id = o.ids.next() })
+	return o.id
+}
+
+// placeholder answers {http.auth.bearer.decision_id} and
+// {http.auth.bearer.reason} when something reads them.
+func (o *outcome) placeholder(key string) (any, bool) {
+	switch key {
+	case "http.auth.bearer.decision_id":
+		return o.ID(), true
+	case "http.auth.bearer.reason":
+		return o.Reason, true
+	}
+	return nil, false
 }

@@ -129,20 +129,20 @@ func (h *Handler) closeDecisionLog() {
 
 // logDecision queues the decision log line, as the mode says: never the
 // token itself. A policy failure is logged at once.
-func (h *Handler) logDecision(id string, r *http.Request, t *authz.Token, d authz.Decision, err error) {
+func (h *Handler) logDecision(o *outcome, r *http.Request, t *authz.Token, err error) {
 	if err != nil {
-		h.logger.Error("policy failed; request denied", zap.String("decision_id", id), zap.Error(err))
+		h.logger.Error("policy failed; request denied", zap.String("decision_id", o.ID()), zap.Error(err))
 	}
 	l := h.decisions
-	if !l.wants(d.Allow) || !l.logger.Core().Enabled(zapcore.InfoLevel) {
+	if !l.wants(o.Allow) || !l.logger.Core().Enabled(zapcore.InfoLevel) {
 		return
 	}
 	result := "deny"
-	if d.Allow {
+	if o.Allow {
 		result = "allow"
 	}
-	l.sink.Add(decisionLine{time: time.Now(), id: id, sub: t.Subject, clientID: t.ClientID, method: r.Method, path: r.URL.Path,
-		decision: result, reason: d.Reason, status: d.Status})
+	l.sink.Add(decisionLine{time: time.Now(), id: o.ID(), sub: t.Subject, clientID: t.ClientID, method: r.Method, path: r.URL.Path,
+		decision: result, reason: o.Reason, status: o.Status})
 }
 
 // wants reports whether a decision is to be logged: every denial, and

@@ -47,12 +47,23 @@ func newDecisionEnv(t *testing.T) *decisionEnv {
 // does not turn allowed requests into timeouts.
 func (d *decisionEnv) caddyfile(sites map[int]string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "{\n%s\tlog {\n\t\toutput file %s\n\t\tformat json\n\t}\n}\n", testenv.TestGlobals(d.dir), d.logPath)
+	b.WriteString(d.globals())
 	for port, options := range sites {
-		fmt.Fprintf(&b, "https://localhost:%d {\n\ttls internal\n\tbearer_auth {\n\t\taudience %s\n\t\tissuer %s\n\t\tscopes GET *admin* admin:orders\n\t\tpolicy_timeout 1m\n\t\t%s\n\t}\n\trespond ok\n}\n",
-			port, partnerAPI, d.issuer, options)
+		b.WriteString(d.site(port, options, "ok"))
 	}
 	return b.String()
+}
+
+// globals is the Caddyfile's global options, with the JSON log file.
+func (d *decisionEnv) globals() string {
+	return fmt.Sprintf("{\n%s\tlog {\n\t\toutput file %s\n\t\tformat json\n\t}\n}\n", testenv.TestGlobals(d.dir), d.logPath)
+}
+
+// site is one site of the Caddyfile: bearer_auth with options, then
+// respond with response.
+func (d *decisionEnv) site(port int, options, response string) string {
+	return fmt.Sprintf("https://localhost:%d {\n\ttls internal\n\tbearer_auth {\n\t\taudience %s\n\t\tissuer %s\n\t\tscopes GET *admin* admin:orders\n\t\tpolicy_timeout 1m\n\t\t%s\n\t}\n\trespond %q\n}\n",
+		port, partnerAPI, d.issuer, options, response)
 }
 
 // get sends GET path with the token and returns the status.
@@ -197,7 +208,50 @@ func TestDecisionLogLosesNothing(t *testing.T) {
 	if len(got) != workers*each || len(lines) != len(got) || denied != workers*each/3 {
 		t.Errorf("%d requests answered (%d denied), %d decision lines, want %d, %d and %d", len(got), denied, len(lines), workers*each, workers*each/3, workers*each)
 	}
+	if raw, err := os.ReadFile(d.logPath); err != nil || strings.Contains(string(raw), d.token) {
+		t.Errorf("the log holds the bearer token (or cannot be read: %v)", err)
+	}
 	t.Logf("%d decision lines written at the reload, %d at the stop", before, len(lines)-before)
+}
+
+// TestDecisionIDMadeWhenUsed shows that a decision id is made only when
+// something uses it: on a site logging only denials and forwarding no
+// decision id, allowed requests make none, so the denials that follow are
+// numbered 1 and 2; on a site whose response names the id, every request
+// makes one.
+func TestDecisionIDMadeWhenUsed(t *testing.T) {
+	d := newDecisionEnv(t)
+	quietPort, namedPort := testenv.FreePort(t), testenv.FreePort(t)
+	quietURL, namedURL := fmt.Sprintf("https://localhost:%d", quietPort), fmt.Sprintf("https://localhost:%d", namedPort)
+	cfg := d.globals() + d.site(quietPort, "decision_log deny\n\t\tidentity_headers subject client_id", "ok") +
+		d.site(namedPort, "decision_log deny\n\t\tidentity_headers subject", "{http.auth.bearer.decision_id}")
+	c := testenv.Start(t, d.dir, cfg, quietURL, namedURL)
+
+	for _, url := range []string{quietURL + "/quiet", namedURL + "/named"} {
+		for i := range 5 {
+			if status, err := d.get(t, c.Client, fmt.Sprintf("%s/orders/%d", url, i)); err != nil || status != http.StatusOK {
+				t.Fatalf("GET %s/orders/%d: %d %v", url, i, status, err)
+			}
+		}
+		for i := range 2 {
+			if status, err := d.get(t, c.Client, fmt.Sprintf("%s/admin/%d", url, i)); err != nil || status != http.StatusForbidden {
+				t.Fatalf("GET %s/admin/%d: %d %v", url, i, status, err)
+			}
+		}
+	}
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"/quiet/admin/0": "-1", "/quiet/admin/1": "-2", "/named/admin/0": "-6", "/named/admin/1": "-7"}
+	lines := d.decisions(t)
+	for _, l := range lines {
+		if suffix, ok := want[l.Path]; !ok || !strings.HasSuffix(l.DecisionID, suffix) {
+			t.Errorf("decision line %+v, want only denials, with an id ending in %q", l, suffix)
+		}
+	}
+	if len(lines) != len(want) {
+		t.Errorf("%d decision lines, want %d", len(lines), len(want))
+	}
 }
 
 // TestDecisionLogModes runs a deny-only site and a site sampling 1 allowed

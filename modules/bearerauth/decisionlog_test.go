@@ -169,9 +169,10 @@ func TestDecisionLogDrops(t *testing.T) {
 	h.provisionDecisionLog()
 	r := httptest.NewRequest(http.MethodGet, "/orders", nil)
 	tok := &authz.Token{Subject: "s", ClientID: "c"}
+	o := &outcome{Decision: authz.Decision{Allow: true, Reason: "allowed", Status: http.StatusOK}, ids: newDecisionIDs()}
 	decide := func(n int) {
 		for range n {
-			h.logDecision("id", r, tok, authz.Decision{Allow: true, Reason: "allowed", Status: http.StatusOK}, nil)
+			h.logDecision(o, r, tok, nil)
 		}
 	}
 	decide(DecisionLogBuffer / 2) // half full: the writer takes them and gets stuck

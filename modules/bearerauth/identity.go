@@ -79,15 +79,26 @@ func (h *Handler) provisionIdentityHeaders() error {
 }
 
 // setIdentityHeaders sets the configured identity headers on r for the
-// token v and the decision id, with one allocation for all their values.
-func (h *Handler) setIdentityHeaders(r *http.Request, v *verified, decisionID string) {
+// token v and the decision o, with one allocation for all their values.
+func (h *Handler) setIdentityHeaders(r *http.Request, v *verified, o *outcome) {
 	if len(h.identity) == 0 {
 		return
 	}
 	values := make([]string, len(h.identity))
+	t := v.token
 	for i, ih := range h.identity {
-		t := v.token
-		values[i] = [...]string{t.Subject, t.ClientID, v.scope, t.Issuer, decisionID}[ih.which]
+		switch ih.which {
+		case 0:
+			values[i] = t.Subject
+		case 1:
+			values[i] = t.ClientID
+		case 2:
+			values[i] = v.scope
+		case 3:
+			values[i] = t.Issuer
+		default:
+			values[i] = o.ID()
+		}
 		r.Header[ih.header] = values[i : i+1 : i+1] // a value of its own: nothing else sees a change to it
 	}
 }
