@@ -150,6 +150,33 @@ func TestMemo(t *testing.T) {
 			}
 		})
 	}
+	// Decisions are shared by tokens alike only when the policy cannot
+	// tell them apart by their claims.
+	for _, tc := range []struct {
+		name, src string
+		shared    bool
+	}{
+		{"reads described fields", `decision := {"allow": "read" in input.token.scopes}`, true},
+		{"reads a claim", `decision := {"allow": input.token.claims.jti != "revoked"}`, false},
+		{"reads all the claims", `decision := {"allow": count(input.token.claims) > 0}`, false},
+		{"reads the whole token", `decision := {"allow": count(input.token) > 0}`, false},
+		{"reads the token through a variable", "decision := {\"allow\": t.claims.jti != \"x\"} if { t := input.token }", false},
+		{"reads the token by a computed key", "decision := {\"allow\": input.token[k] == \"x\"} if { k := \"claims\" }", false},
+		{"reads the whole input", `decision := {"allow": count(input) > 0}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Load(t.Context(), policy(tc.src), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if shared := p.shared != nil; shared != tc.shared {
+				t.Fatalf("decisions shared by tokens alike = %v, want %v", shared, tc.shared)
+			}
+		})
+	}
+	if p, err := Load(t.Context(), policies.Default, "policies"); err != nil || p.shared == nil {
+		t.Fatalf("the default policy does not share decisions by token shape (%v)", err)
+	}
 	// The remembered decision is the one for that exact input.
 	p, err := Load(t.Context(), policy(`decision := {"allow": input.request.path == "/ok", "reason": input.request.path}`), "")
 	if err != nil {
@@ -281,6 +308,14 @@ func TestSameDecisionIsUnambiguous(t *testing.T) {
 	}
 	if !sameDecision(inputUse{}, a, b) {
 		t.Fatal("two queries decide differently for a policy that does not read the query")
+	}
+	b.Request.RawQuery = a.Request.RawQuery
+	b.Token = input().Token // another token, alike in every described field
+	if sameDecision(inputUse{claims: true}, a, b) {
+		t.Fatal("two tokens decide alike for a policy that reads the claims, which may tell them apart")
+	}
+	if !sameDecision(inputUse{}, a, b) {
+		t.Fatal("two tokens equal in every described field decide differently for a policy that does not read the claims")
 	}
 }
 
@@ -443,4 +478,92 @@ func TestTokenClaims(t *testing.T) {
 	if d, err := p.Decide(t.Context(), in); err != nil || d.Reason != "1795686401 https://api/" {
 		t.Fatalf("claims: %+v, %v", d, err)
 	}
+}
+
+// newToken is a verified token of client c1 with the given scopes and jti.
+func newToken(t *testing.T, jti string, scopes ...string) *Token {
+	t.Helper()
+	tok, err := NewToken(&tokens.Claims{Subject: "c1@clients", ClientID: "c1", Issuer: "https://auth/", GrantType: "client_credentials",
+		Scopes: scopes, All: map[string]any{"jti": jti, "scope": strings.Join(scopes, " ")}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// A token new to the edge is answered with the decision made for an
+// earlier token alike in all the policy reads, when the policy does not
+// read the claims; a token of the same client with other scopes, or a
+// policy reading the claims, gets its own decision.
+func TestSharedDecisions(t *testing.T) {
+	p, err := Load(t.Context(), policies.Default, "policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	decide := func(tok *Token, want bool) *remembered {
+		t.Helper()
+		in := input()
+		in.Token = tok
+		in.ClientGrant = &Grant{ID: "cgr_1", ClientID: "c1", Audience: "api", Scopes: []string{"read:orders"}}
+		if d, err := p.Decide(t.Context(), in); err != nil || d.Allow != want {
+			t.Fatalf("token %p: %+v, %v; want allow %v", tok, d, err, want)
+		}
+		return tok.recent[tok.next.Load()%RecentDecisions].Load()
+	}
+	first := newToken(t, "jti-1", "read:orders")
+	made := decide(first, true)
+	if made == nil || made.in.Token != first {
+		t.Fatal("the first token's decision is not its own")
+	}
+	if alike := decide(newToken(t, "jti-2", "read:orders"), true); alike != made {
+		t.Fatal("a token alike in all the policy reads was evaluated again, not answered with the first one's decision")
+	}
+	if narrower := decide(newToken(t, "jti-3"), false); narrower == made || narrower.in.Token.Scopes != nil {
+		t.Fatal("a token of the same client without the scope was answered with the first one's decision")
+	}
+
+	revoked, err := Load(t.Context(), policy(`decision := {"allow": input.token.claims.jti != "revoked"}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		jti   string
+		allow bool
+	}{{"ok", true}, {"revoked", false}, {"ok-too", true}} {
+		in := input()
+		in.Token = newToken(t, tc.jti, "read:orders")
+		if d, err := revoked.Decide(t.Context(), in); err != nil || d.Allow != tc.allow {
+			t.Fatalf("jti %s: %+v, %v; want allow %v", tc.jti, d, err, tc.allow)
+		}
+	}
+}
+
+// Concurrent requests with many tokens of one shape, on several paths,
+// each get the decision for their own path.
+func TestSharedDecisionsConcurrent(t *testing.T) {
+	p, err := Load(t.Context(), policy(`decision := {"allow": true, "reason": input.request.path}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var toks [4][200]*Token
+	for g := range toks {
+		for i := range toks[g] {
+			toks[g][i] = newToken(t, strconv.Itoa(g*1000+i), "read:orders")
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				in := input()
+				in.Token = toks[g][i]
+				in.Request.Path = "/p/" + strconv.Itoa((g+i)%7)
+				if d, err := p.Decide(t.Context(), in); err != nil || d.Reason != in.Request.Path {
+					t.Errorf("%s: %+v, %v", in.Request.Path, d, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -34,6 +34,9 @@ type Policy struct {
 	// (see sameDecision); false when it reads request headers or calls a
 	// nondeterministic builtin (time.now_ns, http.send, ...).
 	memoizable bool
+	// shared holds decisions for tokens alike in all the policy reads,
+	// when it does not read the claims: nil otherwise.
+	shared *sharedDecisions
 	// Files are the modules it was compiled from.
 	Files []string
 }
@@ -87,6 +90,9 @@ func Load(ctx context.Context, fsys fs.FS, prefix string) (*Policy, error) {
 	}
 	p.query = q
 	p.memoizable = !p.uses.nondeterministic && !p.uses.headers
+	if p.memoizable && !p.uses.claims {
+		p.shared = newSharedDecisions()
+	}
 	return p, nil
 }
 
@@ -113,7 +119,7 @@ func (p *Policy) decide(ctx context.Context, in *Input) (Decision, error) {
 	deny := Decision{Status: http.StatusForbidden, Reason: "policy error"}
 	remember := p.memoizable && in.Token != nil
 	if remember {
-		if d, ok := in.Token.recall(p, in); ok {
+		if d, ok := p.recall(in); ok {
 			traceMemoHit(ctx)
 			return d, nil
 		}
@@ -143,7 +149,7 @@ func (p *Policy) decide(ctx context.Context, in *Input) (Decision, error) {
 		d.Reason = map[bool]string{true: "allowed", false: "denied"}[d.Allow]
 	}
 	if remember {
-		in.Token.remember(p, in, d)
+		p.remember(in, d)
 	}
 	return d, nil
 }
@@ -197,6 +203,9 @@ func parseDecision(v any) (Decision, error) {
 // input, the whole request, a computed key) counts as reading everything.
 type inputUse struct {
 	headers, query bool
+	// claims: the policy reads input.token.claims (or the whole token),
+	// so two tokens alike in every other field may still decide apart.
+	claims bool
 	// nondeterministic: the policy calls a builtin whose answer can change
 	// for the same input, so its decisions cannot be remembered.
 	nondeterministic bool
@@ -231,7 +240,13 @@ func (u *inputUse) scan(m *ast.Module) {
 		}
 		first, ok := key(1)
 		if !ok {
-			u.headers, u.query = true, true
+			u.headers, u.query, u.claims = true, true, true
+			return false
+		}
+		if first == "token" {
+			if second, ok := key(2); !ok || second == "claims" {
+				u.claims = true
+			}
 			return false
 		}
 		if first != "request" {
