@@ -2,7 +2,6 @@ package authserver
 
 import (
 	"context"
-	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,8 +20,9 @@ import (
 // BenchmarkClientCredentials measures a whole client_credentials request
 // through the token endpoint's handler (form parsing, client
 // authentication, API and grant lookup, scope decision, signing, JSON
-// response) next to the bare jwx signature of the same claims with the same
-// key, and that signature on every CPU at once.
+// response) next to the bare signature of the same signing input with the
+// same key (jwx's signer for the algorithm: the hash and the private-key
+// operation, nothing else), and that signature on every CPU at once.
 func BenchmarkClientCredentials(b *testing.B) {
 	ctx := context.Background()
 	st, err := sqlite.Open(filepath.Join(b.TempDir(), "bench.db"))
@@ -66,13 +66,10 @@ func BenchmarkClientCredentials(b *testing.B) {
 		if first.Code != http.StatusOK {
 			b.Fatalf("token request: %d %s", first.Code, first.Body)
 		}
-		// The same claims, for the bare signature.
+		// The same signing input (header and claims), for the bare signature.
 		token := first.Body.String()
 		token = token[strings.Index(token, `"access_token":"`)+16:]
-		payload, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[1])
-		if err != nil {
-			b.Fatal(err)
-		}
+		signingInput := []byte(token[:strings.LastIndexByte(token[:strings.IndexByte(token, '"')], '.')])
 		signer, _ := s.keyring.Ring().Signer(jwa.SignatureAlgorithm(alg))
 
 		b.Run(alg+"/issuance", func(b *testing.B) {
@@ -83,11 +80,12 @@ func BenchmarkClientCredentials(b *testing.B) {
 				}
 			}
 		})
+		bare, err := jws.NewSigner(signer.Alg)
+		if err != nil {
+			b.Fatal(err)
+		}
 		sign := func() error {
-			hdr := jws.NewHeaders()
-			hdr.Set(jws.KeyIDKey, signer.KID)
-			hdr.Set(jws.TypeKey, "JWT") // as Issue sets it
-			_, err := jws.Sign(payload, jws.WithKey(signer.Alg, signer.Key, jws.WithProtectedHeaders(hdr)))
+			_, err := bare.Sign(signingInput, signer.Key)
 			return err
 		}
 		b.Run(alg+"/bare_signature", func(b *testing.B) {

@@ -7,11 +7,13 @@ package tokens
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/portcullis-gw/portcullis/authserver/access"
@@ -124,23 +126,59 @@ func Issue(s keys.Signer, t AccessToken) (token, jti string, err error) {
 	return token, c.JTI, nil
 }
 
-// sign serializes claims as the payload of a compact JWS signed by s, with
-// the header's kid and typ.
+// sign serializes claims as the payload of a compact JWS signed by s. The
+// protected header is {"alg","kid","typ"}, in that order, as jwx's
+// jws.Sign writes it; it is written here, and the signing input signed by
+// jwx's signer for the algorithm, so that a token costs its signature and
+// little else.
 func sign(s keys.Signer, typ string, claims any) (string, error) {
+	signer, ok := signers[s.Alg]
+	if !ok {
+		return "", fmt.Errorf("signing with %s is not supported", s.Alg)
+	}
+	header, err := json.Marshal(protectedHeader{Alg: s.Alg.String(), KID: s.KID, Type: typ})
+	if err != nil {
+		return "", err
+	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", err
 	}
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.KeyIDKey, s.KID); err != nil {
-		return "", err
-	}
-	if err := hdr.Set(jws.TypeKey, typ); err != nil {
-		return "", err
-	}
-	signed, err := jws.Sign(payload, jws.WithKey(s.Alg, s.Key, jws.WithProtectedHeaders(hdr)))
+	b64 := base64.RawURLEncoding
+	token := make([]byte, 0, b64.EncodedLen(len(header))+b64.EncodedLen(len(payload))+b64.EncodedLen(maxSignatureSize)+2)
+	token = b64.AppendEncode(token, header)
+	token = append(token, '.')
+	token = b64.AppendEncode(token, payload)
+	signature, err := signer.Sign(token, s.Key)
 	if err != nil {
 		return "", err
 	}
-	return string(signed), nil
+	token = append(token, '.')
+	token = b64.AppendEncode(token, signature)
+	return string(token), nil
 }
+
+// protectedHeader is the JOSE header of the tokens issued.
+type protectedHeader struct {
+	Alg  string `json:"alg"`
+	KID  string `json:"kid"`
+	Type string `json:"typ"`
+}
+
+// maxSignatureSize is the room made for the signature: an RS256 signature
+// with a 4096-bit key (a larger one only makes the token grow its buffer).
+const maxSignatureSize = 512
+
+// signers holds a jws.Signer per allowed algorithm; they keep no state
+// between calls.
+var signers = func() map[jwa.SignatureAlgorithm]jws.Signer {
+	m := make(map[jwa.SignatureAlgorithm]jws.Signer, len(AllowedAlgorithms))
+	for _, alg := range AllowedAlgorithms {
+		s, err := jws.NewSigner(alg)
+		if err != nil {
+			panic(err)
+		}
+		m[alg] = s
+	}
+	return m
+}()
