@@ -348,7 +348,6 @@ func TestSubjectType(t *testing.T) {
 	}{{true, "client"}, {false, "user"}} {
 		in := input()
 		in.Token = &Token{Subject: "auth0|u1", ClientID: "app", IsM2M: tc.m2m}
-		in.Token.value = in.Token.astValue()
 		if d, err := p.Decide(t.Context(), in); err != nil || d.Reason != tc.want {
 			t.Errorf("is_m2m %v: subject_type %q, %v; want %q", tc.m2m, d.Reason, err, tc.want)
 		}
@@ -469,10 +468,7 @@ func TestTokenClaims(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := NewToken(&tokens.Claims{Subject: "c1@clients", All: map[string]any{"exp": json.Number("1795686400"), "aud": "https://api/"}}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := NewToken(&tokens.Claims{Subject: "c1@clients", All: map[string]any{"exp": json.Number("1795686400"), "aud": "https://api/"}}, true)
 	in := input()
 	in.Token = tok
 	if d, err := p.Decide(t.Context(), in); err != nil || d.Reason != "1795686401 https://api/" {
@@ -481,14 +477,9 @@ func TestTokenClaims(t *testing.T) {
 }
 
 // newToken is a verified token of client c1 with the given scopes and jti.
-func newToken(t *testing.T, jti string, scopes ...string) *Token {
-	t.Helper()
-	tok, err := NewToken(&tokens.Claims{Subject: "c1@clients", ClientID: "c1", Issuer: "https://auth/", GrantType: "client_credentials",
+func newToken(jti string, scopes ...string) *Token {
+	return NewToken(&tokens.Claims{Subject: "c1@clients", ClientID: "c1", Issuer: "https://auth/", GrantType: "client_credentials",
 		Scopes: scopes, All: map[string]any{"jti": jti, "scope": strings.Join(scopes, " ")}}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
 }
 
 // A token new to the edge is answered with the decision made for an
@@ -510,15 +501,15 @@ func TestSharedDecisions(t *testing.T) {
 		}
 		return tok.recent[tok.next.Load()%RecentDecisions].Load()
 	}
-	first := newToken(t, "jti-1", "read:orders")
+	first := newToken("jti-1", "read:orders")
 	made := decide(first, true)
 	if made == nil || made.in.Token != first {
 		t.Fatal("the first token's decision is not its own")
 	}
-	if alike := decide(newToken(t, "jti-2", "read:orders"), true); alike != made {
+	if alike := decide(newToken("jti-2", "read:orders"), true); alike != made {
 		t.Fatal("a token alike in all the policy reads was evaluated again, not answered with the first one's decision")
 	}
-	if narrower := decide(newToken(t, "jti-3"), false); narrower == made || narrower.in.Token.Scopes != nil {
+	if narrower := decide(newToken("jti-3"), false); narrower == made || narrower.in.Token.Scopes != nil {
 		t.Fatal("a token of the same client without the scope was answered with the first one's decision")
 	}
 
@@ -531,7 +522,7 @@ func TestSharedDecisions(t *testing.T) {
 		allow bool
 	}{{"ok", true}, {"revoked", false}, {"ok-too", true}} {
 		in := input()
-		in.Token = newToken(t, tc.jti, "read:orders")
+		in.Token = newToken(tc.jti, "read:orders")
 		if d, err := revoked.Decide(t.Context(), in); err != nil || d.Allow != tc.allow {
 			t.Fatalf("jti %s: %+v, %v; want allow %v", tc.jti, d, err, tc.allow)
 		}
@@ -548,7 +539,7 @@ func TestSharedDecisionsConcurrent(t *testing.T) {
 	var toks [4][200]*Token
 	for g := range toks {
 		for i := range toks[g] {
-			toks[g][i] = newToken(t, strconv.Itoa(g*1000+i), "read:orders")
+			toks[g][i] = newToken(strconv.Itoa(g*1000+i), "read:orders")
 		}
 	}
 	var wg sync.WaitGroup
@@ -566,4 +557,18 @@ func TestSharedDecisionsConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// The token's claims become policy input only when the policy is first
+// evaluated for it; claims that cannot be are a policy error, a denial.
+func TestUnreadableClaimsDeny(t *testing.T) {
+	p, err := Load(t.Context(), policy(`decision := {"allow": true}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := input()
+	in.Token = NewToken(&tokens.Claims{Subject: "c1@clients", All: map[string]any{"x": make(chan int)}}, true)
+	if d, err := p.Decide(t.Context(), in); err == nil || d.Allow || d.Status != http.StatusForbidden {
+		t.Fatalf("unreadable claims: %+v, %v; want a denial and an error", d, err)
+	}
 }

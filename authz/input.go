@@ -6,10 +6,12 @@
 package authz
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -95,16 +97,21 @@ type Token struct {
 	// LocalIssuer is true for tokens of the embedded authorization server.
 	LocalIssuer bool
 
-	claims ast.Value // the verified claims
-	value  ast.Value // the whole of input.token, made by NewToken
+	claims map[string]any // the verified claims, as decoded
+	// value is the whole of input.token, made the first time the policy is
+	// evaluated for the token (inputValue): a token answered from
+	// remembered decisions never needs it.
+	valueOnce sync.Once
+	value     ast.Value
+	valueErr  error
 	recentDecisions
 }
 
 // NewToken describes verified claims for policies: input.token.claims
 // is every claim as the token has it (c.All). local says whether they come
 // from the embedded authorization server.
-func NewToken(c *tokens.Claims, local bool) (*Token, error) {
-	t := &Token{
+func NewToken(c *tokens.Claims, local bool) *Token {
+	return &Token{
 		Subject:     c.Subject,
 		ClientID:    c.ClientID,
 		Issuer:      c.Issuer,
@@ -114,14 +121,8 @@ func NewToken(c *tokens.Claims, local bool) (*Token, error) {
 		CertThumbprint: c.CertThumbprint,
 		IsM2M:          c.IsMachineToMachine(),
 		LocalIssuer:    local,
+		claims:         c.All,
 	}
-	claimsValue, err := ast.InterfaceToValue(c.All)
-	if err != nil {
-		return nil, err
-	}
-	t.claims = claimsValue
-	t.value = t.astValue()
-	return t, nil
 }
 
 // SubjectType is input.token.subject_type, in the words of Auth0's client
@@ -134,12 +135,23 @@ func (t *Token) SubjectType() string {
 	return "user"
 }
 
-// astValue builds input.token.
-func (t *Token) astValue() ast.Value {
-	claims := t.claims
-	if claims == nil {
-		claims = ast.NewObject()
-	}
+// inputValue is input.token, made once.
+func (t *Token) inputValue() (ast.Value, error) {
+	t.valueOnce.Do(func() {
+		claims := ast.Value(ast.NewObject())
+		if t.claims != nil {
+			if claims, t.valueErr = ast.InterfaceToValue(t.claims); t.valueErr != nil {
+				t.valueErr = fmt.Errorf("the token's claims cannot be read: %w", t.valueErr)
+				return
+			}
+		}
+		t.value = t.astValue(claims)
+	})
+	return t.value, t.valueErr
+}
+
+// astValue builds input.token with claims as input.token.claims.
+func (t *Token) astValue(claims ast.Value) ast.Value {
 	return ast.NewObject(
 		item("claims", claims),
 		item("subject", ast.String(t.Subject)),
@@ -163,7 +175,7 @@ func nonNil(s []string) []string {
 
 // value builds the input document as an OPA value, without a JSON round
 // trip; the headers and query only when the policy reads them.
-func (in *Input) value(uses inputUse) ast.Value {
+func (in *Input) value(uses inputUse) (ast.Value, error) {
 	headers := ast.NewObject()
 	if uses.headers {
 		for k, vs := range in.Request.Header {
@@ -206,12 +218,11 @@ func (in *Input) value(uses inputUse) ast.Value {
 		)
 	}
 	token := ast.Value(ast.Null{})
-	switch {
-	case in.Token == nil:
-	case in.Token.value != nil:
-		token = in.Token.value
-	default:
-		token = in.Token.astValue()
+	if in.Token != nil {
+		var err error
+		if token, err = in.Token.inputValue(); err != nil {
+			return nil, err
+		}
 	}
 	return ast.NewObject(
 		item("request", ast.NewObject(
@@ -228,7 +239,7 @@ func (in *Input) value(uses inputUse) ast.Value {
 		)),
 		item("client_grant", grant),
 		item("client_cert", cert),
-	)
+	), nil
 }
 
 func item(key string, v ast.Value) [2]*ast.Term {

@@ -129,7 +129,11 @@ func (p *Policy) decide(ctx context.Context, in *Input) (Decision, error) {
 		ctx, cancel = context.WithTimeout(ctx, p.Timeout)
 		defer cancel()
 	}
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(in.value(p.uses)))
+	input, err := in.value(p.uses)
+	if err != nil {
+		return deny, err
+	}
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input))
 	switch {
 	case err != nil:
 		return deny, fmt.Errorf("evaluating policy: %w", err)

@@ -441,10 +441,7 @@ func (h *Handler) verify(ctx context.Context, token string) (*verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := authz.NewToken(claims, issuer.local)
-	if err != nil {
-		return nil, bearer.InvalidToken(bearer.CauseMalformed, "token claims cannot be read")
-	}
+	t := authz.NewToken(claims, issuer.local)
 	v := &verified{token: t, expiry: claims.Expiry, notBefore: claims.NotBefore, kid: claims.KID, issuer: issuer,
 		scope: strings.Join(t.Scopes, " ")}
 	v.placeholders = v.placeholder
