@@ -267,17 +267,25 @@ func TestRecentDecisions(t *testing.T) {
 
 // Concurrent requests with one token each get their own decision.
 func TestRecentDecisionsConcurrent(t *testing.T) {
+	token := input().Token
+	decideConcurrently(t, func(g, i int) *Token { return token })
+}
+
+// decideConcurrently decides, from 4 goroutines at once, 200 requests each
+// with token(goroutine, request) on 7 paths, with a policy that answers the
+// path: each must get its own path back.
+func decideConcurrently(t *testing.T, token func(g, i int) *Token) {
+	t.Helper()
 	p, err := Load(t.Context(), policy(`decision := {"allow": true, "reason": input.request.path}`), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := input().Token
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
 			for i := range 200 {
 				in := input()
-				in.Token = token
+				in.Token = token(g, i)
 				in.Request.Path = "/p/" + strconv.Itoa((g+i)%7)
 				if d, err := p.Decide(t.Context(), in); err != nil || d.Reason != in.Request.Path {
 					t.Errorf("%s: %+v, %v", in.Request.Path, d, err)
@@ -532,31 +540,13 @@ func TestSharedDecisions(t *testing.T) {
 // Concurrent requests with many tokens of one shape, on several paths,
 // each get the decision for their own path.
 func TestSharedDecisionsConcurrent(t *testing.T) {
-	p, err := Load(t.Context(), policy(`decision := {"allow": true, "reason": input.request.path}`), "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var toks [4][200]*Token
 	for g := range toks {
 		for i := range toks[g] {
 			toks[g][i] = newToken(strconv.Itoa(g*1000+i), "read:orders")
 		}
 	}
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Go(func() {
-			for i := range 200 {
-				in := input()
-				in.Token = toks[g][i]
-				in.Request.Path = "/p/" + strconv.Itoa((g+i)%7)
-				if d, err := p.Decide(t.Context(), in); err != nil || d.Reason != in.Request.Path {
-					t.Errorf("%s: %+v, %v", in.Request.Path, d, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	decideConcurrently(t, func(g, i int) *Token { return toks[g][i] })
 }
 
 // The token's claims become policy input only when the policy is first

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/portcullis-gw/portcullis/authserver/access"
@@ -169,16 +168,5 @@ type protectedHeader struct {
 // with a 4096-bit key (a larger one only makes the token grow its buffer).
 const maxSignatureSize = 512
 
-// signers holds a jws.Signer per allowed algorithm; they keep no state
-// between calls.
-var signers = func() map[jwa.SignatureAlgorithm]jws.Signer {
-	m := make(map[jwa.SignatureAlgorithm]jws.Signer, len(AllowedAlgorithms))
-	for _, alg := range AllowedAlgorithms {
-		s, err := jws.NewSigner(alg)
-		if err != nil {
-			panic(err)
-		}
-		m[alg] = s
-	}
-	return m
-}()
+// signers holds a jws.Signer per allowed algorithm.
+var signers = byAlgorithm(jws.NewSigner)

@@ -274,19 +274,22 @@ func readHeader(raw []byte) (header, error) {
 	return h, nil
 }
 
-// verifiers holds a jws.Verifier per allowed algorithm; they keep no
-// state between calls.
-var verifiers = func() map[jwa.SignatureAlgorithm]jws.Verifier {
-	m := make(map[jwa.SignatureAlgorithm]jws.Verifier, len(AllowedAlgorithms))
+// verifiers holds a jws.Verifier per allowed algorithm.
+var verifiers = byAlgorithm(jws.NewVerifier)
+
+// byAlgorithm makes one T with newT for each allowed algorithm, for jwx's
+// signers and verifiers, which keep no state between calls.
+func byAlgorithm[T any](newT func(jwa.SignatureAlgorithm) (T, error)) map[jwa.SignatureAlgorithm]T {
+	m := make(map[jwa.SignatureAlgorithm]T, len(AllowedAlgorithms))
 	for _, alg := range AllowedAlgorithms {
-		v, err := jws.NewVerifier(alg)
+		t, err := newT(alg)
 		if err != nil {
 			panic(err)
 		}
-		m[alg] = v
+		m[alg] = t
 	}
 	return m
-}()
+}
 
 // checkSignature checks the signature with the issuer's key of the
 // header's kid, refreshing the keys once when the kid is unknown. The key
