@@ -1,0 +1,89 @@
+package authz
+
+import (
+	"testing"
+	"testing/fstest"
+)
+
+// Every way a policy can read a claim must keep two tokens of one shape
+// from sharing decisions: a token whose jti is "revoked" is denied after
+// a token of the same client, subject and issuer was allowed.
+func TestSharedDecisionsNeverHideAClaim(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fsys fstest.MapFS
+	}{
+		{"a claim", policy(`decision := {"allow": input.token.claims.jti != "revoked"}`)},
+		{"walk over input", policy(`decision := {"allow": count([v | walk(input, [_, v]); v == "revoked"]) == 0}`)},
+		{"object.get on input", policy(`decision := {"allow": object.get(input, ["token", "claims", "jti"], "") != "revoked"}`)},
+		{"json.marshal of input", policy(`decision := {"allow": indexof(json.marshal(input), "revoked") == -1}`)},
+		{"input.token imported under an alias", policy("import input.token as t\ndecision := {\"allow\": t.claims.jti != \"revoked\"}")},
+		{"input.token.claims imported", policy("import input.token.claims\ndecision := {\"allow\": claims.jti != \"revoked\"}")},
+		{"a function of the token", policy("f(tok) := tok.claims.jti\ndecision := {\"allow\": f(input.token) != \"revoked\"}")},
+		{"iteration over the token", policy("default decision := {\"allow\": true}\ndecision := {\"allow\": false} if { some v in input.token; v.jti == \"revoked\" }")},
+		{"every over the token", policy("revoked_claims(\"claims\", v) if v.jti == \"revoked\"\nok if { every k, v in input.token { not revoked_claims(k, v) } }\ndefault decision := {\"allow\": false}\ndecision := {\"allow\": true} if ok")},
+		{"a template string", policy("decision := {\"allow\": $\"{input.token.claims.jti}\" != \"revoked\"}")},
+		{"a comprehension over input", policy("default decision := {\"allow\": true}\ndecision := {\"allow\": false} if { some x in [input[k] | some k in [\"token\"]]; x.claims.jti == \"revoked\" }")},
+		{"a multi-value rule", policy("jtis contains input.token.claims.jti\ndefault decision := {\"allow\": true}\ndecision := {\"allow\": false} if \"revoked\" in jtis")},
+		{"a partial object rule", policy("jtis[input.token.claims.jti] := true\ndefault decision := {\"allow\": true}\ndecision := {\"allow\": false} if jtis.revoked")},
+		{"another package", fstest.MapFS{
+			"p.rego":   {Data: []byte("package portcullis.authz\nimport data.lib\ndefault decision := {\"allow\": true}\ndecision := {\"allow\": false} if lib.revoked")},
+			"lib.rego": {Data: []byte("package lib\nrevoked if input.token.claims.jti == \"revoked\"")},
+		}},
+		// A ref head longer than name[key] keeps its key only in
+		// Head.Reference, which ast.WalkRefs does not visit.
+		{"a claim in a rule head ref", policy("seen.jti[input.token.claims.jti] := true\ndefault decision := {\"allow\": true}\ndecision := {\"allow\": false} if seen.jti.revoked")},
+		{"a claim in a rule head ref of another package", fstest.MapFS{
+			"p.rego":   {Data: []byte("package portcullis.authz\nimport data.lib\ndefault decision := {\"allow\": true}\ndecision := {\"allow\": false} if lib.seen.jti.revoked")},
+			"lib.rego": {Data: []byte("package lib\nseen.jti[input.token.claims.jti] := true")},
+		}},
+		{"the whole token in a rule head ref", policy("seen.tok[input.token] := true\ndefault decision := {\"allow\": true}\ndecision := {\"allow\": false} if { some tok, _ in seen.tok; tok.claims.jti == \"revoked\" }")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Load(t.Context(), tc.fsys, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				jti   string
+				allow bool
+			}{{"ok", true}, {"revoked", false}, {"ok-too", true}, {"revoked", false}} {
+				in := input()
+				in.Token = newToken(t, c.jti, "read:orders")
+				if d, err := p.Decide(t.Context(), in); err != nil || d.Allow != c.allow {
+					t.Fatalf("jti %s: %+v, %v; want allow %v (decisions shared: %v)", c.jti, d, err, c.allow, p.shared != nil)
+				}
+			}
+		})
+	}
+}
+
+// A policy reading a header (or the query) only in a rule head ref is
+// given the headers (the query) and is not memoized on them.
+func TestRuleHeadRefReadsTheRequest(t *testing.T) {
+	p, err := Load(t.Context(), policy("blocked.by[input.request.headers[\"x-block\"]] := true\ndefault decision := {\"allow\": true}\ndecision := {\"allow\": false} if blocked.by[\"1\"]"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := input()
+	if d, err := p.Decide(t.Context(), in); err != nil || !d.Allow {
+		t.Fatalf("no x-block header: %+v, %v", d, err)
+	}
+	in.Request.Header.Set("X-Block", "1")
+	if d, err := p.Decide(t.Context(), in); err != nil || d.Allow {
+		t.Fatalf("x-block: 1 was not seen by the policy: %+v, %v", d, err)
+	}
+
+	q, err := Load(t.Context(), policy("wants.q[input.request.query.q[0]] := true\ndefault decision := {\"allow\": false}\ndecision := {\"allow\": true} if wants.q.a"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in = input()
+	if d, err := q.Decide(t.Context(), in); err != nil || !d.Allow {
+		t.Fatalf("q=a: %+v, %v", d, err)
+	}
+	in.Request.RawQuery = "q=b"
+	if d, err := q.Decide(t.Context(), in); err != nil || d.Allow {
+		t.Fatalf("q=b answered like q=a: %+v, %v", d, err)
+	}
+}
