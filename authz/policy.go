@@ -216,7 +216,21 @@ type inputUse struct {
 }
 
 func (u *inputUse) scan(m *ast.Module) {
-	ast.WalkTerms(m, func(t *ast.Term) bool {
+	u.scanNode(m)
+	// A rule head ref longer than name[key] (p.q[input.x] := ...) keeps
+	// its terms only in Head.Reference, which ast.WalkRefs and
+	// ast.WalkTerms do not visit.
+	ast.WalkRules(m, func(r *ast.Rule) bool {
+		for _, t := range r.Head.Reference {
+			u.scanNode(t)
+		}
+		return false
+	})
+}
+
+// scanNode records what the references and calls under x read.
+func (u *inputUse) scanNode(x any) {
+	ast.WalkTerms(x, func(t *ast.Term) bool {
 		var op *ast.Term
 		switch v := t.Value.(type) {
 		case ast.Call:
@@ -231,7 +245,7 @@ func (u *inputUse) scan(m *ast.Module) {
 		}
 		return false
 	})
-	ast.WalkRefs(m, func(ref ast.Ref) bool {
+	ast.WalkRefs(x, func(ref ast.Ref) bool {
 		if !ref[0].Equal(ast.InputRootDocument) {
 			return false
 		}

@@ -87,3 +87,15 @@ func TestRuleHeadRefReadsTheRequest(t *testing.T) {
 		t.Fatalf("q=b answered like q=a: %+v, %v", d, err)
 	}
 }
+
+// A nondeterministic builtin called only in a rule head ref still makes
+// the policy's decisions unfit to remember.
+func TestRuleHeadRefNondeterministic(t *testing.T) {
+	p, err := Load(t.Context(), policy("at.ns[time.now_ns()] := true\ndecision := {\"allow\": count(at.ns) == 1}"), "")
+	if err != nil {
+		t.Skipf("a call in a rule head ref does not compile: %v", err)
+	}
+	if p.memoizable {
+		t.Fatal("a policy calling time.now_ns in a rule head ref is memoized")
+	}
+}
