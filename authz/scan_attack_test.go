@@ -1,8 +1,13 @@
 package authz
 
 import (
+	"strconv"
+	"sync"
 	"testing"
 	"testing/fstest"
+
+	"github.com/portcullis-gw/portcullis/authserver/tokens"
+	"github.com/portcullis-gw/portcullis/policies"
 )
 
 // Every way a policy can read a claim must keep two tokens of one shape
@@ -98,4 +103,101 @@ func TestRuleHeadRefNondeterministic(t *testing.T) {
 	if p.memoizable {
 		t.Fatal("a policy calling time.now_ns in a rule head ref is memoized")
 	}
+}
+
+// Many goroutines decide new tokens of one shape that differ in their
+// scopes and certificate binding, with grants, certificates and routes
+// that vary: each decision is the one the policy makes for its own input,
+// never a remembered one of a token or request that decides otherwise.
+func TestSharedDecisionsConcurrentMixed(t *testing.T) {
+	p, err := Load(t.Context(), policies.Default, "policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(tokScope, bound bool, grant int, cert bool, route int) string {
+		switch {
+		case bound && !cert:
+			return "certificate-bound token without its certificate"
+		case grant == 0:
+			return "client grant revoked"
+		case route == 1 && grant == 1:
+			return "client grant no longer covers the route"
+		case route == 1 && !tokScope:
+			return "insufficient scope"
+		}
+		return "allowed"
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 400 {
+				n := g*7919 + i*31
+				tokScope, bound, grant, cert, route := n%2 == 0, n/2%3 == 0, n/6%3, n/18%2 == 0, n/36%2
+				scopes := []string{}
+				if tokScope {
+					scopes = []string{"read:orders"}
+				}
+				claims := &tokens.Claims{Subject: "c1@clients", ClientID: "c1", Issuer: "https://auth/", GrantType: "client_credentials",
+					Scopes: scopes, All: map[string]any{"jti": strconv.Itoa(n)}}
+				if bound {
+					claims.CertThumbprint = "thumb"
+				}
+				tok, err := NewToken(claims, true)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				in := input()
+				in.Token = tok
+				in.Route.RequiredScopes = [][]string{{}, {"read:orders"}}[route]
+				in.Request.Path = "/p/" + strconv.Itoa(route)
+				switch grant {
+				case 1:
+					in.ClientGrant = &Grant{ID: "cgr_1", ClientID: "c1", Audience: "api", Scopes: []string{}}
+				case 2:
+					in.ClientGrant = &Grant{ID: "cgr_1", ClientID: "c1", Audience: "api", Scopes: []string{"read:orders"}}
+				}
+				if cert {
+					in.ClientCert = &ClientCert{Verified: true, Thumbprint: "thumb"}
+				}
+				w := want(tokScope, bound, grant, cert, route)
+				if d, err := p.Decide(t.Context(), in); err != nil || d.Reason != w || d.Allow != (w == "allowed") {
+					t.Errorf("token scope %v, bound %v, grant %d, cert %v, route %d: %+v, %v; want %q", tokScope, bound, grant, cert, route, d, err, w)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if p.shared.Len() != 1 {
+		t.Errorf("%d token shapes remembered, want 1", p.shared.Len())
+	}
+}
+
+// A reloaded policy answers neither a token the old one decided for nor a
+// new token of the same shape with the old policy's decision, and the old
+// policy, still deciding requests in flight, keeps its own.
+func TestSharedDecisionsAcrossReload(t *testing.T) {
+	open, err := Load(t.Context(), policy(`decision := {"allow": true, "reason": "open"}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, err := Load(t.Context(), policy(`decision := {"allow": false, "reason": "closed"}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	decide := func(p *Policy, tok *Token, want string) {
+		t.Helper()
+		in := input()
+		in.Token = tok
+		if d, err := p.Decide(t.Context(), in); err != nil || d.Reason != want {
+			t.Fatalf("%+v, %v; want %s", d, err, want)
+		}
+	}
+	a := newToken(t, "a", "read:orders")
+	decide(open, a, "open")
+	decide(closed, a, "closed")
+	decide(closed, newToken(t, "b", "read:orders"), "closed")
+	decide(open, newToken(t, "c", "read:orders"), "open")
+	decide(open, a, "open")
 }
