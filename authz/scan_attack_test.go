@@ -201,3 +201,21 @@ func TestSharedDecisionsAcrossReload(t *testing.T) {
 	decide(open, newToken(t, "c", "read:orders"), "open")
 	decide(open, a, "open")
 }
+
+// Verifying a certificate chain answers with the time (x509 verification
+// at the current time), so a policy doing it is not memoized: a remembered
+// allow would outlive the chain's expiry.
+func TestCertificateVerificationIsNotMemoized(t *testing.T) {
+	for _, src := range []string{
+		`decision := {"allow": crypto.x509.parse_and_verify_certificates(data.chain)[0]}`,
+		`decision := {"allow": crypto.x509.parse_and_verify_certificates_with_options(data.chain, {})[0]}`,
+	} {
+		p, err := Load(t.Context(), policy(src), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.memoizable {
+			t.Errorf("memoized: %s", src)
+		}
+	}
+}
