@@ -54,7 +54,7 @@ func TestSharedDecisionsNeverHideAClaim(t *testing.T) {
 				allow bool
 			}{{"ok", true}, {"revoked", false}, {"ok-too", true}, {"revoked", false}} {
 				in := input()
-				in.Token = newToken(t, c.jti, "read:orders")
+				in.Token = newToken(c.jti, "read:orders")
 				if d, err := p.Decide(t.Context(), in); err != nil || d.Allow != c.allow {
 					t.Fatalf("jti %s: %+v, %v; want allow %v (decisions shared: %v)", c.jti, d, err, c.allow, p.shared != nil)
 				}
@@ -142,11 +142,7 @@ func TestSharedDecisionsConcurrentMixed(t *testing.T) {
 				if bound {
 					claims.CertThumbprint = "thumb"
 				}
-				tok, err := NewToken(claims, true)
-				if err != nil {
-					t.Error(err)
-					return
-				}
+				tok := NewToken(claims, true)
 				in := input()
 				in.Token = tok
 				in.Route.RequiredScopes = [][]string{{}, {"read:orders"}}[route]
@@ -194,11 +190,11 @@ func TestSharedDecisionsAcrossReload(t *testing.T) {
 			t.Fatalf("%+v, %v; want %s", d, err, want)
 		}
 	}
-	a := newToken(t, "a", "read:orders")
+	a := newToken("a", "read:orders")
 	decide(open, a, "open")
 	decide(closed, a, "closed")
-	decide(closed, newToken(t, "b", "read:orders"), "closed")
-	decide(open, newToken(t, "c", "read:orders"), "open")
+	decide(closed, newToken("b", "read:orders"), "closed")
+	decide(open, newToken("c", "read:orders"), "open")
 	decide(open, a, "open")
 }
 
