@@ -344,7 +344,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	traceDecision(r.Context(), v.token, d)
 	o := &outcome{Decision: d, ids: h.decisionIDs}
 	h.logDecision(o, r, v.token, err)
-	o.publish(r, repl)
+	o.publish(repl)
 	if !d.Allow {
 		h.metrics.decision(false, d.Reason).Inc()
 		if d.Error != "" {

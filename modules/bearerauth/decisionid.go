@@ -3,13 +3,11 @@ package bearerauth
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/portcullis-gw/portcullis/authz"
 )
@@ -41,28 +39,6 @@ type outcome struct {
 	ids  *decisionIDs
 	once sync.Once
 	id   string
-	// later is, in the request's first outcome, the last one made for the
-	// request by another bearer_auth handler.
-	later atomic.Pointer[outcome]
-}
-
-// outcomeVar is the request variable holding the request's first outcome,
-// the one whose placeholder provider the replacer consults.
-const outcomeVar = "\x00bearer_auth.outcome"
-
-// publish makes o the decision the request's placeholders name. A
-// replacer asks its providers in the order they were added, the first to
-// know a key answering: the first outcome's provider is added, and any
-// later outcome is handed to it, so that a request through several
-// bearer_auth handlers names the last decision, as the decision log and
-// the decision-id header do.
-func (o *outcome) publish(r *http.Request, repl *caddy.Replacer) {
-	if first, ok := caddyhttp.GetVar(r.Context(), outcomeVar).(*outcome); ok {
-		first.later.Store(o)
-		return
-	}
-	caddyhttp.SetVar(r.Context(), outcomeVar, o)
-	repl.Map(o.placeholder)
 }
 
 // ID is the decision's id, made on the first call.
@@ -71,17 +47,15 @@ func (o *outcome) ID() string {
 	return o.id
 }
 
-// placeholder answers {http.auth.bearer.decision_id} and
-// {http.auth.bearer.reason} when something reads them.
-func (o *outcome) placeholder(key string) (any, bool) {
-	if l := o.later.Load(); l != nil {
-		o = l
-	}
-	switch key {
-	case "http.auth.bearer.decision_id":
-		return o.ID(), true
-	case "http.auth.bearer.reason":
-		return o.Reason, true
-	}
-	return nil, false
+// String is the decision's id: o is the value of the
+// {http.auth.bearer.decision_id} placeholder, which Caddy turns into text
+// (caddy.ToString) only when something reads it.
+func (o *outcome) String() string { return o.ID() }
+
+// publish sets the request's decision placeholders to o. They are set, not
+// provided, so that a request through several bearer_auth handlers names
+// the last decision, as the decision log and the decision-id header do.
+func (o *outcome) publish(repl *caddy.Replacer) {
+	repl.Set("http.auth.bearer.decision_id", o)
+	repl.Set("http.auth.bearer.reason", o.Reason)
 }

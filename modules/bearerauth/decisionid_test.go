@@ -4,6 +4,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/portcullis-gw/portcullis/authz"
 )
 
@@ -28,11 +30,9 @@ func TestOutcomeIDOncePerDecision(t *testing.T) {
 					ids[g] = o.ID()
 					return
 				}
-				v, ok := o.placeholder("http.auth.bearer.decision_id")
-				if !ok {
-					t.Error("no decision_id placeholder")
-				}
-				ids[g], _ = v.(string)
+				repl := caddy.NewReplacer()
+				o.publish(repl)
+				ids[g] = repl.ReplaceAll("{http.auth.bearer.decision_id}", "")
 			})
 		}
 		wg.Wait()
