@@ -202,9 +202,12 @@ func parseDecision(v any) (Decision, error) {
 	return d, nil
 }
 
-// inputUse records which costly parts of input.request a policy reads, so
-// that Decide builds only those. Any reference it cannot follow (the whole
-// input, the whole request, a computed key) counts as reading everything.
+// inputUse records what of the input a policy reads: the costly parts of
+// input.request, so that Decide builds only those, and whether decisions
+// may be remembered (no headers, no nondeterministic builtin) and shared by
+// tokens alike but for their claims. Any reference it cannot follow (the
+// whole input, the whole request or token, a computed key) counts as
+// reading everything under it.
 type inputUse struct {
 	headers, query bool
 	// claims: the policy reads input.token.claims (or the whole token),
