@@ -87,6 +87,8 @@ func (h *Handler) setIdentityHeaders(r *http.Request, v *verified, o *outcome) {
 	values := make([]string, len(h.identity))
 	t := v.token
 	for i, ih := range h.identity {
+		// ih.which indexes IdentityHeaders: subject, client_id, scope,
+		// issuer, decision_id (its id made only here when not before).
 		switch ih.which {
 		case 0:
 			values[i] = t.Subject
